@@ -1,0 +1,10 @@
+from .resnet import (ProTuneResNet, ProTuneResNetV1c, PromptedResNetMixin,
+                     SegProTuneResNet)
+from .swin import (ProTuneSwinTransformer, PromptedSwinMixin,
+                   SegProTuneSwinTransformer)
+
+__all__ = [
+    'PromptedResNetMixin', 'ProTuneResNet', 'SegProTuneResNet',
+    'ProTuneResNetV1c', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
+    'SegProTuneSwinTransformer'
+]

@@ -1,0 +1,84 @@
+"""Pro-tuning Swin Transformers: a prompt block on the token stream at the end
+of each selected stage."""
+from typing import List, Tuple
+
+import torch
+from mmdet.models.backbones import SwinTransformer as DetSwinTransformer
+from mmdet.registry import MODELS as DET_MODELS
+from mmseg.models.backbones import SwinTransformer as SegSwinTransformer
+from mmseg.registry import MODELS as SEG_MODELS
+
+from ..prompted import PromptedBackboneMixin
+
+
+class PromptedSwinMixin(PromptedBackboneMixin):
+    """Swin family: after the blocks of stage ``i``, the (N, L, C_i) tokens
+    get ``x + prompt_i(x, hw_shape)``, before both the output norm
+    ``norm{i}`` and the patch merging into stage ``i+1``.
+
+    The output norms ``norm{i}`` are new layers of the dense-prediction
+    backbone (an ImageNet checkpoint has none), so a pretrained checkpoint may
+    lack them; they keep their (1, 0) init and stay frozen like the rest.
+
+    Example:
+        >>> from mmprotune.models import ProTuneSwinTransformer
+        >>> model = ProTuneSwinTransformer(
+        ...     embed_dims=16, depths=(1, 1), num_heads=(1, 2),
+        ...     out_indices=(0, 1), strides=(4, 2))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))]
+        [(1, 16, 16, 16), (1, 32, 8, 8)]
+    """
+    default_prompt_type = 'TokenPromptBlock'
+    superseded_args = dict(
+        frozen_stages='all stages', drop_path_rate=0.0, drop_rate=0.0,
+        attn_drop_rate=0.0)
+
+    def _stage_channels(self) -> List[int]:
+        return list(self.num_features)
+
+    def _optional_pretrained_keys(self) -> Tuple[str, ...]:
+        return tuple(f'norm{i}.{p}' for i in self.out_indices
+                     for p in ('weight', 'bias'))
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """(N, 3, H, W) images -> (N, C_i, H_i, W_i) for ``out_indices``."""
+        x, hw_shape = self.patch_embed(x)
+        if self.use_abs_pos_embed:
+            x = x + self.absolute_pos_embed
+        x = self.drop_after_pos(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            for block in stage.blocks:
+                x = block(x, hw_shape)
+            x = self._add_prompt(i, x, hw_shape)
+            out, out_hw_shape = x, hw_shape
+            if stage.downsample:
+                x, hw_shape = stage.downsample(x, hw_shape)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(out)
+                outs.append(
+                    out.view(-1, *out_hw_shape,
+                             self.num_features[i]).permute(0, 3, 1,
+                                                           2).contiguous())
+        return outs
+
+
+@DET_MODELS.register_module()
+class ProTuneSwinTransformer(PromptedSwinMixin, DetSwinTransformer):
+    """mmdet's ``SwinTransformer``, frozen, with Pro-tuning prompt blocks.
+
+    Args:
+        prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
+        **kwargs: Every argument of ``mmdet.models.backbones.SwinTransformer``.
+    """
+
+
+@SEG_MODELS.register_module(name='ProTuneSwinTransformer')
+class SegProTuneSwinTransformer(PromptedSwinMixin, SegSwinTransformer):
+    """mmseg's ``SwinTransformer``, frozen, with Pro-tuning prompt blocks
+    (registered in mmseg as ``ProTuneSwinTransformer``).
+
+    Args:
+        prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
+        **kwargs: Every argument of ``mmseg.models.backbones.SwinTransformer``.
+    """

@@ -1,0 +1,235 @@
+"""The part shared by every prompted backbone: validate ``prompt_cfg``, freeze
+the wrapped backbone, add the prompt blocks, keep frozen layers in eval mode
+and check that pretrained weights really fill the wrapped backbone.
+
+A family (ResNet, Swin) only says what its stages output
+(:meth:`PromptedBackboneMixin._stage_channels`) and where its stages end
+(its ``forward`` calls :meth:`PromptedBackboneMixin._add_prompt`).
+"""
+import inspect
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import ConfigDict
+from mmengine.logging import print_log
+
+from mmprotune.registry import MODELS
+
+#: ``prompt_cfg`` fields read by the wrapper itself; every other field is an
+#: argument of the prompt block class.
+WRAPPER_FIELDS = ('type', 'stages')
+
+
+class PromptedBackboneMixin:
+    """Turns an upstream backbone class into a Pro-tuning backbone.
+
+    Use it as the first base: ``class ProTuneX(PromptedBackboneMixin, X)``.
+    All arguments of ``X`` pass through unchanged; ``prompt_cfg`` adds:
+
+    - ``type`` (str): registered prompt block. Default:
+      :attr:`default_prompt_type`.
+    - ``stages`` (Sequence[int]): stage indices that get a prompt block.
+      Default: every stage.
+    - the block's own arguments, e.g. ``hidden_channels`` or
+      ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
+
+    Every upstream parameter is frozen at build time and every upstream module
+    stays in eval mode (frozen BatchNorm statistics, no dropout / drop path),
+    whatever ``frozen_stages``/``norm_eval`` say; only ``self.prompts`` trains.
+    """
+    #: Prompt block type used when ``prompt_cfg`` names none.
+    default_prompt_type: str = 'ConvPromptBlock'
+    #: Upstream arguments this wrapper supersedes, with the value it keeps.
+    superseded_args: Dict[str, object] = {}
+
+    def __init__(self, *args, prompt_cfg: Optional[dict] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(self.init_cfg, dict):
+            # upstream Swin reads ``init_cfg.checkpoint`` as an attribute
+            self.init_cfg = ConfigDict(self.init_cfg)
+        self.requires_grad_(False)
+        self.prompts = self._build_prompts(prompt_cfg or {})
+        self._log_overrides(kwargs)
+        self._log_trainable()
+
+    # ------------------------------------------------------------------
+    # to be provided by a family
+    def _stage_channels(self) -> List[int]:
+        """Channels of each stage's output, in stage order."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    def _build_prompts(self, prompt_cfg: dict) -> nn.ModuleDict:
+        name = type(self).__name__
+        cfg = dict(prompt_cfg)
+        block_type = cfg.pop('type', self.default_prompt_type)
+        block_cls = MODELS.get(block_type)
+        if block_cls is None:
+            raise ValueError(
+                f'{name}: prompt_cfg.type={block_type!r} is not a registered '
+                f'prompt block; allowed: {sorted(MODELS.module_dict)}')
+        expected = type(self)._expected_layout()
+        if block_cls.input_layout != expected:
+            raise ValueError(
+                f'{name}: prompt_cfg.type={block_type!r} takes '
+                f'{block_cls.input_layout!r} inputs but this backbone feeds '
+                f'{expected!r} inputs; allowed: '
+                f'{self._blocks_with_layout(expected)}')
+
+        channels = self._stage_channels()
+        stages = cfg.pop('stages', tuple(range(len(channels))))
+        self._check_stages(stages, len(channels))
+
+        block_args = set(inspect.signature(block_cls).parameters)
+        block_args.discard('in_channels')
+        unknown = sorted(set(cfg) - block_args)
+        if unknown:
+            raise ValueError(
+                f'{name}: unknown prompt_cfg field(s) {unknown}; allowed: '
+                f'{sorted(set(WRAPPER_FIELDS) | block_args)}')
+        return nn.ModuleDict({
+            str(i): block_cls(in_channels=channels[i], **cfg)
+            for i in sorted(stages)
+        })
+
+    @classmethod
+    def _expected_layout(cls) -> str:
+        return MODELS.get(cls.default_prompt_type).input_layout
+
+    @staticmethod
+    def _blocks_with_layout(layout: str) -> List[str]:
+        return sorted(n for n, c in MODELS.module_dict.items()
+                      if getattr(c, 'input_layout', None) == layout)
+
+    def _check_stages(self, stages: Sequence[int], num_stages: int) -> None:
+        name = type(self).__name__
+        allowed = f'distinct ints in [0, {num_stages - 1}]'
+        if isinstance(stages, int) or not isinstance(stages, Sequence) \
+                or len(stages) == 0:
+            raise ValueError(f'{name}: prompt_cfg.stages must be a non-empty '
+                             f'list of {allowed}, got {stages!r}')
+        for i in stages:
+            if not isinstance(i, int) or not 0 <= i < num_stages:
+                raise ValueError(f'{name}: prompt_cfg.stages has {i!r}; '
+                                 f'allowed: {allowed}')
+        if len(set(stages)) != len(stages):
+            raise ValueError(f'{name}: prompt_cfg.stages={list(stages)} '
+                             f'repeats a stage; allowed: {allowed}')
+
+    def _add_prompt(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
+        """Add stage ``stage``'s prompt to its output ``x`` (if it has one);
+        ``args`` go to the block (e.g. ``hw_shape`` for tokens)."""
+        block = self.prompts[str(stage)] if str(stage) in self.prompts \
+            else None
+        return x if block is None else x + block(x, *args)
+
+    # ------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        """Set ``mode`` on the prompts; every upstream module stays in eval."""
+        super().train(mode)
+        for child_name, child in self.named_children():
+            if child_name != 'prompts':
+                child.eval()
+        return self
+
+    def init_weights(self) -> None:
+        """Upstream init (e.g. pretrained loading) without the prompts, a
+        check that a pretrained checkpoint filled every upstream weight, then
+        the prompts' own init (zero output)."""
+        prompts = self._modules.pop('prompts')
+        offered: Dict[str, torch.Size] = {}
+
+        def record(state_dict, prefix, *args):
+            offered.update((k[len(prefix):], v.shape)
+                           for k, v in state_dict.items()
+                           if k.startswith(prefix) and hasattr(v, 'shape'))
+
+        handle = self._register_load_state_dict_pre_hook(record)
+        try:
+            super().init_weights()
+        except Exception as err:
+            checkpoint = self._pretrained_checkpoint()
+            if checkpoint is None:
+                raise
+            raise ValueError(
+                f'{type(self).__name__}: loading init_cfg.checkpoint='
+                f'{checkpoint!r} failed: {type(err).__name__}: {err}') \
+                from err
+        finally:
+            handle.remove()
+            self._modules['prompts'] = prompts
+        if self._pretrained_checkpoint() is not None:
+            self._check_pretrained(offered)
+        for block in self.prompts.values():
+            block.init_weights()
+
+    def _pretrained_checkpoint(self) -> Optional[str]:
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            return cfg.get('checkpoint')
+        return None
+
+    def _optional_pretrained_keys(self) -> Tuple[str, ...]:
+        """Upstream keys that a pretrained checkpoint may lack (layers that
+        are not part of the pretrained network). Default: none."""
+        return ()
+
+    def _check_pretrained(self, offered: Dict[str, torch.Size]) -> None:
+        """Raise if the checkpoint left a floating-point upstream weight
+        unfilled or offered it with another shape."""
+        name = type(self).__name__
+        expected = {
+            k: v.shape
+            for k, v in self.state_dict().items()
+            if not k.startswith('prompts.') and v.is_floating_point()
+        }
+        optional = set(self._optional_pretrained_keys())
+        missing = sorted(k for k in expected
+                         if k not in offered and k not in optional)
+        mismatched = sorted(
+            f'{k}: checkpoint {tuple(offered[k])} vs model {tuple(v)}'
+            for k, v in expected.items()
+            if k in offered and offered[k] != v)
+        if missing or mismatched:
+            problems = []
+            if missing:
+                problems.append(f'{len(missing)} missing key(s) '
+                                f'{missing[:5]}')
+            if mismatched:
+                problems.append(f'{len(mismatched)} key(s) with another '
+                                f'shape {mismatched[:5]}')
+            raise ValueError(
+                f'{name}: init_cfg.checkpoint={self._pretrained_checkpoint()!r}'
+                f' does not fit the backbone: {"; ".join(problems)}. Use a '
+                'checkpoint of this architecture (for a detector or '
+                "segmentor checkpoint add init_cfg.prefix='backbone.').")
+        unused = sorted(set(offered) - set(self.state_dict()))
+        fresh = sorted(optional - set(offered))
+        print_log(
+            f'{name}: pretrained weights filled all {len(expected)} frozen '
+            f'tensors; unused checkpoint keys: {len(unused)} {unused[:5]}; '
+            f'newly initialised (not in the checkpoint): {fresh}',
+            logger='current')
+
+    # ------------------------------------------------------------------
+    def _log_overrides(self, kwargs: dict) -> None:
+        notes = [
+            f'{key}={kwargs[key]!r} -> {kept}'
+            for key, kept in self.superseded_args.items()
+            if key in kwargs and kwargs[key] != kept
+        ]
+        if notes:
+            print_log(
+                f'{type(self).__name__} freezes the whole wrapped backbone '
+                f'and keeps it in eval mode, superseding: {"; ".join(notes)}',
+                logger='current')
+
+    def _log_trainable(self) -> None:
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters()
+                        if p.requires_grad)
+        print_log(
+            f'{type(self).__name__}: {trainable:,} trainable (prompt) of '
+            f'{total:,} backbone parameters ({100 * trainable / total:.2f}%)',
+            logger='current')

@@ -1,0 +1,10 @@
+"""Helpers for tests and demos that need data or weights without any
+download."""
+from .checkpoints import write_pretrained_checkpoint
+from .synthetic_data import (SEG_CLASSES, SHAPE_CLASSES, encode_rle,
+                             make_ade20k_shapes, make_coco_shapes)
+
+__all__ = [
+    'SHAPE_CLASSES', 'SEG_CLASSES', 'make_coco_shapes', 'make_ade20k_shapes',
+    'encode_rle', 'write_pretrained_checkpoint'
+]

@@ -1,0 +1,35 @@
+from setuptools import find_packages, setup
+
+
+def get_version():
+    scope = {}
+    with open('mmprotune/version.py', encoding='utf-8') as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='mmprotune',
+    version=get_version(),
+    description='Pro-tuning: prompt tuning of frozen backbones for '
+    'mmdetection 3.x and mmsegmentation 1.x',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    python_requires='>=3.8',
+    install_requires=[
+        'torch>=1.8',
+        'mmengine>=0.10.0,<1.0.0',
+        'mmcv>=2.0.0,<2.2.0',
+        'mmdet>=3.0.0,<3.4.0',
+        'mmsegmentation>=1.0.0,<1.3.0',
+        'ftfy',
+        'regex',
+        'pycocotools',
+        'numpy<2',
+        'pillow',
+    ],
+    extras_require=dict(tests=['pytest>=7', 'matplotlib']),
+    license='Apache License 2.0',
+    zip_safe=False,
+)

@@ -1,0 +1,203 @@
+"""A few iterations of the real mmengine Runner for a detector and a
+segmentor with each wrapper family: losses finite, frozen weights and BN
+statistics bit-identical to the loaded checkpoint, prompts and heads moved."""
+import math
+
+import pytest
+import torch
+from mmengine.hub import get_config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
+                               make_coco_shapes, write_pretrained_checkpoint)
+
+IMG = 64
+SWIN = dict(
+    type='SwinTransformer',
+    embed_dims=16,
+    depths=(1, 1, 1, 1),
+    num_heads=(1, 2, 2, 4),
+    window_size=4,
+    pretrain_img_size=IMG,
+    drop_path_rate=0.1,
+    out_indices=(0, 1, 2, 3))
+SWIN_CHANNELS = [16, 32, 64, 128]
+RESNET = dict(depth=18, base_channels=8, stem_channels=8)
+RESNET_CHANNELS = [8, 16, 32, 64]
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data')
+    make_coco_shapes(str(root / 'coco'), num_train=8, num_val=2,
+                     img_size=IMG)
+    make_ade20k_shapes(str(root / 'ade'), num_train=8, num_val=2,
+                       img_size=IMG)
+    return root
+
+
+class Snapshot(Hook):
+    """Keeps the model state right after weight init (before step 1)."""
+
+    def before_train(self, runner):
+        self.state = {
+            k: v.detach().clone()
+            for k, v in runner.model.state_dict().items()
+        }
+
+
+def _common(cfg, work_dir):
+    cfg.custom_imports = dict(imports=['mmprotune'],
+                              allow_failed_imports=False)
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.optim_wrapper = dict(
+        type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3),
+        clip_grad=None)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger.interval = 1
+    cfg.randomness = dict(seed=0)
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    return cfg
+
+
+def det_cfg(data_root, work_dir, backbone, channels):
+    cfg = get_config('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')
+    cfg.model.backbone = backbone
+    cfg.model.neck.in_channels = channels
+    cfg.model.neck.out_channels = 32
+    cfg.model.bbox_head.update(
+        num_classes=len(SHAPE_CLASSES), in_channels=32, feat_channels=32,
+        stacked_convs=1)
+    cfg.train_dataloader.update(batch_size=2, num_workers=0,
+                                persistent_workers=False)
+    cfg.train_dataloader.dataset.update(
+        data_root=str(data_root), metainfo=dict(classes=SHAPE_CLASSES),
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='Resize', scale=(IMG, IMG), keep_ratio=True),
+            dict(type='PackDetInputs')
+        ])
+    return _common(cfg, work_dir)
+
+
+def seg_cfg(data_root, work_dir, base, backbone, channels):
+    cfg = get_config(base)
+    cfg.model.pretrained = None
+    cfg.model.data_preprocessor.size = (IMG, IMG)
+    cfg.model.backbone = backbone
+    cfg.model.decode_head.update(num_classes=len(SEG_CLASSES))
+    if cfg.model.decode_head.type == 'UPerHead':
+        cfg.model.decode_head.update(in_channels=channels, channels=16)
+    else:
+        cfg.model.decode_head.update(in_channels=channels[-1], channels=16)
+    cfg.model.auxiliary_head.update(
+        in_channels=channels[2], channels=16, num_classes=len(SEG_CLASSES))
+    cfg.train_dataloader = dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='InfiniteSampler', shuffle=True),
+        dataset=dict(
+            type='BaseSegDataset',
+            data_root=str(data_root),
+            data_prefix=dict(
+                img_path='images/training',
+                seg_map_path='annotations/training'),
+            img_suffix='.jpg',
+            seg_map_suffix='.png',
+            reduce_zero_label=True,
+            metainfo=dict(classes=SEG_CLASSES),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', reduce_zero_label=True),
+                dict(type='PackSegInputs')
+            ]))
+    return _common(cfg, work_dir)
+
+
+def _backbone(kind, upstream, checkpoint):
+    """A ``ProTune*`` backbone config as a user writes it: the upstream
+    config with ``type`` changed, loading the same checkpoint."""
+    cfg = dict(upstream, type='ProTune' + upstream['type'])
+    if kind == 'swin':
+        cfg['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint)
+    else:
+        cfg['init_cfg'] = dict(
+            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
+    return cfg
+
+
+SEG_BASES = dict(
+    resnet='mmseg::fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py',
+    swin='mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
+    '8xb2-160k_ade20k-512x512.py')
+CASES = {
+    'mmdet-retinanet-resnet': ('mmdet', 'resnet'),
+    'mmdet-retinanet-swin': ('mmdet', 'swin'),
+    'mmseg-fcn-resnetv1c': ('mmseg', 'resnet'),
+    'mmseg-upernet-swin': ('mmseg', 'swin'),
+}
+
+
+def _build(name, data, tmp_path):
+    scope, kind = CASES[name]
+    if scope == 'mmdet':
+        from mmdet.models.backbones import ResNet, SwinTransformer
+        upstream_classes = dict(resnet=ResNet, swin=SwinTransformer)
+        resnet = dict(RESNET, type='ResNet', frozen_stages=1, norm_eval=True)
+    else:
+        from mmseg.models.backbones import ResNetV1c, SwinTransformer
+        upstream_classes = dict(resnet=ResNetV1c, swin=SwinTransformer)
+        resnet = dict(RESNET, type='ResNetV1c', norm_eval=False,
+                      dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
+                      norm_cfg=dict(type='SyncBN', requires_grad=True))
+    upstream = dict(resnet=resnet, swin=SWIN)[kind]
+    channels = dict(resnet=RESNET_CHANNELS, swin=SWIN_CHANNELS)[kind]
+    checkpoint = tmp_path / 'pretrained.pth'
+    kwargs = {k: v for k, v in upstream.items() if k != 'type'}
+    if 'norm_cfg' in kwargs:
+        kwargs['norm_cfg'] = dict(type='BN', requires_grad=True)
+    loaded = write_pretrained_checkpoint(
+        upstream_classes[kind](**kwargs), checkpoint, prefix='backbone.')
+    backbone = _backbone(kind, upstream, str(checkpoint))
+    if scope == 'mmdet':
+        cfg = det_cfg(data / 'coco', tmp_path, backbone, channels)
+    else:
+        base = SEG_BASES[kind]
+        cfg = seg_cfg(data / 'ade', tmp_path, base, backbone, channels)
+    return cfg, loaded
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
+    cfg, loaded = _build(name, data, tmp_path)
+    runner = Runner.from_cfg(cfg)
+    snapshot = Snapshot()
+    runner.register_hook(snapshot)
+    runner.train()
+
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert math.isfinite(loss)
+    state = runner.model.state_dict()
+    upstream_keys = [k for k in state if k.startswith('backbone.') and
+                     not k.startswith('backbone.prompts.')]
+    assert upstream_keys
+    for key in upstream_keys:
+        # weights, BN running statistics and counters, exactly as loaded
+        assert torch.equal(state[key], loaded[key]), key
+    moved = {
+        k for k in state
+        if state[k].is_floating_point()
+        and not torch.equal(state[k], snapshot.state[k])
+    }
+    assert any(k.startswith('backbone.prompts.') for k in moved)
+    head = 'bbox_head.' if CASES[name][0] == 'mmdet' else 'decode_head.'
+    assert any(k.startswith(head) for k in moved)
+    assert any(k.startswith('neck.' if CASES[name][0] == 'mmdet'
+                            else 'decode_head.') for k in moved)
+    assert not any(k in upstream_keys for k in moved)

@@ -1,0 +1,120 @@
+"""Clear errors for a wrong ``prompt_cfg`` or a pretrained checkpoint that
+does not fit the wrapped backbone."""
+import pytest
+import torch
+from mmdet.models.backbones import ResNet as DetResNet
+from mmdet.models.backbones import SwinTransformer as DetSwin
+
+from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
+                              ProTuneSwinTransformer,
+                              SegProTuneSwinTransformer)
+from mmprotune.testing import write_pretrained_checkpoint
+
+RESNET = dict(depth=18, base_channels=8)
+SWIN = dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2),
+            out_indices=(0, 1), window_size=4)
+
+
+@pytest.mark.parametrize('prompt_cfg, pattern', [
+    (dict(hidden_size=8), r"unknown prompt_cfg field\(s\) \['hidden_size'\]"
+     r'; allowed: .*hidden_channels'),
+    (dict(stages=(0, 4)), r'prompt_cfg.stages has 4; allowed: distinct ints '
+     r'in \[0, 3\]'),
+    (dict(stages=(-1, )), r'prompt_cfg.stages has -1'),
+    (dict(stages=(1, 1)), r'repeats a stage'),
+    (dict(stages=()), r'prompt_cfg.stages must be a non-empty list'),
+    (dict(stages=2), r'prompt_cfg.stages must be a non-empty list'),
+    (dict(type='NoSuchBlock'), r"prompt_cfg.type='NoSuchBlock' is not a "
+     r'registered prompt block; allowed: .*ConvPromptBlock'),
+    (dict(type='TokenPromptBlock'), r"takes 'token' inputs but this backbone"
+     r" feeds 'map' inputs; allowed: \['ConvPromptBlock'\]"),
+    (dict(kernel_size=2), r'prompt_cfg.kernel_size must be an odd int'),
+    (dict(hidden_channels=0), r'prompt_cfg.hidden_channels must be an int'),
+    (dict(hidden_ratio=-1.0), r'prompt_cfg.hidden_ratio must be a number'),
+])
+def test_bad_prompt_cfg(prompt_cfg, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        ProTuneResNet(**RESNET, prompt_cfg=prompt_cfg)
+
+
+def test_swin_rejects_map_blocks_and_stage_out_of_range():
+    with pytest.raises(ValueError, match=r"takes 'map' inputs.*allowed: "
+                       r"\['TokenPromptBlock'\]"):
+        ProTuneSwinTransformer(**SWIN, prompt_cfg=dict(type='ConvPromptBlock'))
+    with pytest.raises(ValueError, match=r'in \[0, 1\]'):
+        SegProTuneSwinTransformer(**SWIN, prompt_cfg=dict(stages=[2]))
+
+
+def test_prompt_cfg_is_not_mutated_and_selects_stages():
+    prompt_cfg = dict(stages=[1, 3], hidden_ratio=0.5, kernel_size=5)
+    model = ProTuneResNet(**RESNET, prompt_cfg=prompt_cfg)
+    assert prompt_cfg == dict(stages=[1, 3], hidden_ratio=0.5, kernel_size=5)
+    assert list(model.prompts) == ['1', '3']
+    assert model.prompts['1'].hidden_channels == 8  # 16 channels * 0.5
+    assert model.prompts['3'].dw.kernel_size == (5, 5)
+
+
+def _pretrained(checkpoint, **kwargs):
+    return dict(type='Pretrained', checkpoint=str(checkpoint), **kwargs)
+
+
+def test_bare_state_dict_loads_like_upstream(tmp_path):
+    path = tmp_path / 'resnet18.pth'
+    write_pretrained_checkpoint(DetResNet(**RESNET), path)
+    model = ProTuneResNet(**RESNET, init_cfg=_pretrained(path))
+    model.init_weights()
+    state = torch.load(path)['state_dict']
+    for key, value in state.items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_checkpoint_with_other_shapes_is_refused(tmp_path):
+    path = tmp_path / 'wide.pth'
+    write_pretrained_checkpoint(DetResNet(depth=18, base_channels=16), path)
+    model = ProTuneResNet(**RESNET, init_cfg=_pretrained(path))
+    with pytest.raises(ValueError, match=r'does not fit the backbone: .*'
+                       r'with another shape.*conv1.weight: checkpoint '
+                       r'\(16, 3, 7, 7\) vs model \(8, 3, 7, 7\)'):
+        model.init_weights()
+
+
+def test_checkpoint_with_missing_keys_is_refused(tmp_path):
+    path = tmp_path / 'partial.pth'
+    write_pretrained_checkpoint(DetResNet(**RESNET), path)
+    state = torch.load(path)
+    state['state_dict'] = {
+        k: v for k, v in state['state_dict'].items()
+        if not k.startswith('layer4.')}
+    torch.save(state, path)
+    model = ProTuneResNet(**RESNET, init_cfg=_pretrained(path))
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['layer4"):
+        model.init_weights()
+
+
+def test_detector_checkpoint_without_prefix_is_refused(tmp_path):
+    path = tmp_path / 'detector.pth'
+    write_pretrained_checkpoint(DetResNet(**RESNET), path, prefix='backbone.')
+    model = ProTuneResNetV1c(**RESNET, init_cfg=_pretrained(path))
+    with pytest.raises(ValueError, match=r"init_cfg.prefix='backbone.'"):
+        model.init_weights()
+
+
+def test_unreadable_checkpoint_names_the_file(tmp_path):
+    missing = tmp_path / 'nowhere.pth'
+    model = ProTuneResNet(**RESNET, init_cfg=_pretrained(missing))
+    with pytest.raises(ValueError, match=f'checkpoint=.*{missing.name}'):
+        model.init_weights()
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(b'not a checkpoint')
+    model = ProTuneSwinTransformer(**SWIN, init_cfg=_pretrained(garbage))
+    with pytest.raises(ValueError, match='garbage.pth.*failed'):
+        model.init_weights()
+
+
+def test_swin_bare_state_dict_is_refused_clearly(tmp_path):
+    # mmdet's SwinTransformer only reads ``backbone.``-prefixed keys
+    path = tmp_path / 'bare_swin.pth'
+    write_pretrained_checkpoint(DetSwin(**SWIN), path)
+    model = ProTuneSwinTransformer(**SWIN, init_cfg=_pretrained(path))
+    with pytest.raises(ValueError, match='bare_swin.pth'):
+        model.init_weights()

@@ -1,0 +1,221 @@
+"""Tests for the synthetic COCO / ADE20K shapes generators."""
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
+                               make_coco_shapes)
+from mmprotune.testing.synthetic_data import encode_rle
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NUM_TRAIN, NUM_VAL, SIZE = 6, 3, 64
+PALETTE = [[120, 120, 120], [220, 20, 60], [0, 128, 0], [0, 0, 255]]
+
+
+@pytest.fixture(scope='module')
+def coco_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('coco')
+    make_coco_shapes(str(root), NUM_TRAIN, NUM_VAL, SIZE, seed=3)
+    return root
+
+
+@pytest.fixture(scope='module')
+def ade_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('ade')
+    make_ade20k_shapes(str(root), NUM_TRAIN, NUM_VAL, SIZE, seed=3)
+    return root
+
+
+def _files(root: Path) -> dict:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob('*')) if p.is_file()
+    }
+
+
+def test_classes():
+    assert SHAPE_CLASSES == ('circle', 'square', 'triangle')
+    assert SEG_CLASSES == ('background', 'circle', 'square', 'triangle')
+
+
+def test_encode_rle_matches_pycocotools():
+    mask_utils = pytest.importorskip('pycocotools.mask')
+    rng = np.random.default_rng(0)
+    masks = [
+        np.zeros((7, 5), np.uint8),
+        np.ones((7, 5), np.uint8),
+        (rng.random((40, 33)) > 0.5).astype(np.uint8),
+        (rng.random((64, 64)) > 0.97).astype(np.uint8),
+    ]
+    masks[2][0, 0] = 1  # starts with a run of ones
+    for mask in masks:
+        ref = mask_utils.encode(np.asfortranarray(mask))
+        ours = encode_rle(mask)
+        assert ours['counts'] == ref['counts'].decode()
+        assert ours['size'] == list(ref['size'])
+        np.testing.assert_array_equal(mask_utils.decode(ours), mask)
+
+
+def test_coco_layout_and_masks(coco_root):
+    coco_mod = pytest.importorskip('pycocotools.coco')
+    mask_utils = pytest.importorskip('pycocotools.mask')
+    for split, num in (('train', NUM_TRAIN), ('val', NUM_VAL)):
+        coco = coco_mod.COCO(
+            str(coco_root / 'annotations' / f'instances_{split}2017.json'))
+        assert len(coco.getImgIds()) == num
+        assert [c['name'] for c in coco.loadCats(coco.getCatIds())
+                ] == list(SHAPE_CLASSES)
+        for img_id in coco.getImgIds():
+            info = coco.loadImgs(img_id)[0]
+            img = Image.open(coco_root / f'{split}2017' / info['file_name'])
+            assert img.mode == 'RGB'
+            assert img.size == (info['width'], info['height']) == (SIZE, SIZE)
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=img_id))
+            assert 1 <= len(anns) <= 4
+            for ann in anns:
+                assert ann['category_id'] in (1, 2, 3)
+                assert ann['iscrowd'] == 0
+                mask = coco.annToMask(ann)
+                ys, xs = np.nonzero(mask)
+                extent = [
+                    xs.min(),
+                    ys.min(),
+                    xs.max() - xs.min() + 1,
+                    ys.max() - ys.min() + 1
+                ]
+                np.testing.assert_allclose(ann['bbox'], extent, atol=1)
+                assert ann['area'] == mask.sum()
+                np.testing.assert_allclose(
+                    mask_utils.toBbox(ann['segmentation']), ann['bbox'])
+                # Objects are large: at least ~1/5 of the side.
+                assert max(ann['bbox'][2:]) >= 0.1 * SIZE
+
+
+def test_mmdet_coco_dataset(coco_root):
+    pytest.importorskip('mmdet')
+    from mmdet.datasets import CocoDataset
+    from mmdet.datasets.transforms import LoadAnnotations
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    dataset = CocoDataset(
+        data_root=str(coco_root),
+        ann_file='annotations/instances_train2017.json',
+        data_prefix=dict(img='train2017/'),
+        metainfo=dict(classes=SHAPE_CLASSES),
+        pipeline=[],
+        test_mode=False)
+    assert len(dataset) == NUM_TRAIN
+    raw = json.loads(
+        (coco_root / 'annotations/instances_train2017.json').read_text())
+    loader = LoadAnnotations(with_bbox=True, with_label=True, with_mask=True)
+    for idx in range(len(dataset)):
+        info = dataset.get_data_info(idx)
+        assert info['img_path'].startswith(str(coco_root / 'train2017'))
+        anns = [
+            a for a in raw['annotations'] if a['image_id'] == info['img_id']
+        ]
+        labels = [inst['bbox_label'] for inst in info['instances']]
+        assert labels == [a['category_id'] - 1 for a in anns]
+        results = copy.deepcopy(info)
+        results['ori_shape'] = (info['height'], info['width'])
+        results = loader(results)
+        masks = results['gt_masks'].masks
+        assert masks.shape == (len(anns), SIZE, SIZE)
+        assert [int(m.sum()) for m in masks] == [a['area'] for a in anns]
+        np.testing.assert_array_equal(results['gt_bboxes_labels'], labels)
+
+
+def test_ade20k_layout(ade_root):
+    for folder, tag, num in (('training', 'train', NUM_TRAIN),
+                             ('validation', 'val', NUM_VAL)):
+        imgs = sorted((ade_root / 'images' / folder).glob('*.jpg'))
+        segs = sorted((ade_root / 'annotations' / folder).glob('*.png'))
+        assert len(imgs) == len(segs) == num
+        assert [p.stem for p in imgs] == [p.stem for p in segs]
+        assert imgs[0].stem == f'ADE_{tag}_00000001'
+        for seg_path in segs:
+            seg = Image.open(seg_path)
+            assert seg.mode == 'L' and seg.size == (SIZE, SIZE)
+            values = set(np.unique(np.asarray(seg)).tolist())
+            assert values <= {0, 1, 2, 3, 4}
+            assert 1 in values and values & {2, 3, 4}
+
+
+def test_mmseg_dataset(ade_root):
+    pytest.importorskip('mmseg')
+    from mmseg.datasets import BaseSegDataset
+    from mmseg.datasets.transforms import LoadAnnotations
+    dataset = BaseSegDataset(
+        data_root=str(ade_root),
+        data_prefix=dict(
+            img_path='images/training', seg_map_path='annotations/training'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        reduce_zero_label=True,
+        metainfo=dict(classes=SEG_CLASSES, palette=PALETTE),
+        pipeline=[])
+    assert len(dataset) == NUM_TRAIN
+    loader = LoadAnnotations(reduce_zero_label=True)
+    seen = set()
+    for idx in range(len(dataset)):
+        results = loader(copy.deepcopy(dataset.get_data_info(idx)))
+        seg = results['gt_seg_map']
+        assert seg.shape == (SIZE, SIZE)
+        seen |= set(np.unique(seg).tolist())
+    assert seen <= {0, 1, 2, 3, 255}
+    assert {0, 255} <= seen and seen & {1, 2, 3}
+
+
+@pytest.mark.parametrize('make', [make_coco_shapes, make_ade20k_shapes])
+def test_determinism(tmp_path, make):
+    kwargs = dict(num_train=4, num_val=2, img_size=(48, 64))
+    make(str(tmp_path / 'a'), seed=7, **kwargs)
+    make(str(tmp_path / 'b'), seed=7, **kwargs)
+    make(str(tmp_path / 'c'), seed=8, **kwargs)
+    files_a, files_b = _files(tmp_path / 'a'), _files(tmp_path / 'b')
+    files_c = _files(tmp_path / 'c')
+    assert len(files_a) > 0 and files_a == files_b
+    assert files_a.keys() == files_c.keys()
+    assert all(files_a[k] != files_c[k] for k in files_a if k.endswith('jpg'))
+    # Train and val come from different generators.
+    jpgs = sorted(k for k in files_a if k.endswith('.jpg'))
+    assert files_a[jpgs[0]] != files_a[jpgs[-1]]
+    img = Image.open(tmp_path / 'a' / jpgs[0])
+    assert img.size == (64, 48)
+
+
+def test_generation_is_fast(tmp_path):
+    import time
+    start = time.perf_counter()
+    make_coco_shapes(str(tmp_path / 'coco'), 32, 16, 128)
+    assert time.perf_counter() - start < 10
+
+
+@pytest.mark.parametrize('fmt,probe', [
+    ('coco', 'annotations/instances_val2017.json'),
+    ('ade20k', 'annotations/validation/ADE_val_00000002.png'),
+])
+def test_cli(tmp_path, fmt, probe):
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), env.get('PYTHONPATH')) if p)
+    out_dir = tmp_path / fmt
+    proc = subprocess.run([
+        sys.executable,
+        str(REPO_ROOT / 'tools/misc/make_synthetic_data.py'), fmt,
+        str(out_dir), '--num-train', '3', '--num-val', '2', '--size', '40',
+        '--seed', '1'
+    ],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          check=True)
+    assert str(out_dir) in proc.stdout
+    assert (out_dir / probe).is_file()
