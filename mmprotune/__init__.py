@@ -1,9 +1,14 @@
 """mmprotune: Pro-tuning of frozen backbones for mmdet 3.x and mmseg 1.x.
 
-Importing the package registers the ``ProTune*`` backbones in mmdet's and
-mmseg's ``MODELS`` and the prompt blocks in :data:`mmprotune.registry.MODELS`.
+Importing the package (``custom_imports=dict(imports=['mmprotune'])``)
+registers the ``ProTune*`` backbones in mmdet's and mmseg's ``MODELS``, the
+prompt blocks in :data:`mmprotune.registry.MODELS`, and a local checkpoint
+loader that works under torch >= 2.6 (see :mod:`mmprotune.utils.checkpoint`).
 """
 from . import models  # noqa: F401  (registers everything)
+from .utils import register_checkpoint_loader
 from .version import __version__
+
+register_checkpoint_loader()
 
 __all__ = ['__version__']

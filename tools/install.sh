@@ -38,7 +38,8 @@ if ! have mmdet '==3.3.0' || ! have mmsegmentation '==1.2.2' || ! have ftfy \
     "${PIP[@]}" "mmdet==3.3.0" "mmsegmentation==1.2.2" ftfy regex pycocotools \
         "pytest>=7" matplotlib
 fi
-if ! "$PY" -c 'import mmprotune, sys, os; sys.exit(0 if os.path.samefile(os.path.dirname(os.path.dirname(mmprotune.__file__)), ".") else 1)' 2>/dev/null; then
+repo=$(pwd)
+if ! (cd / && "$PY" -c 'import mmprotune, os, sys; sys.exit(not os.path.samefile(os.path.dirname(os.path.dirname(mmprotune.__file__)), sys.argv[1]))' "$repo") 2>/dev/null; then
     echo "[install] mmprotune (editable)"
     "${PIP[@]}" --no-deps --no-build-isolation -e .
 fi
