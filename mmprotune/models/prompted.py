@@ -30,7 +30,8 @@ class PromptedBackboneMixin:
     - ``type`` (str): registered prompt block. Default:
       :attr:`default_prompt_type`.
     - ``stages`` (Sequence[int]): stage indices that get a prompt block.
-      Default: every stage.
+      Default: every stage. Empty: no prompts, a frozen backbone only (the
+      head-only baseline).
     - the block's own arguments, e.g. ``hidden_channels`` or
       ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
 
@@ -105,10 +106,9 @@ class PromptedBackboneMixin:
     def _check_stages(self, stages: Sequence[int], num_stages: int) -> None:
         name = type(self).__name__
         allowed = f'distinct ints in [0, {num_stages - 1}]'
-        if isinstance(stages, int) or not isinstance(stages, Sequence) \
-                or len(stages) == 0:
-            raise ValueError(f'{name}: prompt_cfg.stages must be a non-empty '
-                             f'list of {allowed}, got {stages!r}')
+        if isinstance(stages, (int, str)) or not isinstance(stages, Sequence):
+            raise ValueError(f'{name}: prompt_cfg.stages must be a list of '
+                             f'{allowed}, got {stages!r}')
         for i in stages:
             if not isinstance(i, int) or not 0 <= i < num_stages:
                 raise ValueError(f'{name}: prompt_cfg.stages has {i!r}; '
@@ -116,6 +116,11 @@ class PromptedBackboneMixin:
         if len(set(stages)) != len(stages):
             raise ValueError(f'{name}: prompt_cfg.stages={list(stages)} '
                              f'repeats a stage; allowed: {allowed}')
+        if not stages:
+            print_log(
+                f'{name}: prompt_cfg.stages is empty, so no prompt blocks: '
+                'the backbone is frozen as is (the head-only baseline)',
+                logger='current')
 
     def _add_prompt(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
         """Add stage ``stage``'s prompt to its output ``x`` (if it has one);

@@ -22,8 +22,8 @@ SWIN = dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2),
      r'in \[0, 3\]'),
     (dict(stages=(-1, )), r'prompt_cfg.stages has -1'),
     (dict(stages=(1, 1)), r'repeats a stage'),
-    (dict(stages=()), r'prompt_cfg.stages must be a non-empty list'),
-    (dict(stages=2), r'prompt_cfg.stages must be a non-empty list'),
+    (dict(stages=2), r'prompt_cfg.stages must be a list of distinct ints'),
+    (dict(stages='0'), r'prompt_cfg.stages must be a list of distinct ints'),
     (dict(type='NoSuchBlock'), r"prompt_cfg.type='NoSuchBlock' is not a "
      r'registered prompt block; allowed: .*ConvPromptBlock'),
     (dict(type='TokenPromptBlock'), r"takes 'token' inputs but this backbone"
@@ -52,6 +52,20 @@ def test_prompt_cfg_is_not_mutated_and_selects_stages():
     assert list(model.prompts) == ['1', '3']
     assert model.prompts['1'].hidden_channels == 8  # 16 channels * 0.5
     assert model.prompts['3'].dw.kernel_size == (5, 5)
+
+
+def test_empty_stages_is_a_frozen_backbone_without_prompts():
+    model = ProTuneResNet(**RESNET, prompt_cfg=dict(stages=[]))
+    assert len(model.prompts) == 0
+    assert not any(p.requires_grad for p in model.parameters())
+    upstream = DetResNet(**RESNET)
+    upstream.load_state_dict(
+        {k: v for k, v in model.state_dict().items()})
+    upstream.eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        for out, ref in zip(model.train()(x), upstream(x)):
+            assert torch.equal(out, ref)
 
 
 def _pretrained(checkpoint, **kwargs):
