@@ -1,0 +1,3 @@
+from .optim_constructor import ProTuneOptimWrapperConstructor
+
+__all__ = ['ProTuneOptimWrapperConstructor']
