@@ -3,8 +3,9 @@ download."""
 from .checkpoints import write_pretrained_checkpoint
 from .synthetic_data import (SEG_CLASSES, SHAPE_CLASSES, encode_rle,
                              make_ade20k_shapes, make_coco_shapes)
+from .tiny_config import tiny_config
 
 __all__ = [
     'SHAPE_CLASSES', 'SEG_CLASSES', 'make_coco_shapes', 'make_ade20k_shapes',
-    'encode_rle', 'write_pretrained_checkpoint'
+    'encode_rle', 'write_pretrained_checkpoint', 'tiny_config'
 ]
