@@ -1,3 +1,7 @@
 from .checkpoint import load_local_checkpoint, register_checkpoint_loader
+from .params import PARTS, count_parameters
 
-__all__ = ['load_local_checkpoint', 'register_checkpoint_loader']
+__all__ = [
+    'load_local_checkpoint', 'register_checkpoint_loader', 'PARTS',
+    'count_parameters'
+]

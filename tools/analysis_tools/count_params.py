@@ -1,0 +1,45 @@
+"""Count total and trainable parameters of configs, by model part.
+
+Example:
+    python tools/analysis_tools/count_params.py configs/mask-rcnn/*.py
+"""
+import argparse
+from pathlib import Path
+
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+
+from mmprotune.utils import count_parameters
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('configs', nargs='+', help='config files')
+    return parser.parse_args()
+
+
+def build_model(config: str):
+    """The config's model, without loading pretrained weights."""
+    cfg = Config.fromfile(config)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return MODELS.build(cfg.model)
+
+
+def main():
+    args = parse_args()
+    print('| config | trainable | total | trainable % | backbone trainable '
+          '| neck + heads |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: |')
+    for config in args.configs:
+        counts = count_parameters(build_model(config))
+        total, trainable = counts['all']['total'], counts['all']['trainable']
+        backbone = (counts['backbone.prompts']['trainable'] +
+                    counts['backbone (trainable)']['trainable'])
+        rest = counts['neck']['trainable'] + counts['heads']['trainable']
+        print(f'| [{Path(config).stem}]({config}) | {trainable / 1e6:.2f} M '
+              f'| {total / 1e6:.2f} M | {100 * trainable / total:.1f}% '
+              f'| {backbone / 1e6:.2f} M | {rest / 1e6:.2f} M |')
+
+
+if __name__ == '__main__':
+    main()
