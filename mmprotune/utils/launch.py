@@ -1,0 +1,69 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: one entry point for
+mmdet and mmseg configs, picked by the config's ``default_scope``."""
+import importlib
+import os.path as osp
+from typing import Optional, Tuple
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+SUPPORTED_SCOPES = ('mmdet', 'mmseg')
+
+
+def load_config(path: str,
+                launcher: str = 'none',
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None) -> Tuple[Config, str]:
+    """Load ``path`` as the scope's own tools do.
+
+    ``--cfg-options`` are merged, ``work_dir`` is CLI > config >
+    ``./work_dirs/<config name>``. Without CUDA, a distributed launch uses
+    gloo and a CPU DDP (mmengine 0.10.7's own set-up assumes a GPU).
+
+    Returns:
+        tuple: The config and its scope, ``'mmdet'`` or ``'mmseg'``.
+    """
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    scope = cfg.get('default_scope')
+    if scope not in SUPPORTED_SCOPES:
+        raise ValueError(f'Unsupported default_scope {scope!r} in config '
+                         f'{path}; expected one of {SUPPORTED_SCOPES}.')
+    if scope == 'mmdet':
+        # fewer repeated dynamo compilations, as mmdet's tools do
+        from mmdet.utils import setup_cache_size_limit_of_dynamo
+        setup_cache_size_limit_of_dynamo()
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    if launcher != 'none' and not torch.cuda.is_available():
+        if not torch_dist.is_initialized():
+            torch_dist.init_process_group(backend='gloo')
+        wrapper = cfg.get('model_wrapper_cfg') or {}
+        cfg.model_wrapper_cfg = dict(
+            dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                 find_unused_parameters=cfg.get('find_unused_parameters',
+                                                False)),
+            **wrapper, device_ids=None)
+    return cfg, scope
+
+
+def build_runner(cfg: Config, scope: str) -> Runner:
+    """The config's ``runner_type`` from the scope's registry, or mmengine's
+    ``Runner``."""
+    if 'runner_type' in cfg:
+        runners = importlib.import_module(f'{scope}.registry').RUNNERS
+        return runners.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def close_distributed() -> None:
+    """Leave no live process group at exit (it can abort gloo workers)."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()

@@ -1,0 +1,99 @@
+"""Train a detector (mmdet) or a segmentor (mmseg) with one entry point.
+
+The package is picked from the config's ``default_scope`` and the script then
+behaves like that package's own ``tools/train.py``::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from mmprotune.utils.launch import (build_runner, close_distributed,
+                                    load_config)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Train a detector or a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='enable automatically scaling LR')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or, without a path, from the '
+        'latest checkpoint in the work directory')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch>=2.0 launchers pass `--local-rank` instead of `--local_rank`
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+
+    cfg, scope = load_config(args.config, args.launcher, args.cfg_options,
+                             args.work_dir)
+
+    if args.amp:
+        wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper_type != 'OptimWrapper':
+            already = ' (AMP is already enabled in the config)' \
+                if wrapper_type == 'AmpOptimWrapper' else ''
+            raise ValueError(
+                '`--amp` needs `optim_wrapper.type="OptimWrapper"`, but the '
+                f'config has {wrapper_type!r}{already}.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if args.auto_scale_lr:
+        auto_scale_lr = cfg.get('auto_scale_lr') or {}
+        if 'enable' not in auto_scale_lr or \
+                'base_batch_size' not in auto_scale_lr:
+            raise RuntimeError('Can not find "auto_scale_lr" or '
+                               '"auto_scale_lr.enable" or '
+                               '"auto_scale_lr.base_batch_size" in your '
+                               'configuration file.')
+        cfg.auto_scale_lr.enable = True
+
+    # an explicit checkpoint takes priority over auto-resuming from work_dir
+    if args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = None if args.resume == 'auto' else args.resume
+
+    build_runner(cfg, scope).train()
+    close_distributed()
+
+
+if __name__ == '__main__':
+    main()
