@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 
@@ -38,19 +39,29 @@ class PromptedBackboneMixin:
     Every upstream parameter is frozen at build time and every upstream module
     stays in eval mode (frozen BatchNorm statistics, no dropout / drop path),
     whatever ``frozen_stages``/``norm_eval`` say; only ``self.prompts`` trains.
+
+    ``efficient_backward`` (default True) runs the frozen layers after the
+    first prompt so that they keep almost nothing alive for backward (see
+    each family); False gives plain autograd, for comparison.
     """
     #: Prompt block type used when ``prompt_cfg`` names none.
     default_prompt_type: str = 'ConvPromptBlock'
     #: Upstream arguments this wrapper supersedes, with the value it keeps.
     superseded_args: Dict[str, object] = {}
 
-    def __init__(self, *args, prompt_cfg: Optional[dict] = None, **kwargs):
+    def __init__(self,
+                 *args,
+                 prompt_cfg: Optional[dict] = None,
+                 efficient_backward: bool = True,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        self.efficient_backward = efficient_backward
         if isinstance(self.init_cfg, dict):
             # upstream Swin reads ``init_cfg.checkpoint`` as an attribute
             self.init_cfg = ConfigDict(self.init_cfg)
         self.requires_grad_(False)
         self.prompts = self._build_prompts(prompt_cfg or {})
+        self.train(self.training)  # frozen modules in eval mode from the start
         self._log_overrides(kwargs)
         self._log_trainable()
 
@@ -124,10 +135,18 @@ class PromptedBackboneMixin:
 
     def _add_prompt(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
         """Add stage ``stage``'s prompt to its output ``x`` (if it has one);
-        ``args`` go to the block (e.g. ``hw_shape`` for tokens)."""
-        block = self.prompts[str(stage)] if str(stage) in self.prompts \
-            else None
-        return x if block is None else x + block(x, *args)
+        ``args`` go to the block (e.g. ``hw_shape`` for tokens).
+
+        With ``efficient_backward`` the block is activation-checkpointed: it
+        keeps only ``x`` (which its first projection needs anyway) and
+        recomputes its small hidden maps in backward.
+        """
+        if str(stage) not in self.prompts:
+            return x
+        block = self.prompts[str(stage)]
+        if self.efficient_backward and torch.is_grad_enabled():
+            return x + checkpoint(block, x, *args, use_reentrant=False)
+        return x + block(x, *args)
 
     # ------------------------------------------------------------------
     def train(self, mode: bool = True):

@@ -1,13 +1,18 @@
 """Pro-tuning ResNets: a prompt block after each selected residual stage."""
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
+import torch.nn as nn
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.registry import MODELS as DET_MODELS
 from mmseg.models.backbones import ResNet as SegResNet
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 from mmseg.registry import MODELS as SEG_MODELS
 
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..frozen_ops import (frozen_bn_affine, frozen_conv_affine, is_plain_conv,
+                          masked_relu)
 from ..prompted import PromptedBackboneMixin
 
 
@@ -25,6 +30,11 @@ class PromptedResNetMixin(PromptedBackboneMixin):
     default_prompt_type = 'ConvPromptBlock'
     superseded_args = dict(frozen_stages='all stages', norm_eval=True)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # id(BN) -> (version key, (scale, shift)); see ``_bn_affine``
+        self._affine_cache: Dict[int, tuple] = {}
+
     def _stage_channels(self) -> List[int]:
         return [
             self.base_channels * 2**i * self.block.expansion
@@ -40,10 +50,74 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         x = self.maxpool(x)
         outs = []
         for i, layer_name in enumerate(self.res_layers):
-            x = self._add_prompt(i, getattr(self, layer_name)(x))
+            for block in getattr(self, layer_name):
+                x = self._run_block(block, x)
+            x = self._add_prompt(i, x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
+
+    # ------------------------------------------------------------------
+    # frozen-aware backward
+    def _run_block(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """One residual block. When ``x`` needs a gradient (after the first
+        prompt) and ``efficient_backward`` is on, its convolutions, frozen BNs
+        and ReLUs keep only weights and boolean masks for backward (see
+        :mod:`mmprotune.models.frozen_ops`); otherwise (inference, or before
+        the first prompt) it is the upstream block, bit for bit."""
+        if not (self.efficient_backward and torch.is_grad_enabled()
+                and x.requires_grad and self._is_plain_block(block)):
+            return block(x)
+        convs = [block.conv1, block.conv2] + (
+            [block.conv3] if hasattr(block, 'conv3') else [])
+        norms = [block.norm1, block.norm2] + (
+            [block.norm3] if hasattr(block, 'conv3') else [])
+        out = x
+        for j, (conv, norm) in enumerate(zip(convs, norms)):
+            out = frozen_conv_affine(
+                out, conv, self._bn_affine(norm), relu=j < len(convs) - 1)
+        identity = x
+        if block.downsample is not None:
+            *pool, conv, norm = block.downsample
+            if pool:
+                identity = pool[0](identity)
+            identity = frozen_conv_affine(identity, conv,
+                                          self._bn_affine(norm))
+        return masked_relu(out + identity)
+
+    @staticmethod
+    def _is_plain_block(block: nn.Module) -> bool:
+        """Conv-BN(-ReLU) blocks without plugins or DCN: the fast path
+        computes exactly what their ``forward`` does."""
+        if getattr(block, 'with_plugins', False) or \
+                getattr(block, 'with_dcn', False):
+            return False
+        convs = [block.conv1, block.conv2, getattr(block, 'conv3', None)]
+        norms = [block.norm1, block.norm2, getattr(block, 'norm3', None)]
+        if block.downsample is not None:
+            *pool, conv, norm = block.downsample
+            if len(pool) > 1 or (pool and
+                                 not isinstance(pool[0], nn.AvgPool2d)):
+                return False
+            convs.append(conv)
+            norms.append(norm)
+        return all(c is None or is_plain_conv(c) for c in convs) and all(
+            n is None or (isinstance(n, _BatchNorm) and n.affine
+                          and n.track_running_stats) for n in norms)
+
+    def _bn_affine(self, norm: _BatchNorm) -> Tuple[torch.Tensor, ...]:
+        """Scale and shift of a frozen BN, computed once and recomputed only
+        when its tensors change (``load_state_dict``, ``.to()``,
+        ``.half()``)."""
+        tensors = (norm.weight, norm.bias, norm.running_mean,
+                   norm.running_var)
+        key = tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
+        cached = self._affine_cache.get(id(norm))
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                cached = (key, frozen_bn_affine(norm))
+            self._affine_cache[id(norm)] = cached
+        return cached[1]
 
 
 @DET_MODELS.register_module()

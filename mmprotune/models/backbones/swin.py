@@ -3,6 +3,7 @@ of each selected stage."""
 from typing import List, Tuple
 
 import torch
+from torch.utils.checkpoint import checkpoint
 from mmdet.models.backbones import SwinTransformer as DetSwinTransformer
 from mmdet.registry import MODELS as DET_MODELS
 from mmseg.models.backbones import SwinTransformer as SegSwinTransformer
@@ -19,6 +20,9 @@ class PromptedSwinMixin(PromptedBackboneMixin):
     The output norms ``norm{i}`` are new layers of the dense-prediction
     backbone (an ImageNet checkpoint has none), so a pretrained checkpoint may
     lack them; they keep their (1, 0) init and stay frozen like the rest.
+
+    With ``efficient_backward`` the frozen blocks after the first prompt are
+    activation-checkpointed (see :meth:`_run_block`).
 
     Example:
         >>> from mmprotune.models import ProTuneSwinTransformer
@@ -49,7 +53,7 @@ class PromptedSwinMixin(PromptedBackboneMixin):
         outs = []
         for i, stage in enumerate(self.stages):
             for block in stage.blocks:
-                x = block(x, hw_shape)
+                x = self._run_block(block, x, hw_shape)
             x = self._add_prompt(i, x, hw_shape)
             out, out_hw_shape = x, hw_shape
             if stage.downsample:
@@ -61,6 +65,17 @@ class PromptedSwinMixin(PromptedBackboneMixin):
                              self.num_features[i]).permute(0, 3, 1,
                                                            2).contiguous())
         return outs
+
+    def _run_block(self, block: torch.nn.Module, x: torch.Tensor,
+                   hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """One Swin block; with ``efficient_backward``, a block that must
+        pass a gradient to an earlier prompt keeps only its input and
+        recomputes its (frozen, deterministic eval-mode) forward in backward:
+        attention, softmax, LayerNorm and GELU keep nothing alive."""
+        if self.efficient_backward and torch.is_grad_enabled() \
+                and x.requires_grad:
+            return checkpoint(block, x, hw_shape, use_reentrant=False)
+        return block(x, hw_shape)
 
 
 @DET_MODELS.register_module()

@@ -1,0 +1,143 @@
+"""Frozen layers that keep almost nothing alive for backward.
+
+A frozen layer only has to pass the gradient on to its input. Autograd does
+not know that the weights will never get a gradient, so a plain frozen
+``Conv2d`` still saves its input, an eval-mode ``BatchNorm`` its input, a
+``ReLU`` its float output. The functions here compute the same forward and
+keep only what the input gradient needs:
+
+- :class:`FrozenConvAffine`: convolution, frozen BatchNorm as a per-channel
+  affine (scale and shift precomputed from the frozen statistics, see
+  :func:`frozen_bn_affine`), optional ReLU. It saves the weight (a parameter,
+  no new memory), the scale and, with ReLU, the sign mask packed 8 per byte:
+  1 bit per output element instead of two float tensors (64 bits).
+- :class:`MaskedReLU`: ReLU saving its packed mask.
+
+Both compute the input gradient in the dtype the forward ran in, so they work
+under autocast.
+"""
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd import Function
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    """The dtype autocast would run a convolution on ``x`` in."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return x.dtype
+
+
+_SHIFTS = torch.arange(8, dtype=torch.uint8)
+
+
+def pack_mask(mask: Tensor) -> Tensor:
+    """Bool tensor of any shape -> uint8 tensor of ceil(numel / 8) bytes."""
+    flat = mask.reshape(-1).to(torch.uint8)
+    flat = torch.cat([flat, flat.new_zeros(-flat.numel() % 8)])
+    shifts = _SHIFTS.to(mask.device)
+    return (flat.view(-1, 8) << shifts).sum(1, dtype=torch.uint8)
+
+
+def unpack_mask(packed: Tensor, shape: torch.Size) -> Tensor:
+    """Inverse of :func:`pack_mask`: the bool tensor of ``shape``."""
+    bits = (packed.unsqueeze(1) >> _SHIFTS.to(packed.device)) & 1
+    return bits.view(-1)[:shape.numel()].view(shape).bool()
+
+
+def _conv_affine(x: Tensor, weight: Tensor, scale: Tensor, shift: Tensor,
+                 conv_args: Tuple, relu: bool) -> Tensor:
+    """``relu?(conv2d(x, weight) * scale + shift)`` in the autocast dtype."""
+    dtype = _compute_dtype(x)
+    with torch.autocast(x.device.type, enabled=False):
+        out = F.conv2d(x.to(dtype), weight.to(dtype), None, *conv_args)
+        out = torch.addcmul(
+            shift.to(dtype).view(1, -1, 1, 1), out,
+            scale.to(dtype).view(1, -1, 1, 1))
+        return out.relu_() if relu else out
+
+
+class FrozenConvAffine(Function):
+    """:func:`_conv_affine` with frozen ``weight``, ``scale``, ``shift``;
+    backward returns the gradient of ``x`` only.
+
+    Shapes: x (N, C_in, H, W), weight (C_out, C_in / groups, k, k),
+    scale and shift (C_out,) -> (N, C_out, H', W').
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, scale: Tensor, shift: Tensor,
+                conv_args: Tuple, relu: bool) -> Tensor:
+        out = _conv_affine(x, weight, scale, shift, conv_args, relu)
+        ctx.conv_args, ctx.input_shape = conv_args, x.shape
+        ctx.input_dtype = x.dtype
+        ctx.save_for_backward(weight, scale,
+                              pack_mask(out > 0) if relu else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        weight, scale, mask = ctx.saved_tensors
+        if mask is not None:
+            grad = grad * unpack_mask(mask, grad.shape)
+        grad = grad * scale.to(grad.dtype).view(1, -1, 1, 1)
+        grad_x = torch.nn.grad.conv2d_input(ctx.input_shape,
+                                            weight.to(grad.dtype), grad,
+                                            *ctx.conv_args)
+        return grad_x.to(ctx.input_dtype), None, None, None, None, None
+
+
+class MaskedReLU(Function):
+    """ReLU that keeps its packed mask (1 bit/element) for backward."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        out = x.relu()
+        ctx.save_for_backward(pack_mask(out > 0))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        mask, = ctx.saved_tensors
+        return grad * unpack_mask(mask, grad.shape)
+
+
+def frozen_bn_affine(bn: _BatchNorm) -> Tuple[Tensor, Tensor]:
+    """Scale and shift of an eval-mode BatchNorm: ``bn(y) = y * s + t``."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+def _needs_grad(x: Tensor) -> bool:
+    return torch.is_grad_enabled() and x.requires_grad
+
+
+def frozen_conv_affine(x: Tensor,
+                       conv: nn.Conv2d,
+                       affine: Tuple[Tensor, Tensor],
+                       relu: bool = False) -> Tensor:
+    """Apply ``conv``, then the precomputed BN ``affine``, then ReLU; keeps
+    a graph (and its mask) only when ``x`` needs a gradient."""
+    args = (conv.weight, *affine,
+            (conv.stride, conv.padding, conv.dilation, conv.groups), relu)
+    if _needs_grad(x):
+        return FrozenConvAffine.apply(x, *args)
+    return _conv_affine(x, *args)
+
+
+def masked_relu(x: Tensor) -> Tensor:
+    """ReLU keeping only its packed mask for backward."""
+    return MaskedReLU.apply(x) if _needs_grad(x) else x.relu()
+
+
+def is_plain_conv(conv: nn.Module) -> bool:
+    """Whether ``conv`` is a bias-free ``nn.Conv2d`` with zero padding, which
+    the fast path can run (the BN shift stands in for the bias)."""
+    return type(conv) is nn.Conv2d and conv.bias is None \
+        and conv.padding_mode == 'zeros'

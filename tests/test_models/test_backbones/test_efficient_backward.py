@@ -1,0 +1,157 @@
+"""The frozen-aware backward (``efficient_backward=True``, the default) gives
+the gradients of plain autograd while keeping far less alive for backward."""
+import pytest
+import torch
+from mmdet.models.backbones import ResNet as DetResNet
+from mmdet.models.backbones import SwinTransformer as DetSwin
+from mmseg.models.backbones import SwinTransformer as SegSwin
+
+from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
+                              ProTuneSwinTransformer,
+                              SegProTuneSwinTransformer)
+from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
+
+RESNET = dict(depth=18, base_channels=8, stem_channels=8)
+SWIN = dict(embed_dims=16, depths=(2, 1, 2, 1), num_heads=(1, 2, 2, 4),
+            window_size=4, pretrain_img_size=64)
+CASES = {
+    'mmdet-ResNet18': (ProTuneResNet, RESNET),
+    'mmdet-ResNet50-v1d': (ProTuneResNet,
+                           dict(depth=50, base_channels=8, deep_stem=True,
+                                avg_down=True, stem_channels=8)),
+    'mmseg-ResNetV1c': (ProTuneResNetV1c, dict(RESNET, dilations=(1, 1, 2, 4),
+                                               strides=(1, 2, 1, 1))),
+    'mmdet-Swin': (ProTuneSwinTransformer, SWIN),
+    'mmseg-Swin': (SegProTuneSwinTransformer, SWIN),
+}
+
+
+def pair(name, stages=(0, 1, 2, 3)):
+    """The same prompted backbone with the efficient and the plain path, in
+    float64, with non-zero prompts and non-trivial BN statistics."""
+    cls, kwargs = CASES[name]
+    torch.manual_seed(0)
+    efficient = cls(**kwargs, prompt_cfg=dict(stages=stages)).double()
+    with torch.no_grad():
+        for name, tensor in efficient.state_dict().items():
+            if name.endswith('running_var'):
+                tensor.uniform_(0.5, 2)
+            elif name.endswith('running_mean') or 'prompts' in name:
+                tensor.normal_(std=0.1)
+    plain = cls(**kwargs, prompt_cfg=dict(stages=stages),
+                efficient_backward=False).double()
+    plain.load_state_dict(efficient.state_dict())
+    return efficient, plain
+
+
+def grads(model, x, weights):
+    model.zero_grad()
+    x = x.clone().requires_grad_()
+    outs = model(x)
+    sum((o * w).sum() for o, w in zip(outs, weights)).backward()
+    return outs, {n: p.grad for n, p in model.named_parameters()
+                  if p.requires_grad}, x.grad
+
+
+@pytest.mark.parametrize('mode', [True, False])
+@pytest.mark.parametrize('stages', [(0, 1, 2, 3), (1, 3)])
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_gradients_match_plain_autograd(name, stages, mode):
+    efficient, plain = pair(name, stages)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+    with torch.no_grad():
+        weights = [torch.randn_like(o) for o in plain(x)]
+    outs, grad, grad_x = grads(efficient.train(mode), x, weights)
+    ref_outs, ref_grad, ref_grad_x = grads(plain.train(mode), x, weights)
+    for out, ref in zip(outs, ref_outs):
+        assert torch.allclose(out, ref, rtol=1e-10, atol=1e-12)
+    assert grad.keys() == ref_grad.keys() and len(grad) == 6 * len(stages)
+    for key in grad:
+        # every prompt gets a gradient, the earliest through all later
+        # frozen stages
+        assert grad[key].abs().sum() > 0, key
+        assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
+                              atol=1e-12), key
+    # an input that asks for a gradient gets it through every frozen layer
+    assert torch.allclose(grad_x, ref_grad_x, rtol=1e-8, atol=1e-12)
+
+
+def test_inference_is_the_upstream_forward_bit_for_bit():
+    efficient, plain = pair('mmdet-ResNet18')
+    x = torch.randn(1, 3, 64, 64, dtype=torch.double)
+    with torch.no_grad():
+        for out, ref in zip(efficient(x), plain(x)):
+            assert torch.equal(out, ref)
+
+
+def test_derived_tensors_follow_load_to_and_half():
+    efficient, plain = pair('mmdet-ResNet18')
+    x = torch.randn(1, 3, 64, 64, dtype=torch.double)
+    weights = [torch.ones(1)] * 4
+    grads(efficient, x, weights)  # fills the BN scale/shift cache
+    state = plain.state_dict()
+    for key in state:
+        if key.endswith('running_mean'):
+            state[key] += 1.0
+    plain.load_state_dict(state)
+    efficient.load_state_dict(state)
+    outs, grad, _ = grads(efficient, x, weights)
+    ref_outs, ref_grad, _ = grads(plain, x, weights)
+    for out, ref in zip(outs, ref_outs):
+        assert torch.allclose(out, ref)
+    for key in grad:
+        assert torch.allclose(grad[key], ref_grad[key]), key
+    half_outs, half_grad, _ = grads(efficient.float(), x.float(), weights)
+    assert all(o.dtype == torch.float32 for o in half_outs)
+    for key in half_grad:
+        assert torch.allclose(half_grad[key].double(), ref_grad[key],
+                              rtol=1e-3, atol=1e-4), key
+
+
+def test_autocast_bf16_on_cpu():
+    efficient, plain = pair('mmdet-ResNet18')
+    efficient.float()
+    plain.float()
+    x = torch.randn(2, 3, 64, 64)
+    weights = [torch.ones(1)] * 4
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        outs, grad, _ = grads(efficient, x, weights)
+        ref_outs, ref_grad, _ = grads(plain, x, weights)
+    assert all(o.dtype == torch.bfloat16 for o in outs)
+    for key in grad:
+        assert torch.isfinite(grad[key]).all()
+        cos = torch.nn.functional.cosine_similarity(
+            grad[key].flatten().float(), ref_grad[key].flatten().float(),
+            dim=0)
+        assert cos > 0.98, key
+
+
+def _memory(model, x):
+    model.train()
+    exclude = list(model.parameters()) + list(model.buffers())
+    saved, out = saved_tensor_bytes(lambda: model(x), exclude)
+    del out
+    retained, out = retained_bytes(lambda: model(x))
+    return saved, retained
+
+
+@pytest.mark.parametrize('upstream, wrapper, kwargs, bound', [
+    (DetResNet, ProTuneResNet, dict(depth=50), 0.35),
+    (DetSwin, ProTuneSwinTransformer, dict(), 0.3),
+    (SegSwin, SegProTuneSwinTransformer, dict(), 0.3),
+])
+def test_keeps_a_fraction_of_full_finetuning(upstream, wrapper, kwargs,
+                                             bound):
+    """Real ResNet-50 / Swin-T at 2x3x128x128: what the backbone forward
+    keeps for backward, vs full fine-tuning (frozen_stages=1 for ResNet)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 128, 128)
+    full = upstream(**kwargs, **({'frozen_stages': 1}
+                                 if upstream is DetResNet else {}))
+    full_saved, full_retained = _memory(full, x)
+    plain_saved, plain_retained = _memory(
+        wrapper(**kwargs, efficient_backward=False), x)
+    saved, retained = _memory(wrapper(**kwargs), x)
+    assert saved < plain_saved and retained < plain_retained
+    assert saved <= bound * full_saved
+    assert retained <= bound * full_retained

@@ -1,0 +1,52 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from mmprotune.models.frozen_ops import (frozen_bn_affine, frozen_conv_affine,
+                                         masked_relu, pack_mask, unpack_mask)
+
+
+@pytest.mark.parametrize('shape', [(1, ), (2, 8), (3, 5, 7, 9)])
+def test_mask_packing_round_trips(shape):
+    mask = torch.rand(shape) > 0.5
+    packed = pack_mask(mask)
+    assert packed.dtype == torch.uint8
+    assert packed.numel() == -(-mask.numel() // 8)
+    assert torch.equal(unpack_mask(packed, mask.shape), mask)
+
+
+@pytest.mark.parametrize('relu', [True, False])
+@pytest.mark.parametrize('conv_kwargs', [
+    dict(kernel_size=3, padding=1),
+    dict(kernel_size=3, stride=2, padding=2, dilation=2),
+    dict(kernel_size=1, stride=2),
+    dict(kernel_size=3, padding=1, groups=4),
+])
+def test_conv_affine_matches_conv_bn_relu(conv_kwargs, relu):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 12, bias=False, **conv_kwargs).double()
+    bn = nn.BatchNorm2d(12).double().eval()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.normal_()
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2)
+    conv.requires_grad_(False)
+    bn.requires_grad_(False)
+    x = torch.randn(2, 8, 11, 13, dtype=torch.double, requires_grad=True)
+    reference = bn(conv(x))
+    reference = reference.relu() if relu else reference
+    with torch.no_grad():
+        affine = frozen_bn_affine(bn)
+    out = frozen_conv_affine(x, conv, affine, relu=relu)
+    assert torch.allclose(out, reference, atol=1e-12)
+    grad = torch.randn_like(out)
+    expected, = torch.autograd.grad(reference, x, grad)
+    actual, = torch.autograd.grad(out, x, grad)
+    assert torch.allclose(actual, expected, atol=1e-12)
+
+
+def test_masked_relu_gradient():
+    x = torch.randn(3, 17, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(masked_relu, (x, ))
+    assert torch.equal(masked_relu(x), x.relu())
