@@ -3,8 +3,9 @@
 Importing the package (``custom_imports=dict(imports=['mmprotune'])``)
 registers the ``ProTune*`` backbones in mmdet's and mmseg's ``MODELS``, the
 prompt blocks in :data:`mmprotune.registry.MODELS`, the
-``ProTuneOptimWrapperConstructor``, and a local checkpoint
-loader that works under torch >= 2.6 (see :mod:`mmprotune.utils.checkpoint`).
+``ProTuneOptimWrapperConstructor``, the ``DeltaCheckpointHook``, and a local
+checkpoint loader that works under torch >= 2.6 (see
+:mod:`mmprotune.utils.checkpoint`).
 """
 from . import engine, models  # noqa: F401  (registers everything)
 from .utils import register_checkpoint_loader

@@ -1,3 +1,4 @@
+from .hooks import DeltaCheckpointHook
 from .optim_constructor import ProTuneOptimWrapperConstructor
 
-__all__ = ['ProTuneOptimWrapperConstructor']
+__all__ = ['DeltaCheckpointHook', 'ProTuneOptimWrapperConstructor']

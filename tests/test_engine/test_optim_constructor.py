@@ -1,6 +1,7 @@
 import pytest
 from mmdet.registry import MODELS
 from mmengine.hub import get_config
+from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
@@ -34,6 +35,8 @@ def optimised(optim_wrapper):
 
 
 def test_only_trainable_parameters_with_their_own_groups(capsys):
+    # a new current logger writes to the captured stdout
+    MMLogger.get_instance(f'optim-{id(capsys)}', log_level='INFO')
     model = tiny_retinanet('ProTuneResNet')
     optim_wrapper = build(
         model, custom_keys={

@@ -1,4 +1,5 @@
-"""Count total and trainable parameters of configs, by model part.
+"""Count total and trainable parameters of configs, by model part, as the
+README's markdown table (its result column stays empty until measured).
 
 Example:
     python tools/analysis_tools/count_params.py configs/mask-rcnn/*.py
@@ -28,8 +29,8 @@ def build_model(config: str):
 def main():
     args = parse_args()
     print('| config | trainable | total | trainable % | backbone trainable '
-          '| neck + heads |')
-    print('| --- | ---: | ---: | ---: | ---: | ---: |')
+          '| neck + heads | COCO box AP / ADE20K mIoU |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | :---: |')
     for config in args.configs:
         counts = count_parameters(build_model(config))
         total, trainable = counts['all']['total'], counts['all']['trainable']
@@ -38,7 +39,7 @@ def main():
         rest = counts['neck']['trainable'] + counts['heads']['trainable']
         print(f'| [{Path(config).stem}]({config}) | {trainable / 1e6:.2f} M '
               f'| {total / 1e6:.2f} M | {100 * trainable / total:.1f}% '
-              f'| {backbone / 1e6:.2f} M | {rest / 1e6:.2f} M |')
+              f'| {backbone / 1e6:.2f} M | {rest / 1e6:.2f} M | |')
 
 
 if __name__ == '__main__':
