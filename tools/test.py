@@ -11,14 +11,14 @@ behaves like that package's own ``tools/test.py``::
 a directory of predicted segmentation maps for mmseg.
 """
 import argparse
-import os
 import warnings
 from copy import deepcopy
 
-from mmengine.config import ConfigDict, DictAction
+from mmengine.config import ConfigDict
 
-from mmprotune.utils.launch import (build_runner, close_distributed,
-                                    load_config)
+from mmprotune.utils.launch import (add_common_arguments, build_runner,
+                                    close_distributed, load_config,
+                                    parse_tool_args)
 
 
 def parse_args():
@@ -26,9 +26,6 @@ def parse_args():
         description='Test (and eval) a detector or a segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir',
-        help='the directory to save the file containing evaluation metrics')
     parser.add_argument(
         '--out',
         type=str,
@@ -44,28 +41,9 @@ def parse_args():
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
-    # torch>=2.0 launchers pass `--local-rank` instead of `--local_rank`
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_arguments(parser)
+    return parse_tool_args(parser)
 
 
 def trigger_visualization_hook(cfg, args, scope):

@@ -7,19 +7,16 @@ behaves like that package's own ``tools/train.py``::
         [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
 """
 import argparse
-import os
 
-from mmengine.config import DictAction
-
-from mmprotune.utils.launch import (build_runner, close_distributed,
-                                    load_config)
+from mmprotune.utils.launch import (add_common_arguments, build_runner,
+                                    close_distributed, load_config,
+                                    parse_tool_args)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Train a detector or a segmentor')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -36,27 +33,8 @@ def parse_args():
         const='auto',
         help='resume from the given checkpoint, or, without a path, from the '
         'latest checkpoint in the work directory')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch>=2.0 launchers pass `--local-rank` instead of `--local_rank`
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_arguments(parser)
+    return parse_tool_args(parser)
 
 
 def main():

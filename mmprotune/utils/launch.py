@@ -1,15 +1,47 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: one entry point for
 mmdet and mmseg configs, picked by the config's ``default_scope``."""
+import argparse
 import importlib
+import os
 import os.path as osp
 from typing import Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 SUPPORTED_SCOPES = ('mmdet', 'mmseg')
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--work-dir``, ``--cfg-options``, ``--launcher`` and
+    ``--local-rank``, as both tools take them."""
+    parser.add_argument(
+        '--work-dir',
+        help='where logs and checkpoints go (default: the config\'s '
+        'work_dir, else ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='KEY=VALUE pairs merged into the config, e.g. '
+        'train_cfg.max_iters=100 "model.backbone.prompt_cfg.stages=[1,3]" '
+        '(quote lists and tuples; no spaces inside a value)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torchrun passes `--local-rank`, older launchers `--local_rank`
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and export ``LOCAL_RANK`` when the launcher did not."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(path: str,
