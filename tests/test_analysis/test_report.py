@@ -1,0 +1,90 @@
+"""tools/report.py measures the methods side by side; its parameter and
+saved-bytes figures agree with independent counts."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmprotune.analysis.benchmark import build_model, method_variants
+from mmprotune.utils.memory import saved_tensor_bytes
+
+REPO = Path(__file__).parents[2]
+TINY = """
+_base_ = '{base}'
+model = dict(
+    backbone=dict(depth=18, base_channels=8, stem_channels=8,
+                  prompt_cfg=dict(hidden_channels=4)),
+    neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
+    bbox_head=dict(in_channels=16, feat_channels=16, stacked_convs=1))
+"""
+
+
+@pytest.fixture(scope='module')
+def tiny_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp('cfg') / 'tiny_retinanet.py'
+    path.write_text(TINY.format(
+        base=REPO / 'configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py'))
+    return path
+
+
+def test_method_variants_change_only_the_backbone(tiny_config):
+    cfg = Config.fromfile(str(tiny_config))
+    variants = method_variants(cfg, ['full', 'head-only', 'protune-naive'])
+    assert variants['full'].model.backbone.type == 'ResNet'
+    assert 'prompt_cfg' not in variants['full'].model.backbone
+    assert variants['head-only'].model.backbone.prompt_cfg.stages == []
+    assert variants['protune-naive'].model.backbone.efficient_backward is False
+    for variant in variants.values():
+        assert variant.model.neck == cfg.model.neck
+        assert variant.optim_wrapper == cfg.optim_wrapper
+    with pytest.raises(ValueError, match=r"unknown method\(s\) \['lora'\]"):
+        method_variants(cfg, ['lora'])
+
+
+def test_report_figures_match_independent_counts(tiny_config, tmp_path):
+    out_dir = tmp_path / 'report'
+    proc = subprocess.run(
+        [sys.executable, 'tools/report.py', str(tiny_config), '--methods',
+         'full,protune', '--img-size', '64', '--steps', '1', '--warmup', '0',
+         '--out-dir', str(out_dir)],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '| protune |' in proc.stdout and '×)' in proc.stdout
+    assert (out_dir / 'report.png').stat().st_size > 0
+    report = json.loads((out_dir / 'report.json').read_text())
+    assert report['reference'] == 'full'
+    variants = method_variants(Config.fromfile(str(tiny_config)),
+                               ['full', 'protune'])
+    for method, cfg in variants.items():
+        result = report['results'][method]
+        model = build_model(cfg)
+        trainable = sum(p.numel() for p in model.parameters()
+                        if p.requires_grad)
+        assert result['params']['all']['trainable'] == trainable
+        # the backbone's saved bytes, counted here by hand
+        torch.manual_seed(0)
+        x = torch.randn(2, 3, 64, 64)
+        sizes = {}
+
+        def pack(t):
+            if not any(t.untyped_storage().data_ptr() ==
+                       p.untyped_storage().data_ptr()
+                       for p in [*model.parameters(), *model.buffers()]):
+                sizes[t.untyped_storage().data_ptr()] = \
+                    t.untyped_storage().nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model.backbone(x)
+        expected, _ = saved_tensor_bytes(
+            lambda: model.backbone(x),
+            [*model.parameters(), *model.buffers()])
+        assert sum(sizes.values()) == expected
+    assert report['results']['protune']['saved_bytes_backbone'] < \
+        report['results']['full']['saved_bytes_backbone']
+    assert report['results']['protune']['checkpoint_bytes_delta'] < \
+        report['results']['protune']['checkpoint_bytes_full']

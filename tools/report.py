@@ -1,0 +1,132 @@
+"""Side-by-side cost of tuning methods on the real models of configs.
+
+Two ways to name the methods:
+
+    # derive full / head-only / naive and efficient Pro-tuning from one config
+    python tools/report.py configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py \
+        --methods full,head-only,protune-naive,protune --img-size 256
+    # or compare configs as they are (the first is the reference)
+    python tools/report.py CONFIG_A CONFIG_B ...
+
+Prints a markdown table with ratios against the reference (full fine-tuning
+when ``--methods`` includes it), writes ``report.json`` and ``report.png``
+(bar chart of the ratios) into ``--out-dir``.
+"""
+import argparse
+import json
+import os.path as osp
+from pathlib import Path
+
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from rich.progress import track
+
+from mmprotune.analysis.benchmark import (METHODS, make_batch, measure,
+                                          method_variants)
+
+#: (label, key, scale, unit) of the table's columns.
+COLUMNS = (
+    ('trainable params', 'trainable_params', 1e6, 'M'),
+    ('FLOPs backbone+neck', 'flops_backbone_neck', 1e9, 'G'),
+    ('train step', 'train_step_s', 1e-3, 'ms'),
+    ('inference', 'inference_s', 1e-3, 'ms'),
+    ('saved for backward (model)', 'saved_bytes_model', 2**20, 'MiB'),
+    ('saved for backward (backbone)', 'saved_bytes_backbone', 2**20, 'MiB'),
+    ('kept for backward (backbone, allocator)', 'retained_bytes_backbone',
+     2**20, 'MiB'),
+    ('checkpoint (full)', 'checkpoint_bytes_full', 2**20, 'MiB'),
+    ('checkpoint (delta)', 'checkpoint_bytes_delta', 2**20, 'MiB'),
+)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument(
+        '--methods', help=f'comma-separated subset of {",".join(METHODS)}, '
+        'derived from the one config given')
+    parser.add_argument('--img-size', type=int, default=512)
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--steps', type=int, default=5,
+                        help='timed steps (the median is reported)')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--out-dir', default='work_dirs/report')
+    return parser.parse_args()
+
+
+def variants(args):
+    if args.methods:
+        if len(args.configs) != 1:
+            raise ValueError('--methods takes exactly one config')
+        return method_variants(
+            Config.fromfile(args.configs[0]), args.methods.split(','))
+    return {Path(c).stem: Config.fromfile(c) for c in args.configs}
+
+
+def markdown(results: dict, reference: str) -> str:
+    ref = results[reference]
+    lines = [
+        '| method | ' + ' | '.join(c[0] for c in COLUMNS) + ' |',
+        '| --- |' + ' ---: |' * len(COLUMNS),
+    ]
+    for name, result in results.items():
+        cells = []
+        for _, key, scale, unit in COLUMNS:
+            value = result[key]
+            if value is None:
+                cells.append('–')
+                continue
+            cell = f'{value / scale:.1f} {unit}'
+            if name != reference and ref[key]:
+                cell += f' ({value / ref[key]:.2f}×)'
+            cells.append(cell)
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot(results: dict, reference: str, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    keys = [c for c in COLUMNS if results[reference][c[1]]]
+    fig, ax = plt.subplots(figsize=(2 + 1.6 * len(keys), 4))
+    width = 0.8 / len(results)
+    for i, (name, result) in enumerate(results.items()):
+        ratios = [(result[k] or 0) / results[reference][k]
+                  for _, k, _, _ in keys]
+        ax.bar([j + i * width for j in range(len(keys))], ratios, width,
+               label=name)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(keys))])
+    ax.set_xticklabels([c[0] for c in keys], rotation=30, ha='right',
+                       fontsize=8)
+    ax.axhline(1.0, color='black', linewidth=0.5)
+    ax.set_ylabel(f'ratio to {reference}')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main():
+    args = parse_args()
+    MMLogger.get_instance('report', log_level='WARNING')  # quiet builds
+    configs = variants(args)
+    first = next(iter(configs.values()))
+    batch = make_batch(first, args.batch_size, args.img_size)
+    results = {}
+    for name in track(list(configs), description='measuring'):
+        result = measure(configs[name], batch, args.steps, args.warmup)
+        result['trainable_params'] = result['params']['all']['trainable']
+        results[name] = result
+    reference = 'full' if 'full' in results else next(iter(results))
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    with open(osp.join(args.out_dir, 'report.json'), 'w') as f:
+        json.dump(dict(img_size=args.img_size, batch_size=args.batch_size,
+                       reference=reference, results=results), f, indent=2)
+    plot(results, reference, osp.join(args.out_dir, 'report.png'))
+    print(f'\nbatch {args.batch_size}x3x{args.img_size}x{args.img_size}, '
+          f'ratios to {reference}:\n')
+    print(markdown(results, reference))
+
+
+if __name__ == '__main__':
+    main()
