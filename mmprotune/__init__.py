@@ -3,14 +3,16 @@
 Importing the package (``custom_imports=dict(imports=['mmprotune'])``)
 registers the ``ProTune*`` backbones in mmdet's and mmseg's ``MODELS``, the
 prompt blocks in :data:`mmprotune.registry.MODELS`, the
-``ProTuneOptimWrapperConstructor``, the ``DeltaCheckpointHook``, and a local
+``ProTuneOptimWrapperConstructor``, the ``DeltaCheckpointHook``, a local
 checkpoint loader that works under torch >= 2.6 (see
-:mod:`mmprotune.utils.checkpoint`).
+:mod:`mmprotune.utils.checkpoint`) and crash-safe local checkpoint writing
+(see :mod:`mmprotune.utils.atomic_save`).
 """
 from . import engine, models  # noqa: F401  (registers everything)
-from .utils import register_checkpoint_loader
+from .utils import register_atomic_save, register_checkpoint_loader
 from .version import __version__
 
 register_checkpoint_loader()
+register_atomic_save()
 
 __all__ = ['__version__']

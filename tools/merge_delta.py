@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Merge a delta checkpoint with its frozen base into an ordinary checkpoint.
 
 ::

@@ -16,7 +16,7 @@ keep only what the input gradient needs:
 Both compute the input gradient in the dtype the forward ran in, so they work
 under autocast.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -51,15 +51,28 @@ def unpack_mask(packed: Tensor, shape: torch.Size) -> Tensor:
     return bits.view(-1)[:shape.numel()].view(shape).bool()
 
 
-def _conv_affine(x: Tensor, weight: Tensor, scale: Tensor, shift: Tensor,
-                 conv_args: Tuple, relu: bool) -> Tensor:
-    """``relu?(conv2d(x, weight) * scale + shift)`` in the autocast dtype."""
+def _conv_affine(x: Tensor,
+                 weight: Tensor,
+                 scale: Tensor,
+                 shift: Tensor,
+                 conv_args: Tuple,
+                 relu: bool,
+                 bn_args: Optional[Tuple] = None) -> Tensor:
+    """``relu?(conv2d(x, weight) * scale + shift)`` in the autocast dtype.
+
+    With ``bn_args`` (``F.batch_norm``'s arguments after the input) the BN is
+    applied by the op upstream's eval-mode BN runs, which gives bit for bit
+    its output (the folded affine rounds differently, visibly so in bf16).
+    """
     dtype = _compute_dtype(x)
     with torch.autocast(x.device.type, enabled=False):
         out = F.conv2d(x.to(dtype), weight.to(dtype), None, *conv_args)
-        out = torch.addcmul(
-            shift.to(dtype).view(1, -1, 1, 1), out,
-            scale.to(dtype).view(1, -1, 1, 1))
+        if bn_args is not None:
+            out = F.batch_norm(out, *bn_args)
+        else:
+            out = torch.addcmul(
+                shift.to(dtype).view(1, -1, 1, 1), out,
+                scale.to(dtype).view(1, -1, 1, 1))
         return out.relu_() if relu else out
 
 
@@ -72,9 +85,15 @@ class FrozenConvAffine(Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, scale: Tensor, shift: Tensor,
-                conv_args: Tuple, relu: bool) -> Tensor:
-        out = _conv_affine(x, weight, scale, shift, conv_args, relu)
+    def forward(ctx,
+                x: Tensor,
+                weight: Tensor,
+                scale: Tensor,
+                shift: Tensor,
+                conv_args: Tuple,
+                relu: bool,
+                bn_args: Optional[Tuple] = None) -> Tensor:
+        out = _conv_affine(x, weight, scale, shift, conv_args, relu, bn_args)
         ctx.conv_args, ctx.input_shape = conv_args, x.shape
         ctx.input_dtype = x.dtype
         ctx.save_for_backward(weight, scale,
@@ -90,7 +109,7 @@ class FrozenConvAffine(Function):
         grad_x = torch.nn.grad.conv2d_input(ctx.input_shape,
                                             weight.to(grad.dtype), grad,
                                             *ctx.conv_args)
-        return grad_x.to(ctx.input_dtype), None, None, None, None, None
+        return grad_x.to(ctx.input_dtype), None, None, None, None, None, None
 
 
 class MaskedReLU(Function):
@@ -121,11 +140,18 @@ def _needs_grad(x: Tensor) -> bool:
 def frozen_conv_affine(x: Tensor,
                        conv: nn.Conv2d,
                        affine: Tuple[Tensor, Tensor],
-                       relu: bool = False) -> Tensor:
+                       relu: bool = False,
+                       norm: Optional[_BatchNorm] = None) -> Tensor:
     """Apply ``conv``, then the precomputed BN ``affine``, then ReLU; keeps
-    a graph (and its mask) only when ``x`` needs a gradient."""
+    a graph (and its mask) only when ``x`` needs a gradient. Given the
+    eval-mode ``norm`` itself, the forward applies it as upstream does (bit
+    for bit the upstream output) and ``affine`` only scales the gradient."""
+    bn_args = None if norm is None else (
+        norm.running_mean, norm.running_var, norm.weight, norm.bias, False,
+        0.0, norm.eps)
     args = (conv.weight, *affine,
-            (conv.stride, conv.padding, conv.dilation, conv.groups), relu)
+            (conv.stride, conv.padding, conv.dilation, conv.groups), relu,
+            bn_args)
     if _needs_grad(x):
         return FrozenConvAffine.apply(x, *args)
     return _conv_affine(x, *args)

@@ -54,6 +54,9 @@ class PromptedBackboneMixin:
                  prompt_cfg: Optional[dict] = None,
                  efficient_backward: bool = True,
                  **kwargs):
+        if prompt_cfg is not None and not isinstance(prompt_cfg, dict):
+            raise TypeError(f'{type(self).__name__}: prompt_cfg must be a '
+                            f'dict (or None), got {prompt_cfg!r}')
         super().__init__(*args, **kwargs)
         self.efficient_backward = efficient_backward
         if isinstance(self.init_cfg, dict):
@@ -76,8 +79,14 @@ class PromptedBackboneMixin:
         name = type(self).__name__
         cfg = dict(prompt_cfg)
         block_type = cfg.pop('type', self.default_prompt_type)
-        block_cls = MODELS.get(block_type)
-        if block_cls is None:
+        if inspect.isclass(block_type):  # mmengine's pure-Python configs
+            block_cls = block_type
+        elif isinstance(block_type, str):
+            block_cls = MODELS.get(block_type)
+        else:
+            block_cls = None
+        # the registry falls back to mmengine's, which holds e.g. 'Conv2d'
+        if not getattr(block_cls, 'input_layout', None):
             raise ValueError(
                 f'{name}: prompt_cfg.type={block_type!r} is not a registered '
                 f'prompt block; allowed: {sorted(MODELS.module_dict)}')
@@ -133,6 +142,22 @@ class PromptedBackboneMixin:
                 'the backbone is frozen as is (the head-only baseline)',
                 logger='current')
 
+    def _total_stride(self) -> int:
+        """Downsampling factor from the image to the last stage's output."""
+        raise NotImplementedError
+
+    def _check_input_size(self, x: torch.Tensor) -> None:
+        """Refuse images smaller than the total stride, whose last stages
+        would see nothing but padding."""
+        stride = self._total_stride()
+        h, w = x.shape[-2:]
+        if h < stride or w < stride:
+            raise ValueError(
+                f'{type(self).__name__}: input of {h}x{w} pixels is smaller '
+                f'than the total stride {stride} of the backbone; the minimum '
+                f'is {stride}x{stride} (resize or pad the images to at least '
+                'that size)')
+
     def _add_prompt(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
         """Add stage ``stage``'s prompt to its output ``x`` (if it has one);
         ``args`` go to the block (e.g. ``hw_shape`` for tokens).
@@ -145,8 +170,16 @@ class PromptedBackboneMixin:
             return x
         block = self.prompts[str(stage)]
         if self.efficient_backward and torch.is_grad_enabled():
-            return x + checkpoint(block, x, *args, use_reentrant=False)
-        return x + block(x, *args)
+            prompt = checkpoint(block, x, *args, use_reentrant=False)
+        else:
+            prompt = block(x, *args)
+        if prompt.shape != x.shape:
+            raise ValueError(
+                f'{type(self).__name__}: the prompt block of stage {stage} '
+                f'({type(block).__name__}) returned shape '
+                f'{tuple(prompt.shape)} for an input of shape '
+                f'{tuple(x.shape)}; a prompt must have the shape of its input')
+        return x + prompt
 
     # ------------------------------------------------------------------
     def train(self, mode: bool = True):

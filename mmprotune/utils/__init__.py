@@ -1,7 +1,10 @@
+from .atomic_save import (AtomicLocalBackend, atomic_write,
+                          register_atomic_save)
 from .checkpoint import load_local_checkpoint, register_checkpoint_loader
 from .params import PARTS, count_parameters
 
 __all__ = [
     'load_local_checkpoint', 'register_checkpoint_loader', 'PARTS',
-    'count_parameters'
+    'count_parameters', 'AtomicLocalBackend', 'atomic_write',
+    'register_atomic_save'
 ]

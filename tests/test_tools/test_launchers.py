@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """End-to-end checks of ``tools/{train,test}.py`` and ``tools/dist_*.sh``.
 
 Every tool runs in a subprocess with a real mmengine Runner on tiny configs

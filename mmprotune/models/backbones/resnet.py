@@ -1,4 +1,5 @@
 """Pro-tuning ResNets: a prompt block after each selected residual stage."""
+import math
 from typing import Dict, List, Tuple
 
 import torch
@@ -41,8 +42,13 @@ class PromptedResNetMixin(PromptedBackboneMixin):
             for i in range(len(self.res_layers))
         ]
 
+    def _total_stride(self) -> int:
+        # stem convolution and max pooling halve the size once each
+        return 4 * math.prod(self.strides)
+
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(N, 3, H, W) images -> the prompted outputs of ``out_indices``."""
+        self._check_input_size(x)
         if self.deep_stem:
             x = self.stem(x)
         else:
@@ -75,14 +81,15 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         out = x
         for j, (conv, norm) in enumerate(zip(convs, norms)):
             out = frozen_conv_affine(
-                out, conv, self._bn_affine(norm), relu=j < len(convs) - 1)
+                out, conv, self._bn_affine(norm), relu=j < len(convs) - 1,
+                norm=norm)
         identity = x
         if block.downsample is not None:
             *pool, conv, norm = block.downsample
             if pool:
                 identity = pool[0](identity)
-            identity = frozen_conv_affine(identity, conv,
-                                          self._bn_affine(norm))
+            identity = frozen_conv_affine(
+                identity, conv, self._bn_affine(norm), norm=norm)
         return masked_relu(out + identity)
 
     @staticmethod
@@ -128,6 +135,19 @@ class ProTuneResNet(PromptedResNetMixin, DetResNet):
         prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
         **kwargs: Every argument of ``mmdet.models.backbones.ResNet``.
     """
+
+
+@DET_MODELS.register_module(name='ProTuneResNetV1c')
+def _det_resnet_v1c(**kwargs):
+    """``ProTuneResNetV1c`` wraps mmseg's ``ResNetV1c``; an mmdet config that
+    names it gets this error instead of the registry's bare "not in the
+    mmdet::model registry"."""
+    raise KeyError(
+        "ProTuneResNetV1c is registered for mmseg only (it wraps mmseg's "
+        "ResNetV1c); in an mmdet config use type='ProTuneResNet', "
+        'deep_stem=True (the V1c stem; V1c checkpoints load into it), or '
+        "type='ProTuneResNet' for the plain ResNet; mmdet's ProTune "
+        "backbones: ['ProTuneResNet', 'ProTuneSwinTransformer']")
 
 
 @SEG_MODELS.register_module(name='ProTuneResNet')

@@ -3,6 +3,7 @@ of each selected stage."""
 from typing import List, Tuple
 
 import torch
+from torch.nn.modules.utils import _pair
 from torch.utils.checkpoint import checkpoint
 from mmdet.models.backbones import SwinTransformer as DetSwinTransformer
 from mmdet.registry import MODELS as DET_MODELS
@@ -44,8 +45,16 @@ class PromptedSwinMixin(PromptedBackboneMixin):
         return tuple(f'norm{i}.{p}' for i in self.out_indices
                      for p in ('weight', 'bias'))
 
+    def _total_stride(self) -> int:
+        stride = _pair(self.patch_embed.projection.stride)[0]
+        for stage in self.stages:
+            if stage.downsample:
+                stride *= _pair(stage.downsample.sampler.stride)[0]
+        return stride
+
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """(N, 3, H, W) images -> (N, C_i, H_i, W_i) for ``out_indices``."""
+        self._check_input_size(x)
         x, hw_shape = self.patch_embed(x)
         if self.use_abs_pos_embed:
             x = x + self.absolute_pos_embed

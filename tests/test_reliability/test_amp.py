@@ -1,0 +1,147 @@
+"""Mixed precision: what ``--amp`` gives on a CPU, bf16 autocast Pro-tuning
+with the real Runner, and the zero-init guarantee under autocast.
+
+mmengine 0.10.7's ``AmpOptimWrapper`` asserts a GPU/NPU/MLU/MUSA device in
+its ``__init__`` (before ``loss_scale`` or ``dtype`` are looked at), so on a
+CPU it cannot be built at all. For the CPU runs here, ``BF16AutocastWrapper``
+enters the same ``mmengine.runner.amp.autocast(dtype=torch.bfloat16)`` that
+``AmpOptimWrapper(dtype='bfloat16')`` enters in ``optim_context``, without the
+loss scaler (bf16 has fp32's exponent range and needs none).
+"""
+import math
+from contextlib import contextmanager
+
+import pytest
+import torch
+from mmdet.models.backbones import ResNet as DetResNet
+from mmdet.models.backbones import SwinTransformer as DetSwin
+from mmengine.optim import OptimWrapper, build_optim_wrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from mmengine.runner import Runner
+from mmengine.runner.amp import autocast
+from mmseg.models.backbones import ResNetV1c as SegResNetV1c
+
+from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
+                              ProTuneSwinTransformer)
+from mmprotune.testing import write_pretrained_checkpoint
+
+RESNET = dict(depth=18, base_channels=8, stem_channels=8)
+SWIN = dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2),
+            out_indices=(0, 1), window_size=4)
+ITERS = 4
+
+cpu_only = pytest.mark.skipif(
+    torch.cuda.is_available(), reason='checks what happens without a GPU')
+
+
+@OPTIM_WRAPPERS.register_module(force=True)
+class BF16AutocastWrapper(OptimWrapper):
+    """``AmpOptimWrapper(dtype='bfloat16')``'s autocast, on any device."""
+
+    @contextmanager
+    def optim_context(self, model):
+        with super().optim_context(model), autocast(dtype=torch.bfloat16):
+            yield
+
+
+@cpu_only
+@pytest.mark.parametrize('loss_scale', ['dynamic', 512.0])
+def test_amp_optim_wrapper_needs_an_accelerator(loss_scale):
+    model = ProTuneResNet(**RESNET)
+    with pytest.raises(AssertionError, match='only available training on '
+                       'gpu, npu, mlu or musa'):
+        build_optim_wrapper(
+            model,
+            dict(type='AmpOptimWrapper', dtype='bfloat16',
+                 loss_scale=loss_scale,
+                 optimizer=dict(type='AdamW', lr=1e-3)))
+
+
+@cpu_only
+def test_train_py_amp_on_cpu_fails_at_the_optim_wrapper(tiny_cfg, tool,
+                                                        tmp_path):
+    """``--amp`` sets ``AmpOptimWrapper`` with ``loss_scale='dynamic'``; on a
+    CPU the wrapper's device assertion stops training before step 1."""
+    config_file = tmp_path / 'tiny_retinanet.py'
+    tiny_cfg('mmdet', tmp_path).dump(str(config_file))
+    rc, out = tool('train.py', config_file, '--amp', '--work-dir', tmp_path)
+    assert rc != 0
+    assert 'AmpOptimizerWrapper`` is only available training on gpu' in out
+    assert '(train)' not in out  # no iteration was logged
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+def test_bf16_autocast_protuning_stays_finite(scope, tiny_cfg, pretrained,
+                                              tmp_path):
+    # 96 px: at 64 px RetinaNet's last FPN conv (3x3, stride 2) gets a 1x1
+    # input, whose bf16 weight gradient torch 2.13's oneDNN CPU kernel fills
+    # with uninitialised memory (NaN at random; fp32 is fine)
+    cfg = tiny_cfg(scope, tmp_path, max_iters=ITERS,
+                   checkpoint=pretrained[scope], img_size=96)
+    cfg.optim_wrapper.type = 'BF16AutocastWrapper'
+    cfg.optim_wrapper.optimizer.lr = 1e-3
+    runner = Runner.from_cfg(cfg)
+    prompts = runner.model.backbone.prompts
+    outputs = []
+    for block in prompts.values():
+        block.register_forward_hook(
+            lambda module, args, out: outputs.append(out.detach()))
+    runner.train()
+
+    losses = runner.message_hub.get_scalar('train/loss').data[0]
+    assert len(losses) == ITERS
+    assert all(math.isfinite(loss) for loss in losses), losses
+    assert outputs and all(out.dtype == torch.bfloat16 for out in outputs)
+    assert all(out.isfinite().all() for out in outputs)
+    # the zero-initialised prompts came alive and stayed finite
+    assert outputs[-1].abs().max() > 0
+    for name, param in prompts.named_parameters():
+        assert param.dtype == torch.float32, name
+        assert param.isfinite().all(), name
+    assert prompts['3'].up.weight.abs().sum() > 0
+
+
+def _pair(wrapper_cls, upstream_cls, kwargs, tmp_path):
+    """An upstream backbone with pretrained-style weights and its wrapper
+    loaded from the same checkpoint."""
+    upstream = upstream_cls(**kwargs)
+    path = tmp_path / 'pretrained.pth'
+    write_pretrained_checkpoint(upstream, path, prefix='backbone.')
+    # mmdet's Swin reads only ``backbone.`` keys, and takes no ``prefix``
+    prefix = {} if upstream_cls is DetSwin else dict(prefix='backbone.')
+    wrapped = wrapper_cls(
+        **kwargs,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path), **prefix))
+    wrapped.init_weights()
+    upstream.eval()  # (mmdet's ResNet.train returns None)
+    return upstream, wrapped
+
+
+@pytest.mark.parametrize('grad', [False, True], ids=['no_grad', 'grad'])
+@pytest.mark.parametrize('amp', [True, False], ids=['bf16', 'fp32'])
+@pytest.mark.parametrize('wrapper_cls, upstream_cls, kwargs', [
+    (ProTuneResNet, DetResNet, RESNET),
+    (ProTuneResNetV1c, SegResNetV1c, RESNET),
+    (ProTuneSwinTransformer, DetSwin, SWIN),
+], ids=['mmdet-ResNet', 'mmseg-ResNetV1c', 'mmdet-Swin'])
+def test_zero_init_is_exact_under_autocast(wrapper_cls, upstream_cls, kwargs,
+                                           amp, grad, tmp_path):
+    """Step 0 (training mode, with and without autograd) under bf16
+    autocast computes exactly what the non-prompted backbone computes under
+    the same autocast; fp32 is the control."""
+    upstream, wrapped = _pair(wrapper_cls, upstream_cls, kwargs, tmp_path)
+    wrapped.train()
+    x = torch.randn(2, 3, 64, 64)
+    with autocast(enabled=amp, dtype=torch.bfloat16):
+        with torch.no_grad():
+            expected = upstream(x)
+        with torch.set_grad_enabled(grad):
+            outs = wrapped(x)
+    assert len(outs) == len(expected)
+    for out, ref in zip(outs, expected):
+        assert out.dtype == ref.dtype
+        assert torch.equal(out, ref)
+    if grad:
+        sum(out.float().sum() for out in outs).backward()
+        up = wrapped.prompts['0'].up.weight.grad
+        assert up is not None and up.isfinite().all() and up.abs().sum() > 0
