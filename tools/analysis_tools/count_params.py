@@ -8,8 +8,8 @@ import argparse
 from pathlib import Path
 
 from mmengine.config import Config
-from mmengine.registry import MODELS, DefaultScope
 
+from mmprotune.analysis.benchmark import build_model
 from mmprotune.utils import count_parameters
 
 
@@ -19,20 +19,13 @@ def parse_args():
     return parser.parse_args()
 
 
-def build_model(config: str):
-    """The config's model, without loading pretrained weights."""
-    cfg = Config.fromfile(config)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        return MODELS.build(cfg.model)
-
-
 def main():
     args = parse_args()
     print('| config | trainable | total | trainable % | backbone trainable '
           '| neck + heads | COCO box AP / ADE20K mIoU |')
     print('| --- | ---: | ---: | ---: | ---: | ---: | :---: |')
     for config in args.configs:
-        counts = count_parameters(build_model(config))
+        counts = count_parameters(build_model(Config.fromfile(config)))
         total, trainable = counts['all']['total'], counts['all']['trainable']
         backbone = (counts['backbone.prompts']['trainable'] +
                     counts['backbone (trainable)']['trainable'])
