@@ -23,8 +23,9 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(
@@ -50,9 +51,11 @@ SETTINGS = dict(
                   '--num-images', '32'],
         max_iters=4))
 
-#: Child-process log lines worth echoing to the console.
-ECHO = re.compile(r'Iter\(|ProTune|source data|^iter |final train|saved |'
-                  r'Traceback|Error:')
+#: Child-process log lines worth echoing to the console (after the logger's
+#: ``<date> <time> - mmengine - INFO - `` prefix is cut).
+ECHO = re.compile(r'Iter\((train|val|test)\)|^ProTune|^source data|^iter |'
+                  r'^final train|^saved |Traceback|Error:')
+LOG_PREFIX = re.compile(r'^\S+ \S+ - mmengine - \w+ - ')
 METRIC = re.compile(r'coco/(\w+): (-?[\d.]+)')
 
 
@@ -88,6 +91,9 @@ def run_step(name: str, cmd: Sequence[str], log_file: str) -> str:
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO, env.get('PYTHONPATH')) if p)
     env['PYTHONUNBUFFERED'] = '1'
+    # idle OpenMP threads sleep instead of spinning: about as fast on an idle
+    # machine, several times faster when other processes share the cores
+    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     print(f'[demo] {name}: {" ".join(cmd)}', flush=True)
     lines = []
     with open(log_file, 'w', encoding='utf-8') as log, subprocess.Popen(
@@ -100,8 +106,9 @@ def run_step(name: str, cmd: Sequence[str], log_file: str) -> str:
         for line in proc.stdout:
             log.write(line)
             lines.append(line)
-            if ECHO.search(line):
-                print('    ' + line.rstrip()[-200:], flush=True)
+            message = LOG_PREFIX.sub('', line.rstrip())
+            if ECHO.search(message):
+                print(f'    {message[:160]}', flush=True)
         proc.wait()
     output = ''.join(lines)
     if proc.returncode != 0:
@@ -117,7 +124,9 @@ def make_data(data_root: str, num_train: int, num_val: int,
     val_ann = osp.join(data_root, 'annotations', 'instances_val2017.json')
     if osp.isfile(val_ann):
         return f'reused {data_root}'
-    from mmprotune.testing import make_coco_shapes
+    with warnings.catch_warnings():  # pkg_resources deprecation notes
+        warnings.simplefilter('ignore')
+        from mmprotune.testing import make_coco_shapes
     info = make_coco_shapes(
         data_root, num_train, num_val, img_size=img_size, seed=DATA_SEED)
     return (f'wrote {data_root}: {info["num_train"]} train images '
@@ -129,12 +138,17 @@ def make_data(data_root: str, num_train: int, num_val: int,
 def count_parameters(config: str) -> List[Tuple[str, int, int]]:
     """Build the config's model (no weights loaded) and return
     ``(part, total, trainable)`` rows of the parts it has."""
-    from mmengine.config import Config
+    with warnings.catch_warnings():  # pkg_resources deprecation notes
+        warnings.simplefilter('ignore')
+        from mmengine.config import Config
+        from mmengine.logging import MMLogger
 
-    from mmprotune.analysis.benchmark import build_model
-    from mmprotune.utils import count_parameters as count_by_part
+        from mmprotune.analysis.benchmark import build_model
+        from mmprotune.utils import count_parameters as count_by_part
 
-    counts = count_by_part(build_model(Config.fromfile(config)))
+        # the training log already has the backbone's own report
+        MMLogger.get_instance('mmprotune_demo', log_level='WARNING')
+        counts = count_by_part(build_model(Config.fromfile(config)))
     return [(part, c['total'], c['trainable']) for part, c in counts.items()
             if c['total']]
 

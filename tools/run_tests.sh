@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/install.sh
+# idle OpenMP threads sleep instead of spinning: several times faster when
+# other processes share the cores (CI machines, the Runner's dataloaders)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 exec "${PYTHON:-python3}" -m pytest tests -q -p no:cacheprovider "$@"

@@ -1,7 +1,7 @@
 # Pro-tuning demo: Faster R-CNN on a frozen, pretrained ResNet-18 with
 # prompt blocks (the only trainable backbone parameters), FPN and heads
 # trained from scratch, on the synthetic 128 px "shapes" COCO set. Sized to
-# train in about 4 minutes on a 2-core CPU (tools/demo.py).
+# train in about 5 minutes on a 2-core CPU (tools/demo.py).
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     '../_base_/datasets/shapes-coco_instance.py',
@@ -78,3 +78,4 @@ default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(by_epoch=False, interval=max_iters))
 log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
