@@ -8,6 +8,9 @@ behaves like that package's own ``tools/train.py``::
 """
 import argparse
 
+import torch
+from mmengine.logging import print_log
+
 from mmprotune.utils.launch import (add_common_arguments, build_runner,
                                     close_distributed, load_config,
                                     parse_tool_args)
@@ -21,7 +24,9 @@ def parse_args():
         '--amp',
         action='store_true',
         default=False,
-        help='enable automatic-mixed-precision training')
+        help='enable automatic-mixed-precision training: fp16 with dynamic '
+        'loss scaling on a GPU (AmpOptimWrapper), bf16 autocast without one '
+        '(BF16AutocastOptimWrapper)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -47,12 +52,19 @@ def main():
         wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper_type != 'OptimWrapper':
             already = ' (AMP is already enabled in the config)' \
-                if wrapper_type == 'AmpOptimWrapper' else ''
+                if wrapper_type in ('AmpOptimWrapper',
+                                    'BF16AutocastOptimWrapper') else ''
             raise ValueError(
                 '`--amp` needs `optim_wrapper.type="OptimWrapper"`, but the '
                 f'config has {wrapper_type!r}{already}.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+        else:
+            # mmengine's AmpOptimWrapper cannot be built without a GPU
+            cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
+            print_log('--amp without a GPU: bf16 autocast '
+                      '(BF16AutocastOptimWrapper)', logger='current')
 
     if args.auto_scale_lr:
         auto_scale_lr = cfg.get('auto_scale_lr') or {}

@@ -1,26 +1,24 @@
-"""Mixed precision: what ``--amp`` gives on a CPU, bf16 autocast Pro-tuning
-with the real Runner, and the zero-init guarantee under autocast.
+"""Mixed precision: ``--amp`` on a CPU (bf16 autocast through
+``BF16AutocastOptimWrapper``), bf16 Pro-tuning with the real Runner, and the
+zero-init guarantee under autocast.
 
 mmengine 0.10.7's ``AmpOptimWrapper`` asserts a GPU/NPU/MLU/MUSA device in
-its ``__init__`` (before ``loss_scale`` or ``dtype`` are looked at), so on a
-CPU it cannot be built at all. For the CPU runs here, ``BF16AutocastWrapper``
-enters the same ``mmengine.runner.amp.autocast(dtype=torch.bfloat16)`` that
-``AmpOptimWrapper(dtype='bfloat16')`` enters in ``optim_context``, without the
-loss scaler (bf16 has fp32's exponent range and needs none).
+its ``__init__``, so ``tools/train.py --amp`` picks it only where CUDA is
+available and ``BF16AutocastOptimWrapper`` elsewhere.
 """
 import math
-from contextlib import contextmanager
+import re
 
 import pytest
 import torch
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
-from mmengine.optim import OptimWrapper, build_optim_wrapper
-from mmengine.registry import OPTIM_WRAPPERS
+from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.amp import autocast
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 
+from mmprotune.engine import BF16AutocastOptimWrapper
 from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
                               ProTuneSwinTransformer)
 from mmprotune.testing import write_pretrained_checkpoint
@@ -34,40 +32,51 @@ cpu_only = pytest.mark.skipif(
     torch.cuda.is_available(), reason='checks what happens without a GPU')
 
 
-@OPTIM_WRAPPERS.register_module(force=True)
-class BF16AutocastWrapper(OptimWrapper):
-    """``AmpOptimWrapper(dtype='bfloat16')``'s autocast, on any device."""
-
-    @contextmanager
-    def optim_context(self, model):
-        with super().optim_context(model), autocast(dtype=torch.bfloat16):
-            yield
-
-
-@cpu_only
-@pytest.mark.parametrize('loss_scale', ['dynamic', 512.0])
-def test_amp_optim_wrapper_needs_an_accelerator(loss_scale):
-    model = ProTuneResNet(**RESNET)
-    with pytest.raises(AssertionError, match='only available training on '
-                       'gpu, npu, mlu or musa'):
-        build_optim_wrapper(
-            model,
-            dict(type='AmpOptimWrapper', dtype='bfloat16',
-                 loss_scale=loss_scale,
-                 optimizer=dict(type='AdamW', lr=1e-3)))
+def test_bf16_wrapper_autocasts_the_forward_only():
+    model = torch.nn.Linear(4, 4)
+    wrapper = build_optim_wrapper(
+        model, dict(type='BF16AutocastOptimWrapper',
+                    optimizer=dict(type='SGD', lr=0.1)))
+    assert isinstance(wrapper, BF16AutocastOptimWrapper)
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16
+    wrapper.update_params(out.float().sum())
+    assert model.weight.dtype == torch.float32
+    assert model(torch.randn(2, 4)).dtype == torch.float32  # outside
 
 
 @cpu_only
-def test_train_py_amp_on_cpu_fails_at_the_optim_wrapper(tiny_cfg, tool,
-                                                        tmp_path):
-    """``--amp`` sets ``AmpOptimWrapper`` with ``loss_scale='dynamic'``; on a
-    CPU the wrapper's device assertion stops training before step 1."""
-    config_file = tmp_path / 'tiny_retinanet.py'
-    tiny_cfg('mmdet', tmp_path).dump(str(config_file))
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+def test_train_py_amp_on_cpu_trains_in_bf16(scope, tiny_cfg, pretrained,
+                                           tool, tmp_path):
+    """``tools/train.py --amp`` without a GPU trains with bf16 autocast
+    (mmengine's ``AmpOptimWrapper`` could not even be built) and logs finite
+    losses."""
+    config_file = tmp_path / f'tiny_{scope}.py'
+    cfg = tiny_cfg(scope, tmp_path, max_iters=ITERS,
+                   checkpoint=pretrained[scope], img_size=96)
+    cfg.dump(str(config_file))
+    rc, out = tool('train.py', config_file, '--amp', '--work-dir', tmp_path)
+    assert rc == 0, out[-3000:]
+    assert 'bf16 autocast (BF16AutocastOptimWrapper)' in out
+    losses = [
+        float(v)
+        for v in re.findall(r'(?:Iter|Epoch)\(train\).* loss: (\S+)', out)
+    ]
+    assert len(losses) == ITERS, out[-3000:]
+    assert all(math.isfinite(loss) for loss in losses), losses
+
+
+def test_train_py_amp_refuses_a_config_with_amp(tiny_cfg, tool, tmp_path):
+    config_file = tmp_path / 'tiny_retinanet_amp.py'
+    cfg = tiny_cfg('mmdet', tmp_path)
+    cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
+    cfg.dump(str(config_file))
     rc, out = tool('train.py', config_file, '--amp', '--work-dir', tmp_path)
     assert rc != 0
-    assert 'AmpOptimizerWrapper`` is only available training on gpu' in out
-    assert '(train)' not in out  # no iteration was logged
+    assert ("the config has 'BF16AutocastOptimWrapper' (AMP is already "
+            'enabled in the config)') in out
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
@@ -78,7 +87,7 @@ def test_bf16_autocast_protuning_stays_finite(scope, tiny_cfg, pretrained,
     # with uninitialised memory (NaN at random; fp32 is fine)
     cfg = tiny_cfg(scope, tmp_path, max_iters=ITERS,
                    checkpoint=pretrained[scope], img_size=96)
-    cfg.optim_wrapper.type = 'BF16AutocastWrapper'
+    cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
     cfg.optim_wrapper.optimizer.lr = 1e-3
     runner = Runner.from_cfg(cfg)
     prompts = runner.model.backbone.prompts
