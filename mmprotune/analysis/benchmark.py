@@ -6,7 +6,6 @@ one seeded input batch shared by all methods.
 """
 import copy
 import io
-import resource
 import statistics
 import time
 from typing import Callable, Dict, List
@@ -22,7 +21,8 @@ from mmengine.registry import MODELS, DefaultScope
 from mmprotune.engine.delta import split_delta
 from mmprotune.models import PromptedBackboneMixin
 from mmprotune.utils import count_parameters
-from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
+from mmprotune.utils.memory import (peak_rss_bytes, retained_bytes,
+                                     saved_tensor_bytes)
 
 #: Methods :func:`method_variants` derives from one Pro-tuning config.
 METHODS = ('full', 'head-only', 'protune-naive', 'protune')
@@ -142,6 +142,14 @@ def measure(cfg: Config, batch: dict, steps: int = 5,
         loss, _ = model.parse_losses(losses)
         optim_wrapper.update_params(loss)
 
+    def backbone_step():
+        """Forward and backward of the backbone alone (where the methods
+        differ); a frozen backbone without prompts has no backward."""
+        outs = model.backbone(inputs)
+        loss = sum(out.float().mean() for out in outs)
+        if loss.requires_grad:
+            loss.backward()
+
     result = dict(params=count_parameters(model))
     with torch.no_grad():  # the forward FLOPs; the same on every path
         result['flops_backbone_neck'] = FlopAnalyzer(
@@ -149,9 +157,12 @@ def measure(cfg: Config, batch: dict, steps: int = 5,
     model.train()
     if device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
-    result['train_step_s'] = _median_seconds(train_step, steps, warmup)
-    if device == 'cuda':
-        result['cuda_peak_bytes'] = torch.cuda.max_memory_allocated()
+    result['peak_rss_bytes'], result['train_step_s'] = peak_rss_bytes(
+        lambda: _median_seconds(train_step, steps, warmup))
+    result['cuda_peak_bytes'] = torch.cuda.max_memory_allocated() \
+        if device == 'cuda' else None
+    result['backbone_step_s'] = _median_seconds(backbone_step, steps, warmup)
+    optim_wrapper.zero_grad()
     result['saved_bytes_model'], losses = saved_tensor_bytes(
         lambda: model(**data, mode='loss'), params)
     del losses
@@ -171,8 +182,6 @@ def measure(cfg: Config, batch: dict, steps: int = 5,
     result['checkpoint_bytes_delta'] = _saved_size(
         split_delta(model, state)[0]) if isinstance(
             model.backbone, PromptedBackboneMixin) else None
-    result['peak_rss_bytes'] = resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss * 1024
     return result
 
 

@@ -1,6 +1,6 @@
 """Exact, deterministic measures of the memory a forward keeps for backward,
 without a GPU."""
-from typing import Any, Callable, Iterable, Tuple
+from typing import Any, Callable, Iterable, Optional, Tuple
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -45,3 +45,27 @@ def retained_bytes(fn: Callable[[], Any]) -> Tuple[int, Any]:
                  profile_memory=True) as prof:
         out = fn()
     return sum(e.self_cpu_memory_usage for e in prof.events()), out
+
+
+def peak_rss_bytes(fn: Callable[[], Any]) -> Tuple[Optional[int], Any]:
+    """The process's peak resident set size while ``fn`` runs.
+
+    Linux only: the kernel's high-water mark (``VmHWM``) is reset to the
+    current RSS through ``/proc/self/clear_refs`` before ``fn`` and read
+    after it, so earlier, larger peaks of the process do not hide this one.
+
+    Returns:
+        tuple: (bytes, or None where the reset is not available; what ``fn``
+        returned).
+    """
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        return None, fn()
+    out = fn()
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) * 1024, out
+    return None, out
