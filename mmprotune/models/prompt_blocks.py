@@ -56,9 +56,12 @@ class _BottleneckPrompt(BaseModule):
     linear on tokens).
 
     Attributes:
+        placement (str): ``'stage'``: the wrapper calls the block at the end
+            of each tuned stage.
         input_layout (str): ``'map'`` for (N, C, H, W) inputs, ``'token'`` for
             (N, L, C) inputs with an ``hw_shape``.
     """
+    placement: str = 'stage'
     input_layout: str = ''
 
     def __init__(self,
