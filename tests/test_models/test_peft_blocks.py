@@ -12,6 +12,7 @@ from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 from mmseg.models.backbones import SwinTransformer as SegSwin
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmprotune.engine.delta import frozen_backbone_sha256, split_delta
 from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
                               ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
@@ -239,6 +240,28 @@ def test_deepcopy_computes_with_its_own_parameters(case, method,
     twin_out.sum().backward()
     assert all(p.grad is None for p in wrapped.parameters())
     assert all(p.grad is not None for p in twin.prompts.parameters())
+
+
+@pytest.mark.parametrize('case, method', CASES)
+def test_delta_checkpoint_is_the_method_parameters(case, method,
+                                                   checkpoints):
+    """The delta-checkpoint code, unchanged, splits off exactly the method's
+    parameters, and the frozen part hashes as the pretrained backbone."""
+    upstream, wrapped = build_pair(case, checkpoints, METHODS[method])
+    perturb(wrapped)
+    detector = nn.Module()
+    detector.backbone = wrapped
+    assert frozen_backbone_sha256(wrapped) == frozen_backbone_sha256(
+        upstream.state_dict())
+    delta, frozen = split_delta(detector, detector.state_dict())
+    assert set(delta) == {f'backbone.prompts.{k}'
+                          for k in wrapped.prompts.state_dict()}
+    _, fresh = build_pair(case, checkpoints, METHODS[method])
+    fresh_detector = nn.Module()
+    fresh_detector.backbone = fresh
+    fresh_detector.load_state_dict(delta, strict=False)
+    x = torch.randn(2, 3, IMG, IMG)
+    assert torch.equal(forward_all(fresh, x), forward_all(wrapped, x))
 
 
 RESNET_ALLOWED = r"\['BitFit', 'ConvAdapter', 'ConvPromptBlock', 'LoRA', " \
