@@ -1,6 +1,7 @@
 """PEFT baselines in every ProTune* wrapper: step-0 equivalence, what trains,
 gradients, hooks on ResNet's fast path, deepcopy and bad configs."""
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -324,3 +325,35 @@ def test_methods_tune_only_the_selected_stages(checkpoints):
     assert list(wrapped.prompts) == ['1']
     hooked = [n for n, m in wrapped.named_modules() if m._forward_hooks]
     assert hooked and all(n.startswith('stages.1.') for n in hooked)
+
+
+# prompt_cfg -> trainable parameters on ResNet-50 and Swin-T, as
+# docs/peft_methods.md lists them (None: the method does not apply)
+DOCUMENTED = [
+    (None, 498_176, 188_576),
+    (dict(type='BitFit'), 26_496, 51_264),
+    (dict(type='LoRA'), 165_888, 282_624),
+    (dict(type='LoRA', targets=['conv1x1', 'conv3x3']), 316_928, None),
+    (dict(type='LoRA', targets=['qkv']), None, 70_656),
+    (dict(type='AdaptFormer'), None, 570_432),
+    (dict(type='ConvAdapter'), 4_465_936, None),
+    (dict(type='ConvAdapter', reduction=16), 1_216_372, None),
+    (dict(type='Mona'), 2_164_480, 1_408_128),
+]
+
+
+def test_documented_parameter_counts():
+    doc = (Path(__file__).resolve().parents[2] / 'docs' /
+           'peft_methods.md').read_text()
+    swin_t = dict(embed_dims=96, depths=(2, 2, 6, 2),
+                  num_heads=(3, 6, 12, 24), window_size=7)
+    for prompt_cfg, resnet50, swin in DOCUMENTED:
+        for wrapper_cls, kwargs, count in (
+                (ProTuneResNet, dict(depth=50), resnet50),
+                (ProTuneSwinTransformer, swin_t, swin)):
+            if count is None:
+                continue
+            model = wrapper_cls(**kwargs, prompt_cfg=prompt_cfg)
+            trainable = sum(p.numel() for p in model.prompts.parameters())
+            assert trainable == count, (wrapper_cls.__name__, prompt_cfg)
+            assert f'{count:,}' in doc
