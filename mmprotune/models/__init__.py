@@ -10,6 +10,6 @@ __all__ = [
     'ConvPromptBlock', 'TokenPromptBlock', 'PromptedBackboneMixin',
     'PromptedResNetMixin', 'ProTuneResNet', 'SegProTuneResNet',
     'ProTuneResNetV1c', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
-    'SegProTuneSwinTransformer', 'BitFit', 'LoRA', 'AdaptFormer', 'ConvAdapter',
-    'Mona'
+    'SegProTuneSwinTransformer', 'BitFit', 'LoRA', 'AdaptFormer',
+    'ConvAdapter', 'Mona'
 ]

@@ -108,7 +108,8 @@ class BitFit(PEFTMethod):
     ``nn.LayerNorm``, convolutions, and BatchNorm's shift) gets a trainable
     offset ``delta`` (zero-initialised) added to its output:
     ``y = W x + (b + delta)``. This equals training ``b`` from its
-    pretrained value, while the frozen ``b`` stays bit-identical. Swin's
+    pretrained value, while the frozen ``b`` stays bit-identical. A Swin
+    stage includes its patch merging (its LayerNorm gets an offset). Swin's
     relative position bias tables are attention logits, not layer biases,
     and stay frozen; so do the stem / patch embedding and the output norms,
     which are outside the stages.
@@ -548,7 +549,7 @@ class Mona(PEFTMethod):
             raise ValueError('prompt_cfg.kernel_sizes must be a non-empty '
                              f'list of odd ints, got {kernel_sizes!r}')
         for k in kernel_sizes:
-            _check_kernel_size(k)
+            _check_kernel_size(k, 'kernel_sizes')
         for name, block in self._blocks(stage, family).items():
             if family == 'swin':
                 if block.with_cp:

@@ -46,8 +46,8 @@ class PromptedBackboneMixin:
       :mod:`mmprotune.models.peft_blocks`). Default:
       :attr:`default_prompt_type`.
     - ``stages`` (Sequence[int]): stage indices that are tuned (get a prompt
-      block, or the PEFT method's layers). Default: every stage. Empty: no prompts, a frozen backbone only (the
-      head-only baseline).
+      block, or the PEFT method's layers). Default: every stage. Empty: no
+      prompts, a frozen backbone only (the head-only baseline).
     - the block's own arguments, e.g. ``hidden_channels`` or
       ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
 
@@ -161,6 +161,7 @@ class PromptedBackboneMixin:
 
     @classmethod
     def _allowed_types(cls) -> List[str]:
+        """Registered prompt blocks and PEFT methods for this family."""
         return sorted(
             n for n, c in MODELS.module_dict.items()
             if getattr(c, 'placement', None) in PLACEMENT_ARGS

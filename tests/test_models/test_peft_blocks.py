@@ -303,7 +303,7 @@ SWIN_ALLOWED = r"\['AdaptFormer', 'BitFit', 'LoRA', 'Mona', " \
     ('swin', dict(type='Mona', hidden_ratio=-1.0),
      r'prompt_cfg.hidden_ratio must be a number > 0'),
     ('resnet', dict(type='Mona', kernel_sizes=(3, 4)),
-     r'prompt_cfg.kernel_size must be an odd int'),
+     r'prompt_cfg.kernel_sizes must be an odd int'),
     ('swin', dict(type='Mona', kernel_sizes=()), r'prompt_cfg.kernel_sizes'),
 ])
 def test_bad_prompt_cfg(family, prompt_cfg, pattern):
