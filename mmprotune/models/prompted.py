@@ -210,10 +210,11 @@ class PromptedBackboneMixin:
         keeps only ``x`` (which its first projection needs anyway) and
         recomputes its small hidden maps in backward.
         """
-        block = self.prompts[str(stage)] if str(stage) in self.prompts \
-            else None
-        if getattr(block, 'placement', None) != 'stage':
+        if str(stage) not in self.prompts:
             return x
+        block = self.prompts[str(stage)]
+        if getattr(block, 'placement', 'stage') == 'module':
+            return x  # a PEFT method: it acts through its hooks
         if self.efficient_backward and torch.is_grad_enabled():
             prompt = checkpoint(block, x, *args, use_reentrant=False)
         else:
