@@ -473,8 +473,8 @@ class _SwinBlockMona(nn.Module):
     residual) and after the FFN (plus its residual).
 
     The attention's hook needs the block input (the residual it is added
-    to); a pre-hook of the block keeps it for the duration of the block's
-    forward (it runs again when the block is recomputed by checkpointing).
+    to); a pre-hook of the block keeps it until the attention's hook uses it
+    (both run again when the block is recomputed by checkpointing).
     """
 
     def __init__(self, block: nn.Module, hidden: int,
@@ -498,12 +498,11 @@ class _SwinBlockMona(nn.Module):
                   output: torch.Tensor) -> torch.Tensor:
         """``attn(LN(x))`` -> ``attn(LN(x)) + mona(x + attn(LN(x)))``, so
         the block's ``x + ...`` gives ``Mona(x + attn(LN(x)))``."""
-        stream = self._block_input + output
+        stream, self._block_input = self._block_input + output, None
         return output + self.after_attn.delta(stream, args[1])
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
-        self._block_input = None
         return output + self.after_ffn.delta(output, args[1])
 
 

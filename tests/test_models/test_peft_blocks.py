@@ -191,6 +191,9 @@ def test_gradients_reach_every_method_parameter(case, method, checkpoints):
     out = forward_all(wrapped, x)
     assert not torch.allclose(out, forward_all(upstream, x))
     out.square().sum().backward()
+    # no activation is kept between iterations (Mona's block input)
+    assert all(getattr(m, '_block_input', None) is None
+               for m in wrapped.modules())
     for name, param in wrapped.named_parameters():
         if param.requires_grad:
             assert param.grad is not None and param.grad.abs().sum() > 0, \
