@@ -97,6 +97,7 @@ class _BiasOffset(nn.Module):
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) maps or (N, L, C) tokens -> the same plus delta."""
         return output + _channel_view(self.delta, output, self.channel_dim)
 
 
@@ -173,6 +174,9 @@ class _LowRankUpdate(nn.Module):
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
+        """``args[0]``: the layer's input, (N, L, C_in) or
+        (N, C_in, H, W); ``output``: ``W x``, (N, L, C_out) or
+        (N, C_out, H', W')."""
         return output + self.scale * self.up(self.down(args[0]))
 
 
@@ -279,6 +283,8 @@ class _ParallelAdapter(nn.Module):
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
+        """``args[0]``: the FFN's (normed) input, (N, L, C); ``output``:
+        ``x' + FFN(args[0])``, (N, L, C)."""
         return output + self.scale * self.up(self.act(self.down(args[0])))
 
 
@@ -360,6 +366,8 @@ class _ConvAdapterLayer(nn.Module):
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
+        """``args[0]``: the block's input (N, C_in, H, W); ``output``: its
+        output (N, C_out, H', W')."""
         return output + self.up(self.act(self.down(args[0])))
 
 
@@ -463,6 +471,7 @@ class _MonaAfterBlock(_MonaLayer):
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) block output -> the same plus the Mona update."""
         tokens = output.flatten(2).transpose(1, 2)
         delta = self.delta(tokens, output.shape[2:])
         return output + delta.transpose(1, 2).reshape(output.shape)
@@ -492,6 +501,7 @@ class _SwinBlockMona(nn.Module):
         self.after_ffn.reset_parameters()
 
     def keep_block_input(self, module: nn.Module, args: tuple) -> None:
+        """Block pre-hook: keep ``x`` = ``args[0]``, (N, L, C)."""
         self._block_input = args[0]
 
     def attn_hook(self, module: nn.Module, args: tuple,
@@ -503,6 +513,8 @@ class _SwinBlockMona(nn.Module):
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
+        """Block output (N, L, C), ``args[1]`` its ``hw_shape`` -> the
+        block output plus the second Mona update."""
         return output + self.after_ffn.delta(output, args[1])
 
 
