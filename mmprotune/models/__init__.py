@@ -2,6 +2,7 @@ from .backbones import (ProTuneResNet, ProTuneResNetV1c,
                         ProTuneSwinTransformer, PromptedResNetMixin,
                         PromptedSwinMixin, SegProTuneResNet,
                         SegProTuneSwinTransformer)
+from .peft_blocks import AdaptFormer, BitFit, ConvAdapter, LoRA, Mona
 from .prompt_blocks import ConvPromptBlock, TokenPromptBlock
 from .prompted import PromptedBackboneMixin
 
@@ -9,5 +10,6 @@ __all__ = [
     'ConvPromptBlock', 'TokenPromptBlock', 'PromptedBackboneMixin',
     'PromptedResNetMixin', 'ProTuneResNet', 'SegProTuneResNet',
     'ProTuneResNetV1c', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
-    'SegProTuneSwinTransformer'
+    'SegProTuneSwinTransformer', 'BitFit', 'LoRA', 'AdaptFormer',
+    'ConvAdapter', 'Mona'
 ]

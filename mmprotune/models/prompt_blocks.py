@@ -39,10 +39,10 @@ def _hidden_width(in_channels: int, hidden_channels: Optional[int],
     return hidden_channels
 
 
-def _check_kernel_size(kernel_size: int) -> None:
+def _check_kernel_size(kernel_size: int, field: str = 'kernel_size') -> None:
     if not isinstance(kernel_size, int) or kernel_size <= 0 \
             or kernel_size % 2 == 0:
-        raise ValueError('prompt_cfg.kernel_size must be an odd int > 0 '
+        raise ValueError(f'prompt_cfg.{field} must be an odd int > 0 '
                          f'(the prompt keeps the spatial size), got '
                          f'{kernel_size!r}')
 
@@ -56,9 +56,12 @@ class _BottleneckPrompt(BaseModule):
     linear on tokens).
 
     Attributes:
+        placement (str): ``'stage'``: the wrapper calls the block at the end
+            of each tuned stage.
         input_layout (str): ``'map'`` for (N, C, H, W) inputs, ``'token'`` for
             (N, L, C) inputs with an ``hw_shape``.
     """
+    placement: str = 'stage'
     input_layout: str = ''
 
     def __init__(self,
@@ -164,5 +167,5 @@ class TokenPromptBlock(_BottleneckPrompt):
 
 
 def prompt_block_types() -> Tuple[str, ...]:
-    """Names of the registered prompt block types."""
+    """Names of the registered prompt block and PEFT method types."""
     return tuple(sorted(MODELS.module_dict))

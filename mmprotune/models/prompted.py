@@ -2,9 +2,16 @@
 the wrapped backbone, add the prompt blocks, keep frozen layers in eval mode
 and check that pretrained weights really fill the wrapped backbone.
 
-A family (ResNet, Swin) only says what its stages output
-(:meth:`PromptedBackboneMixin._stage_channels`) and where its stages end
-(its ``forward`` calls :meth:`PromptedBackboneMixin._add_prompt`).
+A family (ResNet, Swin) only says its name (``family``), what its stages are
+and output (:meth:`PromptedBackboneMixin._stage_modules`,
+:meth:`PromptedBackboneMixin._stage_channels`) and where its stages end (its
+``forward`` calls :meth:`PromptedBackboneMixin._add_prompt`).
+
+Besides Pro-tuning's stage-end prompt blocks, ``prompt_cfg.type`` may name a
+PEFT baseline (:mod:`mmprotune.models.peft_blocks`) that hooks onto frozen
+layers inside the stages; either way every trainable parameter lives under
+``self.prompts`` and the upstream modules and their state-dict keys stay as
+they are.
 """
 import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -20,6 +27,13 @@ from mmprotune.registry import MODELS
 #: ``prompt_cfg`` fields read by the wrapper itself; every other field is an
 #: argument of the prompt block class.
 WRAPPER_FIELDS = ('type', 'stages')
+#: Where a prompt block class (its ``placement`` attribute) acts, and the
+#: arguments the wrapper passes to it there (never read from ``prompt_cfg``):
+#: ``'stage'`` blocks get a stage's output channels and are called by the
+#: wrapper at the stage end (:meth:`PromptedBackboneMixin._add_prompt`);
+#: ``'module'`` methods get the frozen stage module and the backbone family
+#: and hook themselves onto layers inside it.
+PLACEMENT_ARGS = dict(stage=('in_channels', ), module=('stage', 'family'))
 
 
 class PromptedBackboneMixin:
@@ -28,11 +42,12 @@ class PromptedBackboneMixin:
     Use it as the first base: ``class ProTuneX(PromptedBackboneMixin, X)``.
     All arguments of ``X`` pass through unchanged; ``prompt_cfg`` adds:
 
-    - ``type`` (str): registered prompt block. Default:
+    - ``type`` (str): registered prompt block or PEFT method (see
+      :mod:`mmprotune.models.peft_blocks`). Default:
       :attr:`default_prompt_type`.
-    - ``stages`` (Sequence[int]): stage indices that get a prompt block.
-      Default: every stage. Empty: no prompts, a frozen backbone only (the
-      head-only baseline).
+    - ``stages`` (Sequence[int]): stage indices that are tuned (get a prompt
+      block, or the PEFT method's layers). Default: every stage. Empty: no
+      prompts, a frozen backbone only (the head-only baseline).
     - the block's own arguments, e.g. ``hidden_channels`` or
       ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
 
@@ -48,6 +63,8 @@ class PromptedBackboneMixin:
     default_prompt_type: str = 'ConvPromptBlock'
     #: Upstream arguments this wrapper supersedes, with the value it keeps.
     superseded_args: Dict[str, object] = {}
+    #: Backbone family, matched against a PEFT method's ``families``.
+    family: str = ''
 
     def __init__(self,
                  *args,
@@ -74,6 +91,10 @@ class PromptedBackboneMixin:
         """Channels of each stage's output, in stage order."""
         raise NotImplementedError
 
+    def _stage_modules(self) -> List[nn.Module]:
+        """The upstream module of each stage, in stage order."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------
     def _build_prompts(self, prompt_cfg: dict) -> nn.ModuleDict:
         name = type(self).__name__
@@ -86,31 +107,43 @@ class PromptedBackboneMixin:
         else:
             block_cls = None
         # the registry falls back to mmengine's, which holds e.g. 'Conv2d'
-        if not getattr(block_cls, 'input_layout', None):
+        placement = getattr(block_cls, 'placement', None)
+        if placement not in PLACEMENT_ARGS:
             raise ValueError(
                 f'{name}: prompt_cfg.type={block_type!r} is not a registered '
                 f'prompt block; allowed: {sorted(MODELS.module_dict)}')
-        expected = type(self)._expected_layout()
-        if block_cls.input_layout != expected:
+        if not self._applies(block_cls):
+            if placement == 'stage':
+                reason = (f'takes {block_cls.input_layout!r} inputs but this '
+                          f'backbone feeds {self._expected_layout()!r} '
+                          'inputs')
+            else:
+                reason = (f'applies to {list(block_cls.families)} backbones, '
+                          f'not to {self.family!r}')
             raise ValueError(
-                f'{name}: prompt_cfg.type={block_type!r} takes '
-                f'{block_cls.input_layout!r} inputs but this backbone feeds '
-                f'{expected!r} inputs; allowed: '
-                f'{self._blocks_with_layout(expected)}')
+                f'{name}: prompt_cfg.type={block_type!r} {reason}; allowed: '
+                f'{self._allowed_types()}')
 
-        channels = self._stage_channels()
-        stages = cfg.pop('stages', tuple(range(len(channels))))
-        self._check_stages(stages, len(channels))
+        stage_modules = self._stage_modules()
+        stages = cfg.pop('stages', tuple(range(len(stage_modules))))
+        self._check_stages(stages, len(stage_modules))
 
         block_args = set(inspect.signature(block_cls).parameters)
-        block_args.discard('in_channels')
+        block_args -= set(PLACEMENT_ARGS[placement])
         unknown = sorted(set(cfg) - block_args)
         if unknown:
             raise ValueError(
                 f'{name}: unknown prompt_cfg field(s) {unknown}; allowed: '
                 f'{sorted(set(WRAPPER_FIELDS) | block_args)}')
+        if placement == 'stage':
+            channels = self._stage_channels()
+            return nn.ModuleDict({
+                str(i): block_cls(in_channels=channels[i], **cfg)
+                for i in sorted(stages)
+            })
         return nn.ModuleDict({
-            str(i): block_cls(in_channels=channels[i], **cfg)
+            str(i): block_cls(
+                stage=stage_modules[i], family=self.family, **cfg)
             for i in sorted(stages)
         })
 
@@ -118,10 +151,21 @@ class PromptedBackboneMixin:
     def _expected_layout(cls) -> str:
         return MODELS.get(cls.default_prompt_type).input_layout
 
-    @staticmethod
-    def _blocks_with_layout(layout: str) -> List[str]:
-        return sorted(n for n, c in MODELS.module_dict.items()
-                      if getattr(c, 'input_layout', None) == layout)
+    @classmethod
+    def _applies(cls, block_cls: type) -> bool:
+        """Whether the prompt block or PEFT method ``block_cls`` can tune this
+        backbone family."""
+        if block_cls.placement == 'stage':
+            return block_cls.input_layout == cls._expected_layout()
+        return cls.family in block_cls.families
+
+    @classmethod
+    def _allowed_types(cls) -> List[str]:
+        """Registered prompt blocks and PEFT methods for this family."""
+        return sorted(
+            n for n, c in MODELS.module_dict.items()
+            if getattr(c, 'placement', None) in PLACEMENT_ARGS
+            and cls._applies(c))
 
     def _check_stages(self, stages: Sequence[int], num_stages: int) -> None:
         name = type(self).__name__
@@ -169,6 +213,8 @@ class PromptedBackboneMixin:
         if str(stage) not in self.prompts:
             return x
         block = self.prompts[str(stage)]
+        if getattr(block, 'placement', 'stage') == 'module':
+            return x  # a PEFT method: it acts through its hooks
         if self.efficient_backward and torch.is_grad_enabled():
             prompt = checkpoint(block, x, *args, use_reentrant=False)
         else:

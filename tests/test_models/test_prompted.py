@@ -27,7 +27,8 @@ SWIN = dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2),
     (dict(type='NoSuchBlock'), r"prompt_cfg.type='NoSuchBlock' is not a "
      r'registered prompt block; allowed: .*ConvPromptBlock'),
     (dict(type='TokenPromptBlock'), r"takes 'token' inputs but this backbone"
-     r" feeds 'map' inputs; allowed: \['ConvPromptBlock'\]"),
+     r" feeds 'map' inputs; allowed: \['BitFit', 'ConvAdapter', "
+     r"'ConvPromptBlock', 'LoRA', 'Mona'\]"),
     (dict(kernel_size=2), r'prompt_cfg.kernel_size must be an odd int'),
     (dict(hidden_channels=0), r'prompt_cfg.hidden_channels must be an int'),
     (dict(hidden_ratio=-1.0), r'prompt_cfg.hidden_ratio must be a number'),
@@ -39,7 +40,8 @@ def test_bad_prompt_cfg(prompt_cfg, pattern):
 
 def test_swin_rejects_map_blocks_and_stage_out_of_range():
     with pytest.raises(ValueError, match=r"takes 'map' inputs.*allowed: "
-                       r"\['TokenPromptBlock'\]"):
+                       r"\['AdaptFormer', 'BitFit', 'LoRA', 'Mona', "
+                       r"'TokenPromptBlock'\]"):
         ProTuneSwinTransformer(**SWIN, prompt_cfg=dict(type='ConvPromptBlock'))
     with pytest.raises(ValueError, match=r'in \[0, 1\]'):
         SegProTuneSwinTransformer(**SWIN, prompt_cfg=dict(stages=[2]))

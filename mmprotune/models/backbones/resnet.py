@@ -30,6 +30,7 @@ class PromptedResNetMixin(PromptedBackboneMixin):
     """
     default_prompt_type = 'ConvPromptBlock'
     superseded_args = dict(frozen_stages='all stages', norm_eval=True)
+    family = 'resnet'
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,6 +42,9 @@ class PromptedResNetMixin(PromptedBackboneMixin):
             self.base_channels * 2**i * self.block.expansion
             for i in range(len(self.res_layers))
         ]
+
+    def _stage_modules(self) -> List[nn.Module]:
+        return [getattr(self, name) for name in self.res_layers]
 
     def _total_stride(self) -> int:
         # stem convolution and max pooling halve the size once each
@@ -94,10 +98,14 @@ class PromptedResNetMixin(PromptedBackboneMixin):
 
     @staticmethod
     def _is_plain_block(block: nn.Module) -> bool:
-        """Conv-BN(-ReLU) blocks without plugins or DCN: the fast path
-        computes exactly what their ``forward`` does."""
+        """Conv-BN(-ReLU) blocks without plugins, DCN or hooks (e.g. of a PEFT
+        method): the fast path computes exactly what their ``forward`` does
+        (it calls no module, so it would skip hooks)."""
         if getattr(block, 'with_plugins', False) or \
                 getattr(block, 'with_dcn', False):
+            return False
+        if any(m._forward_hooks or m._forward_pre_hooks
+               for m in block.modules()):
             return False
         convs = [block.conv1, block.conv2, getattr(block, 'conv3', None)]
         norms = [block.norm1, block.norm2, getattr(block, 'norm3', None)]

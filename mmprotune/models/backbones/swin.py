@@ -37,9 +37,13 @@ class PromptedSwinMixin(PromptedBackboneMixin):
     superseded_args = dict(
         frozen_stages='all stages', drop_path_rate=0.0, drop_rate=0.0,
         attn_drop_rate=0.0)
+    family = 'swin'
 
     def _stage_channels(self) -> List[int]:
         return list(self.num_features)
+
+    def _stage_modules(self) -> List[torch.nn.Module]:
+        return list(self.stages)
 
     def _optional_pretrained_keys(self) -> Tuple[str, ...]:
         return tuple(f'norm{i}.{p}' for i in self.out_indices

@@ -1,0 +1,56 @@
+"""A few iterations of the real mmengine Runner with each PEFT baseline in
+a detector or a segmentor of its family: losses finite, frozen weights and BN
+statistics bit-identical to the loaded checkpoint, every method parameter
+moved."""
+import math
+
+import pytest
+import torch
+from mmengine.runner import Runner
+from test_training import Snapshot, _build, data  # noqa: F401 (fixture)
+
+# (Runner case of test_training, prompt_cfg): each method once per family,
+# detectors and segmentors both covered
+PEFT_CASES = {
+    'mmdet-retinanet-resnet-BitFit': ('mmdet-retinanet-resnet',
+                                      dict(type='BitFit')),
+    'mmdet-retinanet-resnet-LoRA': ('mmdet-retinanet-resnet',
+                                    dict(type='LoRA', rank=2,
+                                         targets=['conv1x1', 'conv3x3'])),
+    'mmseg-fcn-resnetv1c-ConvAdapter': ('mmseg-fcn-resnetv1c',
+                                        dict(type='ConvAdapter')),
+    'mmseg-fcn-resnetv1c-Mona': ('mmseg-fcn-resnetv1c',
+                                 dict(type='Mona', hidden_channels=4)),
+    'mmdet-retinanet-swin-AdaptFormer': ('mmdet-retinanet-swin',
+                                         dict(type='AdaptFormer',
+                                              hidden_channels=4)),
+    'mmdet-retinanet-swin-Mona': ('mmdet-retinanet-swin',
+                                  dict(type='Mona', hidden_channels=4)),
+    'mmseg-upernet-swin-BitFit': ('mmseg-upernet-swin', dict(type='BitFit')),
+    'mmseg-upernet-swin-LoRA': ('mmseg-upernet-swin',
+                                dict(type='LoRA', rank=2)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(PEFT_CASES))
+def test_runner_trains_method_parameters_only(name, data, tmp_path):
+    case, prompt_cfg = PEFT_CASES[name]
+    cfg, loaded = _build(case, data, tmp_path)
+    cfg.model.backbone.prompt_cfg = prompt_cfg
+    runner = Runner.from_cfg(cfg)
+    snapshot = Snapshot()
+    runner.register_hook(snapshot)
+    runner.train()
+
+    assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
+    state = runner.model.state_dict()
+    upstream_keys = [k for k in state if k.startswith('backbone.') and
+                     not k.startswith('backbone.prompts.')]
+    assert upstream_keys
+    for key in upstream_keys:
+        # weights, BN running statistics and counters, exactly as loaded
+        assert torch.equal(state[key], loaded[key]), key
+    method_keys = [k for k in state if k.startswith('backbone.prompts.')]
+    assert method_keys
+    for key in method_keys:
+        assert not torch.equal(state[key], snapshot.state[key]), key
