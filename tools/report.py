@@ -8,6 +8,7 @@ Two ways to name the methods:
     # or compare configs as they are (the first is the reference)
     python tools/report.py CONFIG_A CONFIG_B ...
 
+Each method is measured in a fresh process, on the same input batch.
 Prints a markdown table with ratios against the reference (full fine-tuning
 when ``--methods`` includes it), writes ``report.json`` and ``report.png``
 (bar chart of the ratios) into ``--out-dir``.
@@ -21,7 +22,8 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from rich.progress import track
 
-from mmprotune.analysis.benchmark import (METHODS, make_batch, measure,
+from mmprotune.analysis.benchmark import (METHODS, make_batch,
+                                          measure_in_subprocess,
                                           method_variants)
 
 #: (label, key, scale, unit) of the table's columns.
@@ -117,7 +119,8 @@ def main():
     batch = make_batch(first, args.batch_size, args.img_size)
     results = {}
     for name in track(list(configs), description='measuring'):
-        result = measure(configs[name], batch, args.steps, args.warmup)
+        result = measure_in_subprocess(configs[name], batch, args.steps,
+                                       args.warmup)
         result['trainable_params'] = result['params']['all']['trainable']
         results[name] = result
     reference = 'full' if 'full' in results else next(iter(results))

@@ -1,11 +1,14 @@
 """Side-by-side cost of tuning methods: parameters, FLOPs, step and
-inference time, memory kept for backward, checkpoint size.
+inference time, memory kept for backward, peak memory, checkpoint size.
 
-Everything is measured on the real model of a config, in this process, on
-one seeded input batch shared by all methods.
+Everything is measured on the real model of a config, on one seeded input
+batch shared by all methods; :func:`measure_in_subprocess` gives each method
+a fresh process, so no method inherits another's heap (peak RSS) or warm
+caches.
 """
 import copy
 import io
+import multiprocessing
 import statistics
 import time
 from typing import Callable, Dict, List
@@ -14,6 +17,7 @@ import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, DefaultScope
@@ -183,6 +187,19 @@ def measure(cfg: Config, batch: dict, steps: int = 5,
         split_delta(model, state)[0]) if isinstance(
             model.backbone, PromptedBackboneMixin) else None
     return result
+
+
+def measure_in_subprocess(cfg: Config, batch: dict, steps: int = 5,
+                          warmup: int = 2) -> dict:
+    """:func:`measure` in a freshly spawned Python process."""
+    with multiprocessing.get_context('spawn').Pool(1) as pool:
+        return pool.apply(_quiet_measure, (cfg, batch, steps, warmup))
+
+
+def _quiet_measure(cfg: Config, batch: dict, steps: int,
+                   warmup: int) -> dict:
+    MMLogger.get_instance('benchmark', log_level='WARNING')  # quiet builds
+    return measure(cfg, batch, steps, warmup)
 
 
 def _saved_size(state: dict) -> int:
