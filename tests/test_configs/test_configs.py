@@ -27,6 +27,12 @@ def data_roots(tmp_path_factory):
     return dict(mmdet=str(root / 'coco'), mmseg=str(root / 'ade'))
 
 
+#: Config-name methods that tune the frozen backbone through ``prompts``:
+#: Pro-tuning and the PEFT baselines of ``mmprotune.models.peft_blocks``.
+PROMPTED_METHODS = ('protune', 'bitfit', 'lora', 'adaptformer',
+                    'convadapter', 'mona')
+
+
 def method_of(config: Path) -> str:
     backbone_field = config.stem.split('_')[1]
     return backbone_field.split('-')[0]
@@ -44,8 +50,10 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
     backbone = runner.model.backbone
     trainable = [n for n, p in backbone.named_parameters() if p.requires_grad]
     method = method_of(config)
-    if method == 'protune':
+    if method in PROMPTED_METHODS:
         assert trainable and all(n.startswith('prompts.') for n in trainable)
+        assert type(backbone.prompts['0']).__name__.lower().startswith(
+            method if method != 'protune' else ('conv', 'token'))
     elif method == 'frozen':
         assert trainable == []
     elif method == 'finetune':
@@ -54,5 +62,5 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
         assert not any(n.startswith(f'layer{frozen_stages}.')
                        for n in trainable) or frozen_stages < 1
     else:
-        assert method in ('protune', 'frozen', 'finetune') or \
+        assert method in (*PROMPTED_METHODS, 'frozen', 'finetune') or \
             config.parent.name == 'demo', method

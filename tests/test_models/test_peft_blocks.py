@@ -202,20 +202,15 @@ def test_gradients_reach_every_method_parameter(case, method, checkpoints):
             assert param.grad is None, name
 
 
-@pytest.mark.parametrize('case, method', RESNET_CASES)
-def test_resnet_hooked_blocks_leave_the_fast_path(case, method,
-                                                  checkpoints):
-    """Hooks inside stage 0; stages 1-3 stay on the fast path. Both
-    settings of ``efficient_backward`` give the same outputs and
-    gradients."""
-    prompt_cfg = dict(METHODS[method], stages=[0])
+def efficient_and_plain(case, checkpoints, prompt_cfg, check=None):
+    """Outputs and method gradients of the same perturbed backbone with
+    ``efficient_backward`` on and off; ``check(wrapped)`` runs on each."""
     results = []
     for efficient in (True, False):
         _, wrapped = build_pair(case, checkpoints, prompt_cfg,
                                 efficient_backward=efficient)
-        assert [wrapped._is_plain_block(b) for b in wrapped.layer1] == \
-            [False, False]
-        assert all(wrapped._is_plain_block(b) for b in wrapped.layer2)
+        if check is not None:
+            check(wrapped)
         perturb(wrapped)
         wrapped.train()
         out = forward_all(wrapped, torch.randn(
@@ -223,7 +218,24 @@ def test_resnet_hooked_blocks_leave_the_fast_path(case, method,
         out.square().sum().backward()
         results.append((out.detach(), [p.grad
                                        for p in wrapped.prompts.parameters()]))
-    (out_a, grads_a), (out_b, grads_b) = results
+    return results
+
+
+@pytest.mark.parametrize('case, method', RESNET_CASES)
+def test_resnet_hooked_blocks_leave_the_fast_path(case, method,
+                                                  checkpoints):
+    """Hooks inside stage 0; stages 1-3 stay on the fast path. Both
+    settings of ``efficient_backward`` give the same outputs and
+    gradients."""
+
+    def fast_path_only_after_stage_0(wrapped):
+        assert [wrapped._is_plain_block(b) for b in wrapped.layer1] == \
+            [False, False]
+        assert all(wrapped._is_plain_block(b) for b in wrapped.layer2)
+
+    (out_a, grads_a), (out_b, grads_b) = efficient_and_plain(
+        case, checkpoints, dict(METHODS[method], stages=[0]),
+        fast_path_only_after_stage_0)
     torch.testing.assert_close(out_a, out_b, rtol=1e-6, atol=1e-6)
     for grad_a, grad_b in zip(grads_a, grads_b):
         torch.testing.assert_close(grad_a, grad_b, rtol=1e-4, atol=1e-6)
@@ -238,18 +250,8 @@ def test_swin_checkpointed_blocks_rerun_the_hooks(case, method,
     """With ``efficient_backward`` Swin blocks after the first trainable
     layer are recomputed in backward, hooks included: same outputs and
     gradients as plain autograd."""
-    results = []
-    for efficient in (True, False):
-        _, wrapped = build_pair(case, checkpoints, METHODS[method],
-                                efficient_backward=efficient)
-        perturb(wrapped)
-        wrapped.train()
-        out = forward_all(wrapped, torch.randn(
-            2, 3, IMG, IMG, generator=torch.Generator().manual_seed(0)))
-        out.square().sum().backward()
-        results.append((out.detach(), [p.grad
-                                       for p in wrapped.prompts.parameters()]))
-    (out_a, grads_a), (out_b, grads_b) = results
+    (out_a, grads_a), (out_b, grads_b) = efficient_and_plain(
+        case, checkpoints, METHODS[method])
     torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
     for grad_a, grad_b in zip(grads_a, grads_b):
         torch.testing.assert_close(grad_a, grad_b, rtol=1e-5, atol=1e-7)
