@@ -2,13 +2,15 @@
 
 Two ways to name the methods:
 
-    # derive full / head-only / naive and efficient Pro-tuning from one config
+    # derive full / head-only / naive and efficient Pro-tuning (and PEFT
+    # baselines, e.g. lora, bitfit) from one Pro-tuning config
     python tools/report.py configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py \
-        --methods full,head-only,protune-naive,protune --img-size 256
+        --methods full,head-only,protune-naive,protune,lora --img-size 256
     # or compare configs as they are (the first is the reference)
     python tools/report.py CONFIG_A CONFIG_B ...
 
-Each method is measured in a fresh process, on the same input batch.
+Each method runs in its own process, on the same input batch; the timed steps
+are interleaved (one step of each method per round, medians over rounds).
 Prints a markdown table with ratios against the reference (full fine-tuning
 when ``--methods`` includes it), writes ``report.json`` and ``report.png``
 (bar chart of the ratios) into ``--out-dir``.
@@ -19,12 +21,11 @@ import os.path as osp
 from pathlib import Path
 
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from rich.progress import track
 
 from mmprotune.analysis.benchmark import (METHODS, make_batch,
-                                          measure_in_subprocess,
-                                          method_variants)
+                                          measure_side_by_side,
+                                          method_variants, peft_methods)
 
 #: (label, key, scale, unit) of the table's columns.
 COLUMNS = (
@@ -48,8 +49,10 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('configs', nargs='+', help='config files')
     parser.add_argument(
-        '--methods', help=f'comma-separated subset of {",".join(METHODS)}, '
-        'derived from the one config given')
+        '--methods',
+        help='comma-separated methods derived from the one config given: '
+        f'{", ".join(METHODS)} and the PEFT baselines '
+        f'{", ".join(sorted(peft_methods()))}')
     parser.add_argument('--img-size', type=int, default=512)
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--steps', type=int, default=5,
@@ -113,16 +116,14 @@ def plot(results: dict, reference: str, path: str) -> None:
 
 def main():
     args = parse_args()
-    MMLogger.get_instance('report', log_level='WARNING')  # quiet builds
     configs = variants(args)
     first = next(iter(configs.values()))
     batch = make_batch(first, args.batch_size, args.img_size)
-    results = {}
-    for name in track(list(configs), description='measuring'):
-        result = measure_in_subprocess(configs[name], batch, args.steps,
-                                       args.warmup)
+    results = measure_side_by_side(
+        configs, batch, args.steps, args.warmup,
+        lambda rounds: track(rounds, description='measuring'))
+    for result in results.values():
         result['trainable_params'] = result['params']['all']['trainable']
-        results[name] = result
     reference = 'full' if 'full' in results else next(iter(results))
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     with open(osp.join(args.out_dir, 'report.json'), 'w') as f:

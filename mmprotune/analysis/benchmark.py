@@ -2,16 +2,14 @@
 inference time, memory kept for backward, peak memory, checkpoint size.
 
 Everything is measured on the real model of a config, on one seeded input
-batch shared by all methods; :func:`measure_in_subprocess` gives each method
-a fresh process, so no method inherits another's heap (peak RSS) or warm
-caches.
+batch shared by all methods, side by side (:func:`measure_side_by_side`).
 """
 import copy
 import io
 import multiprocessing
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterable, List, Optional
 
 import torch
 import torch.nn as nn
@@ -24,12 +22,24 @@ from mmengine.registry import MODELS, DefaultScope
 
 from mmprotune.engine.delta import split_delta
 from mmprotune.models import PromptedBackboneMixin
+from mmprotune.registry import MODELS as PROMPT_MODELS
 from mmprotune.utils import count_parameters
-from mmprotune.utils.memory import (peak_rss_bytes, retained_bytes,
-                                     saved_tensor_bytes)
+from mmprotune.utils.memory import (read_peak_rss, reset_peak_rss,
+                                     retained_bytes, saved_tensor_bytes)
 
-#: Methods :func:`method_variants` derives from one Pro-tuning config.
+#: Methods :func:`method_variants` derives from one Pro-tuning config,
+#: besides the PEFT baselines (:func:`peft_methods`).
 METHODS = ('full', 'head-only', 'protune-naive', 'protune')
+
+
+def peft_methods() -> Dict[str, str]:
+    """Method names (lower case) of the registered PEFT baselines -> their
+    ``prompt_cfg.type``."""
+    return {
+        name.lower(): name
+        for name, cls in PROMPT_MODELS.module_dict.items()
+        if getattr(cls, 'placement', None) == 'module'
+    }
 
 
 def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
@@ -39,16 +49,19 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
       ``frozen_stages``, e.g. 1 for ResNet as upstream);
     - ``head-only``: the frozen backbone without prompts;
     - ``protune-naive``: Pro-tuning with plain autograd;
-    - ``protune``: the config as is (frozen-aware backward).
+    - ``protune``: the config as is (frozen-aware backward);
+    - a PEFT baseline, e.g. ``lora``: its default arguments on the stages
+      the config tunes.
     """
     backbone = cfg.model.backbone
     if not backbone.type.startswith('ProTune'):
         raise ValueError(f'--methods needs a Pro-tuning config (a ProTune* '
                          f'backbone), got backbone type {backbone.type!r}')
-    unknown = sorted(set(methods) - set(METHODS))
+    peft = peft_methods()
+    unknown = sorted(set(methods) - set(METHODS) - set(peft))
     if unknown:
         raise ValueError(f'unknown method(s) {unknown}; allowed: '
-                         f'{list(METHODS)}')
+                         f'{list(METHODS) + sorted(peft)}')
     variants = {}
     for method in methods:
         variant = copy.deepcopy(cfg)
@@ -61,6 +74,11 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
             vb.setdefault('prompt_cfg', {})['stages'] = []
         elif method == 'protune-naive':
             vb.efficient_backward = False
+        elif method in peft:
+            stages = vb.get('prompt_cfg', {}).get('stages')
+            vb.prompt_cfg = dict(type=peft[method])
+            if stages is not None:
+                vb.prompt_cfg['stages'] = stages
         variants[method] = variant
     return variants
 
@@ -104,20 +122,6 @@ def make_batch(cfg: Config, batch_size: int, img_size: int,
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _median_seconds(fn: Callable, steps: int, warmup: int) -> float:
-    times = []
-    for i in range(warmup + steps):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 class _Features(nn.Module):
     """Backbone + neck, for the FLOP counter."""
 
@@ -129,77 +133,160 @@ class _Features(nn.Module):
         return self.model.extract_feat(x)
 
 
-def measure(cfg: Config, batch: dict, steps: int = 5,
-            warmup: int = 2) -> dict:
-    """All figures of one method (see the module docstring)."""
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    model.to(device)
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    data = model.data_preprocessor(copy.deepcopy(batch), True)
-    inputs = data['inputs']
-    params = list(model.parameters()) + list(model.buffers())
+#: Timed phases: (result key, :class:`MethodBench` method).
+PHASES = (('train_step_s', 'train_step'), ('backbone_step_s',
+                                            'backbone_step'),
+          ('inference_s', 'inference'))
 
-    def train_step():
-        losses = model(**data, mode='loss')
-        loss, _ = model.parse_losses(losses)
-        optim_wrapper.update_params(loss)
 
-    def backbone_step():
+class MethodBench:
+    """One method's model (train mode), optimiser and data, and what is
+    measured on them.
+
+    Args:
+        cfg (Config): The method's config.
+        batch (dict): The packed batch (see :func:`make_batch`).
+    """
+
+    def __init__(self, cfg: Config, batch: dict):
+        torch.manual_seed(0)
+        self.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        self.model = build_model(cfg).to(self.device)
+        self.optim_wrapper = build_optim_wrapper(self.model, cfg.optim_wrapper)
+        self.data = self.model.data_preprocessor(copy.deepcopy(batch), True)
+        self.eval_data = self.model.data_preprocessor(
+            copy.deepcopy(batch), False)
+        self.reset_peaks()
+
+    def train_step(self) -> None:
+        self.model.train()
+        losses = self.model(**self.data, mode='loss')
+        loss, _ = self.model.parse_losses(losses)
+        self.optim_wrapper.update_params(loss)
+
+    def backbone_step(self) -> None:
         """Forward and backward of the backbone alone (where the methods
         differ); a frozen backbone without prompts has no backward."""
-        outs = model.backbone(inputs)
+        self.model.train()
+        outs = self.model.backbone(self.data['inputs'])
         loss = sum(out.float().mean() for out in outs)
         if loss.requires_grad:
             loss.backward()
+        self.optim_wrapper.zero_grad()
 
-    result = dict(params=count_parameters(model))
-    with torch.no_grad():  # the forward FLOPs; the same on every path
-        result['flops_backbone_neck'] = FlopAnalyzer(
-            _Features(model).eval(), (inputs, )).total()
-    model.train()
-    if device == 'cuda':
-        torch.cuda.reset_peak_memory_stats()
-    result['peak_rss_bytes'], result['train_step_s'] = peak_rss_bytes(
-        lambda: _median_seconds(train_step, steps, warmup))
-    result['cuda_peak_bytes'] = torch.cuda.max_memory_allocated() \
-        if device == 'cuda' else None
-    result['backbone_step_s'] = _median_seconds(backbone_step, steps, warmup)
-    optim_wrapper.zero_grad()
-    result['saved_bytes_model'], losses = saved_tensor_bytes(
-        lambda: model(**data, mode='loss'), params)
-    del losses
-    result['saved_bytes_backbone'], out = saved_tensor_bytes(
-        lambda: model.backbone(inputs), params)
-    del out
-    result['retained_bytes_backbone'], out = retained_bytes(
-        lambda: model.backbone(inputs))
-    del out
-    model.eval()
-    eval_data = model.data_preprocessor(copy.deepcopy(batch), False)
-    with torch.no_grad():
-        result['inference_s'] = _median_seconds(
-            lambda: model(**eval_data, mode='predict'), steps, warmup)
-    state = model.state_dict()
-    result['checkpoint_bytes_full'] = _saved_size(state)
-    result['checkpoint_bytes_delta'] = _saved_size(
-        split_delta(model, state)[0]) if isinstance(
-            model.backbone, PromptedBackboneMixin) else None
-    return result
+    def inference(self) -> None:
+        self.model.eval()
+        with torch.no_grad():
+            self.model(**self.eval_data, mode='predict')
+
+    def seconds(self, phase: str) -> float:
+        """Wall time of one call of ``phase`` (a method name above)."""
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        getattr(self, phase)()
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    def reset_peaks(self) -> None:
+        reset_peak_rss()
+        if self.device == 'cuda':
+            torch.cuda.reset_peak_memory_stats()
+
+    def peaks(self) -> dict:
+        """Peak CUDA allocation and process RSS since :meth:`reset_peaks`."""
+        return dict(
+            cuda_peak_bytes=torch.cuda.max_memory_allocated()
+            if self.device == 'cuda' else None,
+            peak_rss_bytes=read_peak_rss())
+
+    def figures(self) -> dict:
+        """Parameters, FLOPs, memory kept for backward, checkpoint sizes."""
+        model, inputs = self.model, self.data['inputs']
+        params = list(model.parameters()) + list(model.buffers())
+        result = dict(params=count_parameters(model))
+        with torch.no_grad():  # the forward FLOPs; the same on every path
+            result['flops_backbone_neck'] = FlopAnalyzer(
+                _Features(model).eval(), (inputs, )).total()
+        model.train()
+        result['saved_bytes_model'], losses = saved_tensor_bytes(
+            lambda: model(**self.data, mode='loss'), params)
+        del losses
+        result['saved_bytes_backbone'], out = saved_tensor_bytes(
+            lambda: model.backbone(inputs), params)
+        del out
+        result['retained_bytes_backbone'], out = retained_bytes(
+            lambda: model.backbone(inputs))
+        del out
+        state = model.state_dict()
+        result['checkpoint_bytes_full'] = _saved_size(state)
+        result['checkpoint_bytes_delta'] = _saved_size(
+            split_delta(model, state)[0]) if isinstance(
+                model.backbone, PromptedBackboneMixin) else None
+        return result
 
 
-def measure_in_subprocess(cfg: Config, batch: dict, steps: int = 5,
-                          warmup: int = 2) -> dict:
-    """:func:`measure` in a freshly spawned Python process."""
-    with multiprocessing.get_context('spawn').Pool(1) as pool:
-        return pool.apply(_quiet_measure, (cfg, batch, steps, warmup))
+#: The :class:`MethodBench` of a worker process.
+_BENCH: Optional[MethodBench] = None
 
 
-def _quiet_measure(cfg: Config, batch: dict, steps: int,
-                   warmup: int) -> dict:
+def _start_worker(cfg: Config, batch: dict) -> None:
+    global _BENCH
     MMLogger.get_instance('benchmark', log_level='WARNING')  # quiet builds
-    return measure(cfg, batch, steps, warmup)
+    _BENCH = MethodBench(cfg, batch)
+
+
+def _call(method: str, *args):
+    return getattr(_BENCH, method)(*args)
+
+
+def measure_side_by_side(configs: Dict[str, Config],
+                         batch: dict,
+                         steps: int = 5,
+                         warmup: int = 2,
+                         track: Callable[[Iterable], Iterable] = iter
+                         ) -> Dict[str, dict]:
+    """All figures of each method (see the module docstring).
+
+    Each method lives in its own spawned process (no method inherits
+    another's heap or caches). The timed steps are interleaved: in each
+    round every method runs one step, in a rotating order, so that a machine
+    whose speed drifts (other jobs, throttling) affects all methods alike;
+    each time is the median over ``steps`` rounds after ``warmup`` ones.
+    Peak RSS / CUDA memory are those of the training steps.
+
+    Args:
+        track: Wraps the rounds, e.g. a progress bar.
+    """
+    context = multiprocessing.get_context('spawn')
+    workers = {
+        name: context.Pool(1, _start_worker, (cfg, batch))
+        for name, cfg in configs.items()
+    }
+    names = list(workers)
+    times = {name: {key: [] for key, _ in PHASES} for name in names}
+    results = {name: {} for name in names}
+    try:
+        rounds = [(key, phase, i) for key, phase in PHASES
+                  for i in range(warmup + steps)]
+        for key, phase, i in track(rounds):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                seconds = workers[name].apply(_call, ('seconds', phase))
+                if i >= warmup:
+                    times[name][key].append(seconds)
+            if phase == 'train_step' and i == warmup + steps - 1:
+                for name in names:
+                    results[name].update(workers[name].apply(
+                        _call, ('peaks', )))
+        for name in names:
+            results[name].update(workers[name].apply(_call, ('figures', )))
+            results[name].update(
+                {key: statistics.median(t) for key, t in times[name].items()})
+    finally:
+        for worker in workers.values():
+            worker.terminate()
+    return results
 
 
 def _saved_size(state: dict) -> int:

@@ -47,25 +47,26 @@ def retained_bytes(fn: Callable[[], Any]) -> Tuple[int, Any]:
     return sum(e.self_cpu_memory_usage for e in prof.events()), out
 
 
-def peak_rss_bytes(fn: Callable[[], Any]) -> Tuple[Optional[int], Any]:
-    """The process's peak resident set size while ``fn`` runs.
-
-    Linux only: the kernel's high-water mark (``VmHWM``) is reset to the
-    current RSS through ``/proc/self/clear_refs`` before ``fn`` and read
-    after it, so earlier, larger peaks of the process do not hide this one.
-
-    Returns:
-        tuple: (bytes, or None where the reset is not available; what ``fn``
-        returned).
-    """
+def reset_peak_rss() -> bool:
+    """Reset the process's peak resident set size (Linux ``VmHWM``) to its
+    current RSS through ``/proc/self/clear_refs``, so that
+    :func:`read_peak_rss` sees only later peaks. False where unavailable."""
     try:
         with open('/proc/self/clear_refs', 'w') as f:
             f.write('5')
     except OSError:
-        return None, fn()
-    out = fn()
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) * 1024, out
-    return None, out
+        return False
+    return True
+
+
+def read_peak_rss() -> Optional[int]:
+    """Peak resident set size of the process in bytes since the last
+    :func:`reset_peak_rss` (or its start); None where unavailable."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

@@ -41,15 +41,20 @@ def test_method_variants_change_only_the_backbone(tiny_config):
     for variant in variants.values():
         assert variant.model.neck == cfg.model.neck
         assert variant.optim_wrapper == cfg.optim_wrapper
-    with pytest.raises(ValueError, match=r"unknown method\(s\) \['lora'\]"):
-        method_variants(cfg, ['lora'])
+    lora = method_variants(cfg, ['lora'])['lora'].model.backbone
+    assert lora.type == 'ProTuneResNet'
+    assert lora.prompt_cfg == dict(type='LoRA', stages=(0, 1, 2, 3))
+    with pytest.raises(ValueError, match=r"unknown method\(s\) \['vpt'\]; "
+                       r"allowed: \[.*'protune', .*'lora'"):
+        method_variants(cfg, ['vpt'])
 
 
 def test_report_figures_match_independent_counts(tiny_config, tmp_path):
     out_dir = tmp_path / 'report'
     proc = subprocess.run(
         [sys.executable, 'tools/report.py', str(tiny_config), '--methods',
-         'full,protune', '--img-size', '64', '--steps', '1', '--warmup', '0',
+         'full,protune,lora', '--img-size', '64', '--steps', '1',
+         '--warmup', '0',
          '--out-dir', str(out_dir)],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -58,9 +63,11 @@ def test_report_figures_match_independent_counts(tiny_config, tmp_path):
     report = json.loads((out_dir / 'report.json').read_text())
     assert report['reference'] == 'full'
     variants = method_variants(Config.fromfile(str(tiny_config)),
-                               ['full', 'protune'])
+                               ['full', 'protune', 'lora'])
     for method, cfg in variants.items():
         result = report['results'][method]
+        for key in ('train_step_s', 'backbone_step_s', 'inference_s'):
+            assert result[key] > 0, (method, key)
         model = build_model(cfg)
         trainable = sum(p.numel() for p in model.parameters()
                         if p.requires_grad)
