@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 from mmengine.runner import Runner
-from test_training import Snapshot, _build, data  # noqa: F401 (fixture)
+# ``data`` is a fixture
+from test_training import (Snapshot, _build,  # noqa: F401
+                           assert_upstream_as_loaded, data)
 
 # (Runner case of test_training, prompt_cfg): each method once per family,
 # detectors and segmentors both covered
@@ -44,12 +46,7 @@ def test_runner_trains_method_parameters_only(name, data, tmp_path):
 
     assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
     state = runner.model.state_dict()
-    upstream_keys = [k for k in state if k.startswith('backbone.') and
-                     not k.startswith('backbone.prompts.')]
-    assert upstream_keys
-    for key in upstream_keys:
-        # weights, BN running statistics and counters, exactly as loaded
-        assert torch.equal(state[key], loaded[key]), key
+    assert_upstream_as_loaded(state, loaded)
     method_keys = [k for k in state if k.startswith('backbone.prompts.')]
     assert method_keys
     for key in method_keys:

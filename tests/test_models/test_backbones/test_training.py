@@ -173,6 +173,19 @@ def _build(name, data, tmp_path):
     return cfg, loaded
 
 
+def assert_upstream_as_loaded(state: dict, loaded: dict) -> list:
+    """Every upstream backbone tensor of a trained model's ``state`` (all
+    but ``backbone.prompts``) equals the loaded checkpoint's; returns their
+    keys."""
+    upstream_keys = [k for k in state if k.startswith('backbone.') and
+                     not k.startswith('backbone.prompts.')]
+    assert upstream_keys
+    for key in upstream_keys:
+        # weights, BN running statistics and counters, exactly as loaded
+        assert torch.equal(state[key], loaded[key]), key
+    return upstream_keys
+
+
 @pytest.mark.parametrize('name', sorted(CASES))
 def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
     cfg, loaded = _build(name, data, tmp_path)
@@ -184,12 +197,7 @@ def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert math.isfinite(loss)
     state = runner.model.state_dict()
-    upstream_keys = [k for k in state if k.startswith('backbone.') and
-                     not k.startswith('backbone.prompts.')]
-    assert upstream_keys
-    for key in upstream_keys:
-        # weights, BN running statistics and counters, exactly as loaded
-        assert torch.equal(state[key], loaded[key]), key
+    upstream_keys = assert_upstream_as_loaded(state, loaded)
     moved = {
         k for k in state
         if state[k].is_floating_point()
