@@ -43,6 +43,16 @@ COLUMNS = (
     ('checkpoint (full)', 'checkpoint_bytes_full', 2**20, 'MiB'),
     ('checkpoint (delta)', 'checkpoint_bytes_delta', 2**20, 'MiB'),
 )
+#: Columns whose ratio is taken to another figure of the reference: a delta
+#: checkpoint replaces the reference's full one.
+RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
+
+
+def ratio(result: dict, ref: dict, key: str):
+    """``result[key]`` over the reference's figure (None if either is
+    missing)."""
+    base = ref[RATIO_TO.get(key, key)]
+    return result[key] / base if result[key] is not None and base else None
 
 
 def parse_args():
@@ -85,23 +95,23 @@ def markdown(results: dict, reference: str) -> str:
                 cells.append('–')
                 continue
             cell = f'{value / scale:.1f} {unit}'
-            if name != reference and ref[key]:
-                cell += f' ({value / ref[key]:.2f}×)'
+            if name != reference and ratio(result, ref, key) is not None:
+                cell += f' ({ratio(result, ref, key):.2f}×)'
             cells.append(cell)
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
-def plot(results: dict, reference: str, path: str) -> None:
+def plot(results: dict, reference: str, title: str, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    keys = [c for c in COLUMNS if results[reference][c[1]]]
+    ref = results[reference]
+    keys = [c for c in COLUMNS if ref[RATIO_TO.get(c[1], c[1])]]
     fig, ax = plt.subplots(figsize=(2 + 1.6 * len(keys), 4))
     width = 0.8 / len(results)
     for i, (name, result) in enumerate(results.items()):
-        ratios = [(result[k] or 0) / results[reference][k]
-                  for _, k, _, _ in keys]
+        ratios = [ratio(result, ref, k) or 0 for _, k, _, _ in keys]
         ax.bar([j + i * width for j in range(len(keys))], ratios, width,
                label=name)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(keys))])
@@ -109,6 +119,7 @@ def plot(results: dict, reference: str, path: str) -> None:
                        fontsize=8)
     ax.axhline(1.0, color='black', linewidth=0.5)
     ax.set_ylabel(f'ratio to {reference}')
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -129,9 +140,11 @@ def main():
     with open(osp.join(args.out_dir, 'report.json'), 'w') as f:
         json.dump(dict(img_size=args.img_size, batch_size=args.batch_size,
                        reference=reference, results=results), f, indent=2)
-    plot(results, reference, osp.join(args.out_dir, 'report.png'))
-    print(f'\nbatch {args.batch_size}x3x{args.img_size}x{args.img_size}, '
-          f'ratios to {reference}:\n')
+    title = (f'{" / ".join(Path(c).stem for c in args.configs)}: batch '
+             f'{args.batch_size}x3x{args.img_size}x{args.img_size}, '
+             f'ratios to {reference}')
+    plot(results, reference, title, osp.join(args.out_dir, 'report.png'))
+    print(f'\n{title}:\n')
     print(markdown(results, reference))
 
 
