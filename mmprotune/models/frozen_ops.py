@@ -34,12 +34,8 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return x.dtype
 
 
-#: ``int64`` constants of the bit tricks below (two's complement).
-_GATHER_BITS = 0x0102040810204080  # byte j of a word -> bit 56 + j
-_SPREAD_BYTE = 0x0101010101010101  # a byte -> every byte of a word
-_SELECT_BITS = 0x8040201008040201 - (1 << 64)  # bit j of byte j
-_LOW_SEVEN = 0x7F7F7F7F7F7F7F7F
-_LOW_BITS = 0x0101010101010101
+#: ``int64`` constant of :func:`pack_mask`: byte j of a word -> bit 56 + j.
+_GATHER_BITS = 0x0102040810204080
 
 
 def pack_mask(mask: Tensor) -> Tensor:
@@ -57,27 +53,27 @@ def pack_mask(mask: Tensor) -> Tensor:
     return ((words * _GATHER_BITS) >> 56).to(torch.uint8)
 
 
-def unpack_mask(packed: Tensor, shape: torch.Size) -> Tensor:
-    """Inverse of :func:`pack_mask`: the bool tensor of ``shape``.
+def unpack_mask(packed: Tensor,
+                shape: torch.Size,
+                dtype: torch.dtype = torch.bool) -> Tensor:
+    """Inverse of :func:`pack_mask`: the mask of ``shape``, as 0 / 1 of
+    ``dtype`` (e.g. the gradient's, to multiply it with).
 
-    Each byte is copied to the 8 bytes of an int64 word, byte ``j`` keeps
-    bit ``j``, and adding 0x7F to each byte then shifting by 7 turns it
-    into exactly 0 or 1.
+    One table lookup per byte: row ``b`` of a (256, 8) table holds the bits
+    of ``b``.
     """
-    words = (packed.to(torch.int64) * _SPREAD_BYTE) & _SELECT_BITS
-    words = ((words + _LOW_SEVEN) >> 7) & _LOW_BITS
-    return words.view(torch.bool)[:shape.numel()].view(shape)
+    device = packed.device
+    table = (torch.arange(256, device=device).unsqueeze(1) >> torch.arange(
+        8, device=device)) & 1
+    bits = table.to(dtype).index_select(0, packed.long())
+    return bits.view(-1)[:shape.numel()].view(shape)
 
 
 def _masked(grad: Tensor, packed: Tensor) -> Tensor:
-    """``grad`` where the :func:`pack_mask`-ed mask is set, else 0.
-
-    Multiplying by the mask as 0/1 in ``grad``'s dtype is several times
-    faster on CPU than ``torch.where`` or a multiplication by the bool
-    tensor (converted from uint8, not from bool, which is faster too).
-    """
-    mask = unpack_mask(packed, grad.shape).view(torch.uint8)
-    return grad * mask.to(grad.dtype)
+    """``grad`` where the :func:`pack_mask`-ed mask is set, else 0 (a
+    multiplication by the mask as 0 / 1 in ``grad``'s dtype is several times
+    faster on CPU than ``torch.where`` or one by a bool tensor)."""
+    return grad * unpack_mask(packed, grad.shape, grad.dtype)
 
 
 def _conv_affine(x: Tensor,

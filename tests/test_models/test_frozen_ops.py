@@ -13,6 +13,9 @@ def test_mask_packing_round_trips(shape):
     assert packed.dtype == torch.uint8
     assert packed.numel() == -(-mask.numel() // 8)
     assert torch.equal(unpack_mask(packed, mask.shape), mask)
+    for dtype in (torch.float32, torch.bfloat16, torch.float64):
+        assert torch.equal(unpack_mask(packed, mask.shape, dtype),
+                           mask.to(dtype))
 
 
 @pytest.mark.parametrize('relu', [True, False])
