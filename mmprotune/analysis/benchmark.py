@@ -182,8 +182,8 @@ def measure(cfg: Config, batch: dict, steps: int = 5,
         result['inference_s'] = _median_seconds(
             lambda: model(**eval_data, mode='predict'), steps, warmup)
     state = model.state_dict()
-    result['checkpoint_bytes_full'] = _saved_size(state)
-    result['checkpoint_bytes_delta'] = _saved_size(
+    result['checkpoint_bytes_full'] = serialized_size(state)
+    result['checkpoint_bytes_delta'] = serialized_size(
         split_delta(model, state)[0]) if isinstance(
             model.backbone, PromptedBackboneMixin) else None
     return result
@@ -202,7 +202,8 @@ def _quiet_measure(cfg: Config, batch: dict, steps: int,
     return measure(cfg, batch, steps, warmup)
 
 
-def _saved_size(state: dict) -> int:
+def serialized_size(state: dict) -> int:
+    """Bytes ``torch.save`` writes for ``state`` (a checkpoint's size)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.tell()
