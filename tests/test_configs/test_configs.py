@@ -13,6 +13,9 @@ from mmprotune.testing import make_ade20k_shapes, make_coco_shapes, tiny_config
 CONFIG_DIR = Path(__file__).parents[2] / 'configs'
 CONFIGS = sorted(
     p for p in CONFIG_DIR.rglob('*.py') if '_base_' not in p.parts)
+#: Config name fields of the PEFT baselines (configs/transfer/): like
+#: Pro-tuning, only ``backbone.prompts`` trains in the backbone.
+PEFT_METHODS = ('bitfit', 'lora', 'convadapter', 'mona')
 
 
 def test_configs_are_found():
@@ -44,11 +47,11 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
     backbone = runner.model.backbone
     trainable = [n for n, p in backbone.named_parameters() if p.requires_grad]
     method = method_of(config)
-    if method == 'protune':
+    if method in ('protune', ) + PEFT_METHODS:
         assert trainable and all(n.startswith('prompts.') for n in trainable)
     elif method == 'frozen':
         assert trainable == []
-    elif method == 'finetune':
+    elif method in ('finetune', 'scratch'):
         frozen_stages = cfg.model.backbone.get('frozen_stages', -1)
         assert len(trainable) > 0.5 * len(list(backbone.parameters()))
         assert not any(n.startswith(f'layer{frozen_stages}.')
