@@ -364,12 +364,13 @@ def plot(table: Dict[int, Dict[str, dict]], path: str) -> None:
     width = 0.8 / len(table)
     fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(methods), 4))
     for i, (size, summaries) in enumerate(table.items()):
-        xs = [j + (i - (len(table) - 1) / 2) * width
-              for j in range(len(methods))]
-        ax.bar(xs, [summaries[m]['mIoU_mean'] for m in methods], width,
-               yerr=[summaries[m]['mIoU_std'] for m in methods], capsize=3,
+        done = [m for m in methods if m in summaries]  # a stopped run
+        xs = [methods.index(m) + (i - (len(table) - 1) / 2) * width
+              for m in done]
+        ax.bar(xs, [summaries[m]['mIoU_mean'] for m in done], width,
+               yerr=[summaries[m]['mIoU_std'] for m in done], capsize=3,
                label=f'{size} training images')
-        for x, method in zip(xs, methods):
+        for x, method in zip(xs, done):
             values = summaries[method]['mIoU_seeds']
             ax.plot([x] * len(values), values, 'k.', markersize=3)
     ax.set_xticks(range(len(methods)))
