@@ -220,8 +220,8 @@ class MethodBench:
             lambda: model.backbone(inputs))
         del out
         state = model.state_dict()
-        result['checkpoint_bytes_full'] = _saved_size(state)
-        result['checkpoint_bytes_delta'] = _saved_size(
+        result['checkpoint_bytes_full'] = serialized_size(state)
+        result['checkpoint_bytes_delta'] = serialized_size(
             split_delta(model, state)[0]) if isinstance(
                 model.backbone, PromptedBackboneMixin) else None
         return result
@@ -289,7 +289,8 @@ def measure_side_by_side(configs: Dict[str, Config],
     return results
 
 
-def _saved_size(state: dict) -> int:
+def serialized_size(state: dict) -> int:
+    """Bytes ``torch.save`` writes for ``state`` (a checkpoint's size)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.tell()

@@ -56,11 +56,12 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
             method if method != 'protune' else ('conv', 'token'))
     elif method == 'frozen':
         assert trainable == []
-    elif method == 'finetune':
+    elif method in ('finetune', 'scratch'):
         frozen_stages = cfg.model.backbone.get('frozen_stages', -1)
         assert len(trainable) > 0.5 * len(list(backbone.parameters()))
         assert not any(n.startswith(f'layer{frozen_stages}.')
                        for n in trainable) or frozen_stages < 1
     else:
-        assert method in (*PROMPTED_METHODS, 'frozen', 'finetune') or \
+        assert method in (*PROMPTED_METHODS, 'frozen', 'finetune',
+                          'scratch') or \
             config.parent.name == 'demo', method

@@ -1,18 +1,29 @@
 """Pretrain an mmdet ``ResNet`` on a synthetic source task (no model hub).
 
-The source task is multi-label classification, "which shapes are in this
-image, and roughly where", on images of
+Two source tasks (``--task``) on images of
 :func:`mmprotune.testing.make_coco_shapes` drawn with their own seed (so they
 differ from the demo's detection images):
+
+``shapes`` (default, the demo's): multi-label classification, "which shapes
+are in this image, and roughly where":
 
 * a global head (average pooling + linear) predicts which of the 3 shape
   classes occur in the image;
 * 1x1-conv heads on the stride-8/16/32 stages predict, per feature-map cell,
   which classes cover it (soft targets: the covered fraction of the cell).
 
-The per-cell labels give many more targets per image than the global ones,
-so the backbone learns transferable shape features in a couple of minutes on
-a CPU. Only the backbone's ``state_dict()`` is saved, as
+  The per-cell labels give many more targets per image than the global ones,
+  so the backbone learns transferable shape features in a couple of minutes
+  on a CPU.
+
+``count``: "how many shapes are in this image" (0-4 annotated instances,
+whatever their class), a 5-way classification by the global head alone. The
+backbone learns to find objects but is never asked what they are or exactly
+where: the source of ``tools/benchmark_transfer.py``, whose target task
+(segmenting circles, squares and triangles) needs both.
+
+Only the backbone's ``state_dict()`` is saved (with the BN statistics of
+training, as a frozen backbone uses them), as
 ``{'state_dict': {'conv1.weight': ..., 'bn1.weight': ..., 'layer1...': ...}}``,
 which is what ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads::
 
@@ -43,6 +54,8 @@ MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 #: ResNet stages (``out_indices``) with a per-cell head: strides 8, 16, 32.
 DENSE_STAGES = (1, 2, 3)
+#: Count task: 0..MAX_COUNT annotated shapes per image.
+MAX_COUNT = 4
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,7 +66,17 @@ def parse_args() -> argparse.Namespace:
         '--out',
         default='work_dirs/demo/resnet18_shapes-pretrain.pth',
         help='checkpoint to write')
+    parser.add_argument(
+        '--task',
+        choices=['shapes', 'count'],
+        default='shapes',
+        help='source task (see the module docstring)')
     parser.add_argument('--depth', type=int, default=18, help='ResNet depth')
+    parser.add_argument(
+        '--base-channels',
+        type=int,
+        default=64,
+        help='ResNet width (channels of the stem and the first stage)')
     parser.add_argument(
         '--iters', type=int, default=300, help='training iterations')
     parser.add_argument(
@@ -74,10 +97,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def load_split(data_root: str, split: str) -> Tuple[torch.Tensor,
-                                                    torch.Tensor]:
-    """Images (N, 3, H, W) uint8 RGB and per-class masks (N, C, H, W) uint8
-    of a COCO-layout split."""
+def load_split(data_root: str, split: str) -> Tuple[torch.Tensor, ...]:
+    """Images (N, 3, H, W) uint8 RGB, per-class masks (N, C, H, W) uint8 and
+    annotated instances per image (N, ) int64 of a COCO-layout split."""
     with open(osp.join(data_root, 'annotations',
                        f'instances_{split}2017.json')) as f:
         coco = json.load(f)
@@ -90,24 +112,33 @@ def load_split(data_root: str, split: str) -> Tuple[torch.Tensor,
     ])
     n, h, w, _ = images.shape
     masks = np.zeros((n, len(SHAPE_CLASSES), h, w), dtype=np.uint8)
+    counts = np.zeros(n, dtype=np.int64)
     for ann in coco['annotations']:
         masks[index[ann['image_id']], ann['category_id'] - 1] |= \
             mask_util.decode(ann['segmentation'])
+        counts[index[ann['image_id']]] += 1
     return (torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
-            torch.from_numpy(masks))
+            torch.from_numpy(masks), torch.from_numpy(counts))
 
 
 class ShapesClassifier(nn.Module):
-    """ResNet with a global and per-cell multi-label heads."""
+    """ResNet with a global head and per-cell heads on ``dense_stages``."""
 
-    def __init__(self, depth: int, num_classes: int):
+    def __init__(self, depth: int, base_channels: int, num_classes: int,
+                 dense_stages: Tuple[int, ...]):
         super().__init__()
-        self.backbone = ResNet(depth=depth, out_indices=DENSE_STAGES)
+        # BN in training mode, so the checkpoint holds the real statistics
+        # that a frozen backbone (BN in eval mode) uses downstream
+        self.backbone = ResNet(
+            depth=depth,
+            base_channels=base_channels,
+            out_indices=dense_stages or (3, ),
+            norm_eval=False)
         # silence mmengine's per-parameter init report
         MMLogger.get_instance('pretrain_backbone', log_level='WARNING')
         self.backbone.init_weights()
         channels = [
-            self.backbone.feat_dim // 2**(3 - i) for i in DENSE_STAGES
+            self.backbone.feat_dim // 2**(3 - i) for i in dense_stages
         ]
         self.head = nn.Linear(self.backbone.feat_dim, num_classes)
         self.dense_heads = nn.ModuleList(
@@ -125,6 +156,16 @@ class ShapesClassifier(nn.Module):
                 [head(f) for head, f in zip(self.dense_heads, feats)])
 
 
+def build_classifier(task: str, depth: int,
+                     base_channels: int) -> ShapesClassifier:
+    """The classifier of a source task: 3 shape labels and per-cell heads
+    (``shapes``), or 5 count classes from the global head (``count``)."""
+    if task == 'shapes':
+        return ShapesClassifier(depth, base_channels, len(SHAPE_CLASSES),
+                                DENSE_STAGES)
+    return ShapesClassifier(depth, base_channels, MAX_COUNT + 1, ())
+
+
 def targets(masks: torch.Tensor,
             cell_logits: List[torch.Tensor]) -> Tuple[torch.Tensor, list]:
     """Image labels (N, C) and the covered fraction of each cell."""
@@ -137,9 +178,13 @@ def targets(masks: torch.Tensor,
     return labels, cells
 
 
-def loss_fn(model: nn.Module, images: torch.Tensor,
-            masks: torch.Tensor) -> torch.Tensor:
+def loss_fn(model: nn.Module, images: torch.Tensor, masks: torch.Tensor,
+            counts: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of the global and per-cell shape labels, or the count
+    cross-entropy when the model has no per-cell heads."""
     logits, cell_logits = model(images)
+    if not cell_logits:
+        return F.cross_entropy(logits, counts.clamp(max=MAX_COUNT))
     labels, cells = targets(masks, cell_logits)
     loss = F.binary_cross_entropy_with_logits(logits, labels)
     for pred, target in zip(cell_logits, cells):
@@ -149,13 +194,18 @@ def loss_fn(model: nn.Module, images: torch.Tensor,
 
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, masks: torch.Tensor,
-             batch_size: int) -> Dict[str, float]:
-    """Image-label accuracy, exact-match accuracy (all labels right) and
-    stride-8 cell accuracy (cells more than half covered)."""
+             counts: torch.Tensor, batch_size: int) -> Dict[str, float]:
+    """Shapes task: image-label accuracy, exact-match accuracy (all labels
+    right) and stride-8 cell accuracy (cells more than half covered). Count
+    task: count accuracy."""
     model.eval()
     right, exact, cell_right, cell_total = 0., 0., 0., 0
     for i in range(0, len(images), batch_size):
         logits, cell_logits = model(images[i:i + batch_size])
+        if not cell_logits:
+            right += logits.argmax(1).eq(
+                counts[i:i + batch_size].clamp(max=MAX_COUNT)).sum().item()
+            continue
         labels, cells = targets(masks[i:i + batch_size], cell_logits)
         ok = (logits > 0).eq(labels > 0.5)
         right += ok.float().sum().item()
@@ -163,6 +213,8 @@ def evaluate(model: nn.Module, images: torch.Tensor, masks: torch.Tensor,
         cell_right += (cell_logits[0] > 0).eq(cells[0] > 0.5).sum().item()
         cell_total += cells[0].numel()
     model.train()
+    if not cell_total:
+        return dict(count_acc=right / len(images))
     return dict(
         label_acc=right / (len(images) * masks.shape[1]),
         exact_acc=exact / len(images),
@@ -180,13 +232,14 @@ def main() -> None:
             num_val=max(1, args.num_images // 10),
             img_size=args.img_size,
             seed=args.seed)
-        train_imgs, train_masks = load_split(data_root, 'train')
-        val_imgs, val_masks = load_split(data_root, 'val')
+        train_imgs, train_masks, train_counts = load_split(
+            data_root, 'train')
+        val_imgs, val_masks, val_counts = load_split(data_root, 'val')
     print(f'source data: {len(train_imgs)} train / {len(val_imgs)} val '
           f'images at {args.img_size} px (seed {args.seed}), '
           f'{time.time() - start:.1f}s')
 
-    model = ShapesClassifier(args.depth, len(SHAPE_CLASSES))
+    model = build_classifier(args.task, args.depth, args.base_channels)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=args.lr, weight_decay=0.05)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -200,11 +253,12 @@ def main() -> None:
             pos = 0
         idx = order[pos:pos + args.batch_size]
         pos += args.batch_size
-        images, masks = train_imgs[idx], train_masks[idx]
+        images, masks, counts = (train_imgs[idx], train_masks[idx],
+                                 train_counts[idx])
         flip = torch.rand(len(idx), generator=generator) < 0.5
         images[flip] = images[flip].flip(-1)
         masks[flip] = masks[flip].flip(-1)
-        loss = loss_fn(model, images, masks)
+        loss = loss_fn(model, images, masks, counts)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -213,13 +267,20 @@ def main() -> None:
         if it % 50 == 0 or it == args.iters:
             print(f'iter {it}/{args.iters} loss {np.mean(window):.4f} '
                   f'({time.time() - start:.0f}s)', flush=True)
-    train = evaluate(model, train_imgs[:len(val_imgs)],
-                     train_masks[:len(val_imgs)], args.batch_size)
-    val = evaluate(model, val_imgs, val_masks, args.batch_size)
-    print(f'final train loss {np.mean(window):.4f}, train label accuracy '
-          f'{train["label_acc"]:.3f}; val label accuracy '
-          f'{val["label_acc"]:.3f}, val exact-match accuracy '
-          f'{val["exact_acc"]:.3f}, val cell accuracy {val["cell_acc"]:.3f}')
+    n_val = len(val_imgs)
+    train = evaluate(model, train_imgs[:n_val], train_masks[:n_val],
+                     train_counts[:n_val], args.batch_size)
+    val = evaluate(model, val_imgs, val_masks, val_counts, args.batch_size)
+    if args.task == 'count':
+        print(f'final train loss {np.mean(window):.4f}, train count '
+              f'accuracy {train["count_acc"]:.3f}; val count accuracy '
+              f'{val["count_acc"]:.3f}')
+    else:
+        print(f'final train loss {np.mean(window):.4f}, train label '
+              f'accuracy {train["label_acc"]:.3f}; val label accuracy '
+              f'{val["label_acc"]:.3f}, val exact-match accuracy '
+              f'{val["exact_acc"]:.3f}, val cell accuracy '
+              f'{val["cell_acc"]:.3f}')
 
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     state_dict = {

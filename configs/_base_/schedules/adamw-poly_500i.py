@@ -1,0 +1,27 @@
+# One schedule for every tuning method of the transfer benchmark: AdamW,
+# lr 1e-3, weight decay 0.05 on whatever trains, linear warm-up then poly
+# decay; no validation during training, a checkpoint at the end.
+max_iters = 500
+optim_wrapper = dict(
+    type='OptimWrapper',
+    constructor='ProTuneOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999),
+                   weight_decay=0.05))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=max_iters // 20),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, begin=max_iters // 20,
+         end=max_iters, by_epoch=False)
+]
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=max_iters),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
