@@ -6,17 +6,18 @@ not know that the weights will never get a gradient, so a plain frozen
 ``ReLU`` its float output. The functions here compute the same forward and
 keep only what the input gradient needs:
 
-- :class:`FrozenConvAffine`: convolution, frozen BatchNorm as a per-channel
-  affine (scale and shift precomputed from the frozen statistics, see
-  :func:`frozen_bn_affine`), optional ReLU. It saves the weight (a parameter,
-  no new memory), the scale and, with ReLU, the sign mask packed 8 per byte:
-  1 bit per output element instead of two float tensors (64 bits).
+- :class:`FrozenConvAffine`: convolution, frozen eval-mode BatchNorm (run as
+  upstream runs it, so the output is bit for bit upstream's), optional ReLU.
+  It saves the weight (a parameter, no new memory), the BN's per-channel
+  scale (see :func:`frozen_bn_scale`) and, with ReLU, the sign mask packed 8
+  per byte: 1 bit per output element instead of two float tensors (64
+  bits).
 - :class:`MaskedReLU`: ReLU saving its packed mask.
 
 Both compute the input gradient in the dtype the forward ran in, so they work
 under autocast.
 """
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -76,37 +77,27 @@ def _masked(grad: Tensor, packed: Tensor) -> Tensor:
     return grad * unpack_mask(packed, grad.shape, grad.dtype)
 
 
-def _conv_affine(x: Tensor,
-                 weight: Tensor,
-                 scale: Tensor,
-                 shift: Tensor,
-                 conv_args: Tuple,
-                 relu: bool,
-                 bn_args: Optional[Tuple] = None) -> Tensor:
-    """``relu?(conv2d(x, weight) * scale + shift)`` in the autocast dtype.
+def _conv_affine(x: Tensor, weight: Tensor, conv_args: Tuple, relu: bool,
+                 bn_args: Tuple) -> Tensor:
+    """``relu?(bn(conv2d(x, weight)))`` in the autocast dtype.
 
-    With ``bn_args`` (``F.batch_norm``'s arguments after the input) the BN is
-    applied by the op upstream's eval-mode BN runs, which gives bit for bit
-    its output (the folded affine rounds differently, visibly so in bf16).
+    ``bn_args`` are ``F.batch_norm``'s arguments after the input: the BN runs
+    as upstream's eval-mode BN does, which gives bit for bit its output (a
+    folded affine would round differently, visibly so in bf16).
     """
     dtype = _compute_dtype(x)
     with torch.autocast(x.device.type, enabled=False):
         out = F.conv2d(x.to(dtype), weight.to(dtype), None, *conv_args)
-        if bn_args is not None:
-            out = F.batch_norm(out, *bn_args)
-        else:
-            out = torch.addcmul(
-                shift.to(dtype).view(1, -1, 1, 1), out,
-                scale.to(dtype).view(1, -1, 1, 1))
+        out = F.batch_norm(out, *bn_args)
         return out.relu_() if relu else out
 
 
 class FrozenConvAffine(Function):
-    """:func:`_conv_affine` with frozen ``weight``, ``scale``, ``shift``;
-    backward returns the gradient of ``x`` only.
+    """:func:`_conv_affine` with a frozen ``weight`` and BN; backward returns
+    the gradient of ``x`` only, through the BN's ``scale``.
 
     Shapes: x (N, C_in, H, W), weight (C_out, C_in / groups, k, k),
-    scale and shift (C_out,) -> (N, C_out, H', W').
+    scale (C_out,) -> (N, C_out, H', W').
     """
 
     @staticmethod
@@ -114,11 +105,10 @@ class FrozenConvAffine(Function):
                 x: Tensor,
                 weight: Tensor,
                 scale: Tensor,
-                shift: Tensor,
                 conv_args: Tuple,
                 relu: bool,
-                bn_args: Optional[Tuple] = None) -> Tensor:
-        out = _conv_affine(x, weight, scale, shift, conv_args, relu, bn_args)
+                bn_args: Tuple) -> Tensor:
+        out = _conv_affine(x, weight, conv_args, relu, bn_args)
         ctx.conv_args, ctx.input_shape = conv_args, x.shape
         ctx.input_dtype = x.dtype
         ctx.save_for_backward(weight, scale,
@@ -140,7 +130,7 @@ class FrozenConvAffine(Function):
             grad, grad.new_empty(ctx.input_shape), weight, None, stride,
             padding, dilation, False, (0, 0), groups, (True, False,
                                                        False))[0]
-        return grad_x.to(ctx.input_dtype), None, None, None, None, None, None
+        return grad_x.to(ctx.input_dtype), None, None, None, None, None
 
 
 class MaskedReLU(Function):
@@ -158,10 +148,11 @@ class MaskedReLU(Function):
         return _masked(grad, mask)
 
 
-def frozen_bn_affine(bn: _BatchNorm) -> Tuple[Tensor, Tensor]:
-    """Scale and shift of an eval-mode BatchNorm: ``bn(y) = y * s + t``."""
-    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
+def frozen_bn_scale(bn: _BatchNorm) -> Tensor:
+    """Per-channel scale ``s`` of an eval-mode BatchNorm,
+    ``bn(y) = y * s + t``: what its input gradient is multiplied by."""
+    with torch.no_grad():
+        return bn.weight * torch.rsqrt(bn.running_var + bn.eps)
 
 
 def _needs_grad(x: Tensor) -> bool:
@@ -170,22 +161,18 @@ def _needs_grad(x: Tensor) -> bool:
 
 def frozen_conv_affine(x: Tensor,
                        conv: nn.Conv2d,
-                       affine: Tuple[Tensor, Tensor],
-                       relu: bool = False,
-                       norm: Optional[_BatchNorm] = None) -> Tensor:
-    """Apply ``conv``, then the precomputed BN ``affine``, then ReLU; keeps
-    a graph (and its mask) only when ``x`` needs a gradient. Given the
-    eval-mode ``norm`` itself, the forward applies it as upstream does (bit
-    for bit the upstream output) and ``affine`` only scales the gradient."""
-    bn_args = None if norm is None else (
-        norm.running_mean, norm.running_var, norm.weight, norm.bias, False,
-        0.0, norm.eps)
-    args = (conv.weight, *affine,
-            (conv.stride, conv.padding, conv.dilation, conv.groups), relu,
-            bn_args)
+                       norm: _BatchNorm,
+                       relu: bool = False) -> Tensor:
+    """Apply ``conv``, its eval-mode BN ``norm`` (as upstream does: bit for
+    bit the upstream output), then ReLU; keeps a graph (the BN scale and the
+    mask) only when ``x`` needs a gradient."""
+    conv_args = (conv.stride, conv.padding, conv.dilation, conv.groups)
+    bn_args = (norm.running_mean, norm.running_var, norm.weight, norm.bias,
+               False, 0.0, norm.eps)
     if _needs_grad(x):
-        return FrozenConvAffine.apply(x, *args)
-    return _conv_affine(x, *args)
+        return FrozenConvAffine.apply(x, conv.weight, frozen_bn_scale(norm),
+                                      conv_args, relu, bn_args)
+    return _conv_affine(x, conv.weight, conv_args, relu, bn_args)
 
 
 def masked_relu(x: Tensor) -> Tensor:
@@ -195,6 +182,6 @@ def masked_relu(x: Tensor) -> Tensor:
 
 def is_plain_conv(conv: nn.Module) -> bool:
     """Whether ``conv`` is a bias-free ``nn.Conv2d`` with zero padding, which
-    the fast path can run (the BN shift stands in for the bias)."""
+    the fast path can run (it runs the convolution without a bias)."""
     return type(conv) is nn.Conv2d and conv.bias is None \
         and conv.padding_mode == 'zeros'

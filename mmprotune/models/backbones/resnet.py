@@ -1,6 +1,6 @@
 """Pro-tuning ResNets: a prompt block after each selected residual stage."""
 import math
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
@@ -12,8 +12,7 @@ from mmseg.registry import MODELS as SEG_MODELS
 
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..frozen_ops import (frozen_bn_affine, frozen_conv_affine, is_plain_conv,
-                          masked_relu)
+from ..frozen_ops import frozen_conv_affine, is_plain_conv, masked_relu
 from ..prompted import PromptedBackboneMixin
 
 
@@ -31,11 +30,6 @@ class PromptedResNetMixin(PromptedBackboneMixin):
     default_prompt_type = 'ConvPromptBlock'
     superseded_args = dict(frozen_stages='all stages', norm_eval=True)
     family = 'resnet'
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # id(BN) -> (version key, (scale, shift)); see ``_bn_affine``
-        self._affine_cache: Dict[int, tuple] = {}
 
     def _stage_channels(self) -> List[int]:
         return [
@@ -85,15 +79,13 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         out = x
         for j, (conv, norm) in enumerate(zip(convs, norms)):
             out = frozen_conv_affine(
-                out, conv, self._bn_affine(norm), relu=j < len(convs) - 1,
-                norm=norm)
+                out, conv, norm, relu=j < len(convs) - 1)
         identity = x
         if block.downsample is not None:
             *pool, conv, norm = block.downsample
             if pool:
                 identity = pool[0](identity)
-            identity = frozen_conv_affine(
-                identity, conv, self._bn_affine(norm), norm=norm)
+            identity = frozen_conv_affine(identity, conv, norm)
         return masked_relu(out + identity)
 
     @staticmethod
@@ -119,20 +111,6 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         return all(c is None or is_plain_conv(c) for c in convs) and all(
             n is None or (isinstance(n, _BatchNorm) and n.affine
                           and n.track_running_stats) for n in norms)
-
-    def _bn_affine(self, norm: _BatchNorm) -> Tuple[torch.Tensor, ...]:
-        """Scale and shift of a frozen BN, computed once and recomputed only
-        when its tensors change (``load_state_dict``, ``.to()``,
-        ``.half()``)."""
-        tensors = (norm.weight, norm.bias, norm.running_mean,
-                   norm.running_var)
-        key = tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
-        cached = self._affine_cache.get(id(norm))
-        if cached is None or cached[0] != key:
-            with torch.no_grad():
-                cached = (key, frozen_bn_affine(norm))
-            self._affine_cache[id(norm)] = cached
-        return cached[1]
 
 
 @DET_MODELS.register_module()
