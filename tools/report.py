@@ -95,8 +95,9 @@ def markdown(results: dict, reference: str) -> str:
                 cells.append('–')
                 continue
             cell = f'{value / scale:.1f} {unit}'
-            if name != reference and ratio(result, ref, key) is not None:
-                cell += f' ({ratio(result, ref, key):.2f}×)'
+            to_ref = ratio(result, ref, key)
+            if name != reference and to_ref is not None:
+                cell += f' ({to_ref:.2f}×)'
             cells.append(cell)
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
