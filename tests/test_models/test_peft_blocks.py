@@ -202,23 +202,28 @@ def test_gradients_reach_every_method_parameter(case, method, checkpoints):
             assert param.grad is None, name
 
 
+def perturbed_run(case, checkpoints, prompt_cfg, check=None,
+                  **wrapper_kwargs):
+    """Output and method gradients of the perturbed backbone on a fixed
+    input; ``check(wrapped)`` runs first."""
+    _, wrapped = build_pair(case, checkpoints, prompt_cfg, **wrapper_kwargs)
+    if check is not None:
+        check(wrapped)
+    perturb(wrapped)
+    wrapped.train()
+    out = forward_all(wrapped, torch.randn(
+        2, 3, IMG, IMG, generator=torch.Generator().manual_seed(0)))
+    out.square().sum().backward()
+    return out.detach(), [p.grad for p in wrapped.prompts.parameters()]
+
+
 def efficient_and_plain(case, checkpoints, prompt_cfg, check=None):
-    """Outputs and method gradients of the same perturbed backbone with
-    ``efficient_backward`` on and off; ``check(wrapped)`` runs on each."""
-    results = []
-    for efficient in (True, False):
-        _, wrapped = build_pair(case, checkpoints, prompt_cfg,
-                                efficient_backward=efficient)
-        if check is not None:
-            check(wrapped)
-        perturb(wrapped)
-        wrapped.train()
-        out = forward_all(wrapped, torch.randn(
-            2, 3, IMG, IMG, generator=torch.Generator().manual_seed(0)))
-        out.square().sum().backward()
-        results.append((out.detach(), [p.grad
-                                       for p in wrapped.prompts.parameters()]))
-    return results
+    """:func:`perturbed_run` with ``efficient_backward`` on and off."""
+    return [
+        perturbed_run(case, checkpoints, prompt_cfg, check,
+                      efficient_backward=efficient)
+        for efficient in (True, False)
+    ]
 
 
 @pytest.mark.parametrize('case, method', RESNET_CASES)
