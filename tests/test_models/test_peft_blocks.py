@@ -460,6 +460,7 @@ DOCUMENTED = [
     (dict(type='ConvAdapter'), 4_465_936, None),
     (dict(type='ConvAdapter', reduction=16), 1_216_372, None),
     (dict(type='Mona'), 2_164_480, 1_408_128),
+    (dict(type='VPT'), None, 44_298),
 ]
 
 
