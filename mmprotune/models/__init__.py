@@ -2,7 +2,7 @@ from .backbones import (ProTuneResNet, ProTuneResNetV1c,
                         ProTuneSwinTransformer, PromptedResNetMixin,
                         PromptedSwinMixin, SegProTuneResNet,
                         SegProTuneSwinTransformer)
-from .peft_blocks import AdaptFormer, BitFit, ConvAdapter, LoRA, Mona
+from .peft_blocks import VPT, AdaptFormer, BitFit, ConvAdapter, LoRA, Mona
 from .prompt_blocks import ConvPromptBlock, TokenPromptBlock
 from .prompted import PromptedBackboneMixin
 
@@ -11,5 +11,5 @@ __all__ = [
     'PromptedResNetMixin', 'ProTuneResNet', 'SegProTuneResNet',
     'ProTuneResNetV1c', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
     'SegProTuneSwinTransformer', 'BitFit', 'LoRA', 'AdaptFormer',
-    'ConvAdapter', 'Mona'
+    'ConvAdapter', 'Mona', 'VPT'
 ]

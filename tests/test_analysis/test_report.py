@@ -44,9 +44,9 @@ def test_method_variants_change_only_the_backbone(tiny_config):
     lora = method_variants(cfg, ['lora'])['lora'].model.backbone
     assert lora.type == 'ProTuneResNet'
     assert lora.prompt_cfg == dict(type='LoRA', stages=(0, 1, 2, 3))
-    with pytest.raises(ValueError, match=r"unknown method\(s\) \['vpt'\]; "
-                       r"allowed: \[.*'protune', .*'lora'"):
-        method_variants(cfg, ['vpt'])
+    with pytest.raises(ValueError, match=r"unknown method\(s\) \['ssf'\]; "
+                       r"allowed: \[.*'protune', .*'lora', .*'vpt'\]"):
+        method_variants(cfg, ['ssf'])
 
 
 def test_report_figures_match_independent_counts(tiny_config, tmp_path):

@@ -1,5 +1,6 @@
 """PEFT baselines in every ProTune* wrapper: step-0 equivalence, what trains,
-gradients, hooks on ResNet's fast path, deepcopy and bad configs."""
+gradients, hooks on ResNet's fast path, deepcopy and bad configs; VPT's gated
+prompt attention against a direct computation."""
 import copy
 from pathlib import Path
 
@@ -42,7 +43,7 @@ WRAPPERS = {
     'mmdet-Swin': (ProTuneSwinTransformer, DetSwin, SWIN, 'swin'),
     'mmseg-Swin': (SegProTuneSwinTransformer, SegSwin, SWIN, 'swin'),
 }
-RANK, HIDDEN, REDUCTION = 2, 4, 2
+RANK, HIDDEN, REDUCTION, TOKENS = 2, 4, 2, 3
 METHODS = {
     'BitFit': dict(type='BitFit'),
     'LoRA-resnet': dict(type='LoRA', rank=RANK, alpha=4,
@@ -52,10 +53,11 @@ METHODS = {
                         scale=0.5),
     'ConvAdapter': dict(type='ConvAdapter', reduction=REDUCTION),
     'Mona': dict(type='Mona', hidden_channels=HIDDEN),
+    'VPT': dict(type='VPT', num_tokens=TOKENS),
 }
 FAMILY_METHODS = dict(
     resnet=['BitFit', 'LoRA-resnet', 'ConvAdapter', 'Mona'],
-    swin=['BitFit', 'LoRA-swin', 'AdaptFormer', 'Mona'])
+    swin=['BitFit', 'LoRA-swin', 'AdaptFormer', 'Mona', 'VPT'])
 CASES = [(w, m) for w, (*_, family) in WRAPPERS.items()
          for m in FAMILY_METHODS[family]]
 RESNET_CASES = [c for c in CASES if WRAPPERS[c[0]][3] == 'resnet']
@@ -129,6 +131,9 @@ def expected_count(method, family, stages):
             cout = b.conv2.out_channels
             total += cin * 9 + hid + hid * cout + cout
         return total
+    if method == 'VPT':  # T tokens of C channels and a gate per head
+        return sum(TOKENS * b.attn.w_msa.embed_dims + b.attn.w_msa.num_heads
+                   for b in blocks)
     assert method == 'Mona'
     if family == 'swin':
         return sum(2 * _mona_layer(b.norm1.normalized_shape[0], HIDDEN)
@@ -202,23 +207,28 @@ def test_gradients_reach_every_method_parameter(case, method, checkpoints):
             assert param.grad is None, name
 
 
+def perturbed_run(case, checkpoints, prompt_cfg, check=None,
+                  **wrapper_kwargs):
+    """Output and method gradients of the perturbed backbone on a fixed
+    input; ``check(wrapped)`` runs first."""
+    _, wrapped = build_pair(case, checkpoints, prompt_cfg, **wrapper_kwargs)
+    if check is not None:
+        check(wrapped)
+    perturb(wrapped)
+    wrapped.train()
+    out = forward_all(wrapped, torch.randn(
+        2, 3, IMG, IMG, generator=torch.Generator().manual_seed(0)))
+    out.square().sum().backward()
+    return out.detach(), [p.grad for p in wrapped.prompts.parameters()]
+
+
 def efficient_and_plain(case, checkpoints, prompt_cfg, check=None):
-    """Outputs and method gradients of the same perturbed backbone with
-    ``efficient_backward`` on and off; ``check(wrapped)`` runs on each."""
-    results = []
-    for efficient in (True, False):
-        _, wrapped = build_pair(case, checkpoints, prompt_cfg,
-                                efficient_backward=efficient)
-        if check is not None:
-            check(wrapped)
-        perturb(wrapped)
-        wrapped.train()
-        out = forward_all(wrapped, torch.randn(
-            2, 3, IMG, IMG, generator=torch.Generator().manual_seed(0)))
-        out.square().sum().backward()
-        results.append((out.detach(), [p.grad
-                                       for p in wrapped.prompts.parameters()]))
-    return results
+    """:func:`perturbed_run` with ``efficient_backward`` on and off."""
+    return [
+        perturbed_run(case, checkpoints, prompt_cfg, check,
+                      efficient_backward=efficient)
+        for efficient in (True, False)
+    ]
 
 
 @pytest.mark.parametrize('case, method', RESNET_CASES)
@@ -299,7 +309,7 @@ def test_delta_checkpoint_is_the_method_parameters(case, method,
 RESNET_ALLOWED = r"\['BitFit', 'ConvAdapter', 'ConvPromptBlock', 'LoRA', " \
     r"'Mona'\]"
 SWIN_ALLOWED = r"\['AdaptFormer', 'BitFit', 'LoRA', 'Mona', " \
-    r"'TokenPromptBlock'\]"
+    r"'TokenPromptBlock', 'VPT'\]"
 
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [
@@ -336,6 +346,18 @@ SWIN_ALLOWED = r"\['AdaptFormer', 'BitFit', 'LoRA', 'Mona', " \
     ('resnet', dict(type='Mona', kernel_sizes=(3, 4)),
      r'prompt_cfg.kernel_sizes must be an odd int'),
     ('swin', dict(type='Mona', kernel_sizes=()), r'prompt_cfg.kernel_sizes'),
+    ('resnet', dict(type='VPT'),
+     r"prompt_cfg.type='VPT' applies to \['swin'\] backbones, not to "
+     r"'resnet'; allowed: " + RESNET_ALLOWED),
+    ('swin', dict(type='VPT', hidden_channels=4),
+     r"unknown prompt_cfg field\(s\) \['hidden_channels'\]; allowed: "
+     r"\['num_tokens', 'stages', 'type'\]"),
+    ('swin', dict(type='VPT', num_tokens=0),
+     r'prompt_cfg.num_tokens must be an int > 0, got 0'),
+    ('swin', dict(type='VPT', num_tokens=2.5),
+     r'prompt_cfg.num_tokens must be an int > 0, got 2.5'),
+    ('swin', dict(type='VPT', num_tokens=True),
+     r'prompt_cfg.num_tokens must be an int > 0, got True'),
 ])
 def test_bad_prompt_cfg(family, prompt_cfg, pattern):
     case = dict(resnet='mmdet-ResNet', swin='mmseg-Swin')[family]
@@ -358,6 +380,74 @@ def test_methods_tune_only_the_selected_stages(checkpoints):
     assert hooked and all(n.startswith('stages.1.') for n in hooked)
 
 
+@pytest.mark.parametrize('case', ['mmdet-Swin', 'mmseg-Swin'])
+def test_vpt_gated_attention_matches_its_formula(case):
+    """The hooked ``WindowMSA`` of a block, with non-zero gates and a mask
+    (as in shifted windows), equals the upstream attention plus the gated
+    prompt attention computed head by head (float64)."""
+    wrapper_cls, _, kwargs, _ = WRAPPERS[case]
+    wrapped = wrapper_cls(**dict(kwargs, num_heads=(2, 4)),
+                          prompt_cfg=METHODS['VPT'])
+    wrapped.init_weights()
+    wrapped.double()
+    perturb(wrapped)
+    w_msa = wrapped.stages[0].blocks[1].attn.w_msa
+    layer = wrapped.prompts['0'].layers['blocks_1_attn_w_msa']
+    tokens, gate = layer.tokens, layer.gate
+    assert gate.abs().min() > 0
+    generator = torch.Generator().manual_seed(0)
+    c, n = w_msa.embed_dims, w_msa.window_size[0] * w_msa.window_size[1]
+    x = torch.randn(4, n, c, generator=generator, dtype=torch.float64)
+    mask = -100.0 * (torch.rand(2, n, n, generator=generator) > 0.5).double()
+    with torch.no_grad():
+        out = w_msa(x, mask=mask)
+        upstream = w_msa.forward(x, mask=mask)  # no hooks
+        d = c // w_msa.num_heads
+        weight, bias = w_msa.qkv.weight, w_msa.qkv.bias
+
+        def project(inputs, which, head):
+            """q (which=0), k (1) or v (2) of ``head``."""
+            rows = slice(which * c + head * d, which * c + (head + 1) * d)
+            return inputs @ weight[rows].T + bias[rows]
+
+        heads = []
+        for h in range(w_msa.num_heads):
+            q = project(x, 0, h)
+            k, v = project(tokens, 1, h), project(tokens, 2, h)
+            scores = torch.einsum('wnd,td->wnt', q, k) * w_msa.scale
+            heads.append(gate[h] * torch.softmax(scores, dim=-1) @ v)
+        expected = upstream + torch.cat(heads, dim=-1) @ w_msa.proj.weight.T
+    assert not torch.allclose(out, upstream)
+    assert torch.allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_vpt_gates_learn_first(checkpoints):
+    """At step 0 the gates get a gradient and the tokens none (their path
+    is gated by 0)."""
+    _, wrapped = build_pair('mmdet-Swin', checkpoints, METHODS['VPT'])
+    wrapped.train()
+    forward_all(wrapped, torch.randn(2, 3, IMG, IMG)).square().sum().backward()
+    layers = [layer for method in wrapped.prompts.values()
+              for layer in method.layers.values()]
+    assert len(layers) == sum(SWIN['depths'])
+    for layer in layers:
+        assert layer.gate.grad.abs().min() > 0
+        assert torch.count_nonzero(layer.tokens.grad) == 0
+
+
+def test_vpt_runs_in_blocks_with_cp(checkpoints):
+    """Swin's own ``with_cp`` recomputes the window attention, hook
+    included: same outputs and gradients as without it."""
+    results = [
+        perturbed_run('mmseg-Swin', checkpoints, METHODS['VPT'],
+                      with_cp=with_cp) for with_cp in (False, True)
+    ]
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
+    for grad_a, grad_b in zip(grads_a, grads_b):
+        torch.testing.assert_close(grad_a, grad_b, rtol=1e-5, atol=1e-7)
+
+
 # prompt_cfg -> trainable parameters on ResNet-50 and Swin-T, as
 # docs/peft_methods.md lists them (None: the method does not apply)
 DOCUMENTED = [
@@ -370,6 +460,7 @@ DOCUMENTED = [
     (dict(type='ConvAdapter'), 4_465_936, None),
     (dict(type='ConvAdapter', reduction=16), 1_216_372, None),
     (dict(type='Mona'), 2_164_480, 1_408_128),
+    (dict(type='VPT'), None, 44_298),
 ]
 
 

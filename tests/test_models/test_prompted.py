@@ -41,7 +41,7 @@ def test_bad_prompt_cfg(prompt_cfg, pattern):
 def test_swin_rejects_map_blocks_and_stage_out_of_range():
     with pytest.raises(ValueError, match=r"takes 'map' inputs.*allowed: "
                        r"\['AdaptFormer', 'BitFit', 'LoRA', 'Mona', "
-                       r"'TokenPromptBlock'\]"):
+                       r"'TokenPromptBlock', 'VPT'\]"):
         ProTuneSwinTransformer(**SWIN, prompt_cfg=dict(type='ConvPromptBlock'))
     with pytest.raises(ValueError, match=r'in \[0, 1\]'):
         SegProTuneSwinTransformer(**SWIN, prompt_cfg=dict(stages=[2]))

@@ -31,6 +31,9 @@ PEFT_CASES = {
     'mmseg-upernet-swin-BitFit': ('mmseg-upernet-swin', dict(type='BitFit')),
     'mmseg-upernet-swin-LoRA': ('mmseg-upernet-swin',
                                 dict(type='LoRA', rank=2)),
+    # the tokens get a gradient from the 2nd iteration (the gates start at 0)
+    'mmseg-upernet-swin-VPT': ('mmseg-upernet-swin',
+                               dict(type='VPT', num_tokens=4)),
 }
 
 
