@@ -69,14 +69,14 @@ TARGET_SEED = 0
 SETTINGS = dict(
     full=dict(
         seeds=3,
-        iters=500,
+        iters=(500, 1000),
         train_sizes=(50, 500),
         num_val=500,
         pretrain_iters=1000,
         pretrain_images=4000),
     quick=dict(
         seeds=1,
-        iters=4,
+        iters=(4, ),
         train_sizes=(8, ),
         num_val=8,
         pretrain_iters=4,
@@ -101,7 +101,10 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument(
         '--seeds', type=positive_int, help='seeds per method and split (0, 1, ...)')
     parser.add_argument(
-        '--iters', type=positive_int, help='training iterations of every run')
+        '--iters',
+        type=parse_sizes,
+        help='training iterations per split, comma-separated in the order '
+        'of --train-sizes, or one value for every split')
     parser.add_argument(
         '--train-sizes',
         type=parse_sizes,
@@ -121,6 +124,10 @@ def parse_args(argv: Optional[Sequence[str]] = None
     for key in ('seeds', 'iters', 'train_sizes', 'num_val'):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
+    try:
+        args.iters = split_iters(args.train_sizes, args.iters)
+    except ValueError as error:
+        parser.error(str(error))
     args.pretrain_iters = defaults['pretrain_iters']
     args.pretrain_images = defaults['pretrain_images']
     return args
@@ -153,6 +160,20 @@ def positive_int(text: str) -> int:
 def parse_sizes(text: str) -> List[int]:
     """``'50,500'`` -> ``[50, 500]`` (positive ints)."""
     return [positive_int(s) for s in text.split(',')]
+
+
+def split_iters(train_sizes: Sequence[int],
+                iters: Sequence[int]) -> Dict[int, int]:
+    """``{train_size: iterations}``: one value for every split, or one per
+    split in order; any other count is an error."""
+    if len(iters) == 1:
+        iters = list(iters) * len(train_sizes)
+    if len(iters) != len(train_sizes):
+        raise ValueError(
+            f'--iters: expected 1 or {len(train_sizes)} values (one per '
+            f'--train-sizes {",".join(map(str, train_sizes))}), got '
+            f'{",".join(map(str, iters))}')
+    return dict(zip(train_sizes, iters))
 
 
 def config_path(method: str) -> str:
@@ -327,12 +348,15 @@ def summarize(runs: List[dict]) -> Dict[int, Dict[str, dict]]:
     return table
 
 
-def markdown(table: Dict[int, Dict[str, dict]], iters: int) -> str:
-    """One markdown table per training split."""
+def markdown(table: Dict[int, Dict[str, dict]],
+             iters: Dict[int, int]) -> str:
+    """One markdown table per training split (``iters``: its training
+    iterations)."""
     blocks = []
     for size, methods in table.items():
         lines = [
-            f'**{size} training images, {iters} iterations** (mIoU in %, '
+            f'**{size} training images, {iters[size]} iterations** (mIoU in '
+            '%, '
             'mean ± sample std over seeds)', '',
             '| method | mIoU | seeds | vs head-only | trainable params '
             '(backbone) | train step | saved for backward | per-task '
@@ -410,7 +434,7 @@ def run_all(args: argparse.Namespace, source: dict, data_root: str,
             name = f'n{size}_{method}_seed{seed}'
             progress.update(task, description=name)
             cfg = run_config(method, data_root, source['checkpoint'], size,
-                             seed, args.iters,
+                             seed, args.iters[size],
                              osp.join(args.out_dir, 'runs', name))
             result = run_once(cfg)
             runs.append(dict(train_size=size, method=method, seed=seed,

@@ -110,10 +110,27 @@ def test_summary_mean_and_sample_std():
     s = table[50]['protune']
     assert s['mIoU_mean'] == 64 and s['mIoU_std'] == 4
     assert s['mIoU_seeds'] == [60, 64, 68] and s['step_s'] == 0.2
-    text = tool.markdown(table, iters=100)
+    text = tool.markdown(table, iters={50: 100})
     assert '**50 training images, 100 iterations**' in text
     assert '| protune | 64.0 ± 4.0 | 60.0 / 64.0 / 68.0 | +10.0 | 10 (4) | ' \
         '200 ms | 1.0 MiB | 1.00 MiB |' in text
+
+
+def test_iterations_per_split():
+    tool = _load_tool()
+    args = tool.parse_args(['--train-sizes', '50,500', '--iters', '300,900'])
+    assert args.iters == {50: 300, 500: 900}
+    args = tool.parse_args(['--train-sizes', '50,500', '--iters', '300'])
+    assert args.iters == {50: 300, 500: 300}
+    assert tool.parse_args([]).iters == {50: 500, 500: 1000}
+
+
+def test_iterations_must_match_the_splits(tmp_path):
+    proc = _run('--train-sizes', '50,500', '--iters', '1,2,3', '--out-dir',
+                str(tmp_path / 'out'), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert '--iters: expected 1 or 2 values (one per --train-sizes 50,500)' \
+        ', got 1,2,3' in proc.stderr
 
 
 @pytest.mark.parametrize('methods', ['full,foo', 'Protune', ''])
