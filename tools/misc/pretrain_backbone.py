@@ -29,6 +29,8 @@ The Swin (``SWIN_ARCH``, width ``--embed-dims``) is made for 64 px images:
 patch size 2, three stages of 2 blocks at strides 2, 4 and 8 (channels
 E, 2E, 4E), 4 x 4 windows; the heads read its last (stride-8) stage, with
 its output norm, as ``configs/_base_/models/fcn_swin-e32-p2-w4.py`` does.
+Train it with ``--lr 5e-4`` (as ``tools/benchmark_transfer.py --backbone
+swin`` does): from scratch at the default 2e-3 it barely learns to count.
 
 Only the backbone's ``state_dict()`` is saved (with the BN statistics of
 training, as a frozen backbone uses them), as
@@ -39,7 +41,7 @@ training, as a frozen backbone uses them), as
     python tools/misc/pretrain_backbone.py \
         --out work_dirs/demo/resnet18_shapes-pretrain.pth
     python tools/misc/pretrain_backbone.py --arch swin --task count \
-        --out work_dirs/transfer-swin/swin-e32_count.pth
+        --lr 5e-4 --out work_dirs/transfer-swin/swin-e32_count.pth
 """
 import argparse
 import json
