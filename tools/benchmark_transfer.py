@@ -1,14 +1,16 @@
 """Controlled transfer benchmark: every tuning method, the same data, schedule
 and evaluation, several seeds, on data and weights made here.
 
-1. Source: a narrow ResNet-18 (width 16) is pretrained to *count* the shapes
-   in 64 px images (``tools/misc/pretrain_backbone.py --task count``) and
-   saved as a plain backbone checkpoint.
+1. Source: a narrow ResNet-18 (width 16; ``--backbone resnet18``, the
+   default) or a small Swin Transformer (width 32, patch 2, three stages;
+   ``--backbone swin``) is pretrained to *count* the shapes in 64 px images
+   (``tools/misc/pretrain_backbone.py --task count``) and saved as a plain
+   backbone checkpoint.
 2. Target: semantic segmentation of circles, squares and triangles
    (:func:`mmprotune.testing.make_ade20k_shapes`, ADE20K layout, other
-   images), with an FCN head on the dilated backbone's last stage
-   (``configs/transfer/``), loaded through
-   ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+   images), with an FCN head on the backbone's stride-8 last stage
+   (``configs/transfer/``, one config per method and backbone), loaded
+   through ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
 3. Each method (one config of ``configs/transfer/`` each) trains from the
    same checkpoint, on a low-data and a larger training split, with each
    seed, through a fresh mmengine ``Runner``, and is evaluated (mIoU) on the
@@ -17,7 +19,9 @@ and evaluation, several seeds, on data and weights made here.
 Prints a markdown table per split (mIoU mean ± std over seeds, the seeds'
 values, trainable parameters, train step time, activation memory saved for
 backward, per-task checkpoint size) and writes ``transfer.json`` and
-``transfer.png`` into ``--out-dir``. See docs/transfer_benchmark.md.
+``transfer.png`` into ``--out-dir`` (default ``work_dirs/transfer``, and
+``work_dirs/transfer-swin`` for the Swin track). See
+docs/transfer_benchmark.md.
 
 Example::
 
@@ -25,6 +29,7 @@ Example::
     python tools/benchmark_transfer.py --quick          # a smoke run
     python tools/benchmark_transfer.py --methods full,head-only,protune \\
         --seeds 2 --iters 300 --train-sizes 50
+    python tools/benchmark_transfer.py --backbone swin  # the Swin track
 """
 import argparse
 import json
@@ -42,20 +47,50 @@ from typing import Dict, List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO, 'configs', 'transfer')
-CONFIG_SUFFIX = 'r18-w16-d8_1xb16-500i_shapes-ade20k-64x64.py'
-#: Method name -> config of ``configs/transfer/`` (prefix before the suffix).
-METHOD_CONFIGS = OrderedDict([
-    ('full', 'fcn_finetune'),
-    ('head-only', 'fcn_frozen'),
-    ('protune', 'fcn_protune'),
-    ('bitfit', 'fcn_bitfit'),
-    ('lora', 'fcn_lora'),
-    ('conv-adapter', 'fcn_convadapter'),
-    ('mona', 'fcn_mona'),
-    ('scratch', 'fcn_scratch'),
+#: Per ``--backbone`` (a track of the benchmark): the ``configs/transfer/``
+#: suffix of its configs; the source: ``pretrain_args`` of
+#: ``tools/misc/pretrain_backbone.py`` besides the shared ones, iterations
+#: and images of the shipped benchmark, checkpoint name
+#: (``checkpoint_stem``); the shipped benchmark's training splits and their
+#: iterations (``splits``); the default ``--out-dir``; the name in the plot.
+BACKBONES = OrderedDict(
+    resnet18=dict(
+        config_suffix='r18-w16-d8_1xb16-500i_shapes-ade20k-64x64.py',
+        pretrain_args=('--depth', '18', '--base-channels', '16'),
+        pretrain_iters=1000,
+        pretrain_images=4000,
+        checkpoint_stem='resnet18-w16_count',
+        splits=dict(train_sizes=(50, 500), iters=(500, 1000)),
+        out_dir='work_dirs/transfer',
+        title='ResNet-18'),
+    swin=dict(
+        config_suffix='swin-e32-p2-w4_1xb16-500i_shapes-ade20k-64x64.py',
+        pretrain_args=('--arch', 'swin', '--embed-dims', '32', '--lr',
+                       '5e-4'),
+        pretrain_iters=600,
+        pretrain_images=4000,
+        checkpoint_stem='swin-e32-p2-w4_count',
+        splits=dict(train_sizes=(50, ), iters=(500, )),
+        out_dir='work_dirs/transfer-swin',
+        title='small Swin'),
+)
+ALL = tuple(BACKBONES)
+#: Method name -> (config of ``configs/transfer/``: the prefix before the
+#: backbone's suffix, the backbones it has a config for), in table order.
+METHODS = OrderedDict([
+    ('full', ('fcn_finetune', ALL)),
+    ('head-only', ('fcn_frozen', ALL)),
+    ('protune', ('fcn_protune', ALL)),
+    ('bitfit', ('fcn_bitfit', ALL)),
+    ('lora', ('fcn_lora', ALL)),
+    ('conv-adapter', ('fcn_convadapter', ('resnet18', ))),
+    ('adaptformer', ('fcn_adaptformer', ('swin', ))),
+    ('vpt', ('fcn_vpt', ('swin', ))),
+    ('mona', ('fcn_mona', ALL)),
+    ('scratch', ('fcn_scratch', ALL)),
 ])
-#: Run unless ``--methods`` says otherwise: all but ``scratch``.
-DEFAULT_METHODS = [m for m in METHOD_CONFIGS if m != 'scratch']
+#: Not run unless ``--methods`` names them.
+OPT_IN_METHODS = ('scratch', )
 IMG_SIZE = 64
 #: Deprecation notes of the upstream packages, and mmseg's note that the
 #: configs leave the visualisation hook off; printed once per run otherwise.
@@ -64,16 +99,10 @@ NOISY_WARNINGS = ('pkg_resources is deprecated', '``build_loss`` would be',
 PRETRAIN_SEED = 1  # the source images; the target data use seed 0
 TARGET_SEED = 0
 
-#: The shipped benchmark and the smoke run (``--quick``); explicit
-#: arguments override either.
+#: The shipped benchmark (with the backbone's source and ``splits``) and the
+#: smoke run (``--quick``); explicit arguments override either.
 SETTINGS = dict(
-    full=dict(
-        seeds=3,
-        iters=(500, 1000),
-        train_sizes=(50, 500),
-        num_val=500,
-        pretrain_iters=1000,
-        pretrain_images=4000),
+    full=dict(seeds=3, num_val=500),
     quick=dict(
         seeds=1,
         iters=(4, ),
@@ -81,23 +110,44 @@ SETTINGS = dict(
         num_val=8,
         pretrain_iters=4,
         pretrain_images=32))
-PRETRAIN_ARGS = ('--task', 'count', '--depth', '18', '--base-channels', '16',
-                 '--img-size', str(IMG_SIZE), '--batch-size', '32',
-                 '--seed', str(PRETRAIN_SEED))
+
+
+def pretrain_args(backbone: str) -> tuple:
+    """Arguments of ``tools/misc/pretrain_backbone.py`` for ``backbone``,
+    besides ``--out``, ``--iters`` and ``--num-images``."""
+    return ('--task', 'count', *BACKBONES[backbone]['pretrain_args'],
+            '--img-size', str(IMG_SIZE), '--batch-size', '32', '--seed',
+            str(PRETRAIN_SEED))
+
+
+def backbone_methods(backbone: str) -> List[str]:
+    """The methods that have a config for ``backbone``."""
+    return [m for m, (_, tracks) in METHODS.items() if backbone in tracks]
+
+
+def default_methods(backbone: str) -> List[str]:
+    """The methods run unless ``--methods`` says otherwise."""
+    return [m for m in backbone_methods(backbone) if m not in OPT_IN_METHODS]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None
                ) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Pretrain a ResNet-18 on a source task, then tune it to '
+        description='Pretrain a backbone on a source task, then tune it to '
         'a target segmentation task with each method and seed, and tabulate '
         'mIoU, trainable parameters, step time and memory.')
     parser.add_argument(
+        '--backbone',
+        choices=list(BACKBONES),
+        default='resnet18',
+        help='the benchmark track: the pretrained backbone, its configs and '
+        'methods (default: resnet18)')
+    parser.add_argument(
         '--methods',
         type=parse_methods,
-        default=DEFAULT_METHODS,
-        help=f'comma-separated subset of {",".join(METHOD_CONFIGS)} '
-        f'(default: {",".join(DEFAULT_METHODS)})')
+        help='comma-separated methods of the --backbone (' + '; '.join(
+            f'{b}: {",".join(backbone_methods(b))}' for b in BACKBONES) +
+        f'); default: all but {",".join(OPT_IN_METHODS)}')
     parser.add_argument(
         '--seeds', type=positive_int, help='seeds per method and split (0, 1, ...)')
     parser.add_argument(
@@ -117,10 +167,19 @@ def parse_args(argv: Optional[Sequence[str]] = None
         help='smoke-run defaults: 1 seed, 4 iterations, tiny data')
     parser.add_argument(
         '--out-dir',
-        default='work_dirs/transfer',
-        help='where the table, JSON, plot, checkpoint, data and logs go')
+        help='where the table, JSON, plot, checkpoint, data and logs go '
+        '(default: ' + ', '.join(f'{spec["out_dir"]} for {b}'
+                                 for b, spec in BACKBONES.items()) + ')')
     args = parser.parse_args(argv)
-    defaults = SETTINGS['quick' if args.quick else 'full']
+    if args.methods is None:
+        args.methods = default_methods(args.backbone)
+    error = methods_error(args.methods, args.backbone)
+    if error:
+        parser.error(error)
+    if args.out_dir is None:
+        args.out_dir = BACKBONES[args.backbone]['out_dir']
+    defaults = SETTINGS['quick'] if args.quick else dict(
+        SETTINGS['full'], **BACKBONES[args.backbone]['splits'])
     for key in ('seeds', 'iters', 'train_sizes', 'num_val'):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
@@ -128,21 +187,32 @@ def parse_args(argv: Optional[Sequence[str]] = None
         args.iters = split_iters(args.train_sizes, args.iters)
     except ValueError as error:
         parser.error(str(error))
-    args.pretrain_iters = defaults['pretrain_iters']
-    args.pretrain_images = defaults['pretrain_images']
+    source = defaults if args.quick else BACKBONES[args.backbone]
+    args.pretrain_iters = source['pretrain_iters']
+    args.pretrain_images = source['pretrain_images']
     return args
 
 
 def parse_methods(text: str) -> List[str]:
-    """``'full,protune'`` -> ``['full', 'protune']``; an unknown name is an
-    error that lists the allowed ones."""
-    methods = [m.strip() for m in text.split(',') if m.strip()]
-    unknown = [m for m in methods if m not in METHOD_CONFIGS]
-    if unknown or not methods:
-        raise argparse.ArgumentTypeError(
-            f'unknown method(s) {unknown or [text]}; allowed: '
-            f'{", ".join(METHOD_CONFIGS)}')
-    return methods
+    """``'full,protune'`` -> ``['full', 'protune']`` (checked against the
+    backbone by :func:`methods_error`)."""
+    return [m.strip() for m in text.split(',') if m.strip()]
+
+
+def methods_error(methods: List[str], backbone: str) -> Optional[str]:
+    """Why ``methods`` cannot run on ``backbone`` (none, or a name that is
+    not one of its methods), listing the allowed ones; None if they can."""
+    allowed = backbone_methods(backbone)
+    unknown = [m for m in methods if m not in allowed] if methods else ['']
+    if not unknown:
+        return None
+    elsewhere = [
+        f'{m}: --backbone {"/".join(METHODS[m][1])}' for m in unknown
+        if m in METHODS
+    ]
+    hint = f' ({"; ".join(elsewhere)})' if elsewhere else ''
+    return (f'unknown method(s) {unknown} for --backbone {backbone}{hint}; '
+            f'allowed: {", ".join(allowed)}')
 
 
 def positive_int(text: str) -> int:
@@ -176,9 +246,11 @@ def split_iters(train_sizes: Sequence[int],
     return dict(zip(train_sizes, iters))
 
 
-def config_path(method: str) -> str:
-    """The ``configs/transfer/`` file of ``method``."""
-    return osp.join(CONFIG_DIR, f'{METHOD_CONFIGS[method]}-{CONFIG_SUFFIX}')
+def config_path(method: str, backbone: str = 'resnet18') -> str:
+    """The ``configs/transfer/`` file of ``method`` on ``backbone``."""
+    return osp.join(
+        CONFIG_DIR,
+        f'{METHODS[method][0]}-{BACKBONES[backbone]["config_suffix"]}')
 
 
 # ----------------------------------------------------------------------
@@ -186,8 +258,8 @@ def config_path(method: str) -> str:
 def pretrain(args: argparse.Namespace) -> Dict[str, str]:
     """Run ``tools/misc/pretrain_backbone.py`` (unless its checkpoint
     exists); return the checkpoint path and the script's summary line."""
-    stem = (f'resnet18-w16_count-{args.pretrain_iters}i-'
-            f'{args.pretrain_images}img')
+    stem = (f'{BACKBONES[args.backbone]["checkpoint_stem"]}-'
+            f'{args.pretrain_iters}i-{args.pretrain_images}img')
     checkpoint = osp.join(args.out_dir, f'{stem}.pth')
     log_file = osp.join(args.out_dir, f'{stem}.log')
     if not osp.isfile(checkpoint):
@@ -197,7 +269,7 @@ def pretrain(args: argparse.Namespace) -> Dict[str, str]:
         cmd = [
             sys.executable,
             osp.join(REPO, 'tools', 'misc', 'pretrain_backbone.py'),
-            '--out', checkpoint, *PRETRAIN_ARGS, '--iters',
+            '--out', checkpoint, *pretrain_args(args.backbone), '--iters',
             str(args.pretrain_iters), '--num-images',
             str(args.pretrain_images)
         ]
@@ -232,13 +304,13 @@ def make_target_data(args: argparse.Namespace) -> str:
 
 # ----------------------------------------------------------------------
 # one run
-def run_config(method: str, data_root: str, checkpoint: str,
+def run_config(config: str, data_root: str, checkpoint: str,
                train_size: int, seed: int, iters: int, work_dir: str):
-    """The method's config pointed at the data and checkpoint, with the
+    """A method's config pointed at the data and checkpoint, with the
     split, seed and iteration count of one run; validation only at the end
     (``Runner.test``), no checkpoint written."""
     from mmengine.config import Config
-    cfg = Config.fromfile(config_path(method))
+    cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     cfg.experiment_name = cfg.visualizer.name = osp.basename(work_dir)
     cfg.log_level = 'ERROR'  # the progress bar and results stay readable
@@ -379,7 +451,8 @@ def markdown(table: Dict[int, Dict[str, dict]],
     return '\n\n'.join(blocks)
 
 
-def plot(table: Dict[int, Dict[str, dict]], path: str) -> None:
+def plot(table: Dict[int, Dict[str, dict]], path: str,
+         backbone: str = 'resnet18') -> None:
     """Grouped bars of mIoU (± std, seeds as dots) per method and split."""
     import matplotlib
     matplotlib.use('Agg')
@@ -400,7 +473,8 @@ def plot(table: Dict[int, Dict[str, dict]], path: str) -> None:
     ax.set_xticks(range(len(methods)))
     ax.set_xticklabels(methods, rotation=20, ha='right')
     ax.set_ylabel('mIoU (%)')
-    ax.set_title('Transfer: count-pretrained ResNet-18 -> shape segmentation')
+    ax.set_title(f'Transfer: count-pretrained {BACKBONES[backbone]["title"]}'
+                 ' -> shape segmentation')
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -433,13 +507,13 @@ def run_all(args: argparse.Namespace, source: dict, data_root: str,
         for size, method, seed in plan:
             name = f'n{size}_{method}_seed{seed}'
             progress.update(task, description=name)
-            cfg = run_config(method, data_root, source['checkpoint'], size,
+            config = config_path(method, args.backbone)
+            cfg = run_config(config, data_root, source['checkpoint'], size,
                              seed, args.iters[size],
                              osp.join(args.out_dir, 'runs', name))
             result = run_once(cfg)
             runs.append(dict(train_size=size, method=method, seed=seed,
-                             config=osp.relpath(config_path(method), REPO),
-                             **result))
+                             config=osp.relpath(config, REPO), **result))
             write_report(args, source, runs, time.time() - start,
                          complete=len(runs) == len(plan))
             progress.console.print(
@@ -457,10 +531,11 @@ def write_report(args: argparse.Namespace, source: dict, runs: List[dict],
     every run so far; return it."""
     settings = {
         key: getattr(args, key)
-        for key in ('methods', 'seeds', 'iters', 'train_sizes', 'num_val',
-                    'pretrain_iters', 'pretrain_images')
+        for key in ('backbone', 'methods', 'seeds', 'iters', 'train_sizes',
+                    'num_val', 'pretrain_iters', 'pretrain_images')
     }
-    settings.update(img_size=IMG_SIZE, pretrain_args=PRETRAIN_ARGS,
+    settings.update(img_size=IMG_SIZE,
+                    pretrain_args=pretrain_args(args.backbone),
                     target_seed=TARGET_SEED)
     summary = {str(k): v for k, v in summarize(runs).items()}
     report = dict(settings=settings, machine=machine(), source=source,
@@ -499,7 +574,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     table = summarize(runs)
     report = write_report(args, source, runs, time.time() - start,
                           complete=True)
-    plot(table, osp.join(args.out_dir, 'transfer.png'))
+    plot(table, osp.join(args.out_dir, 'transfer.png'), args.backbone)
     device = report['machine']['cuda'] or report['machine']['processor']
     print(f'\n{len(runs)} runs in {report["total_s"] / 60:.1f} min on '
           f'{device}; mIoU on {args.num_val} validation images\n')

@@ -30,7 +30,7 @@ def data_roots(tmp_path_factory):
 #: Config-name methods that tune the frozen backbone through ``prompts``:
 #: Pro-tuning and the PEFT baselines of ``mmprotune.models.peft_blocks``.
 PROMPTED_METHODS = ('protune', 'bitfit', 'lora', 'adaptformer',
-                    'convadapter', 'mona')
+                    'convadapter', 'mona', 'vpt')
 
 
 def method_of(config: Path) -> str:

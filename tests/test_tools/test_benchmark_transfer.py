@@ -1,7 +1,8 @@
 """``tools/benchmark_transfer.py``: a reduced run end to end through the
-command (pretraining, data, Runner training and test per method, markdown,
-JSON, plot), its parameter counts against an independent count, the seed
-statistics, and the error for an unknown method."""
+command for each backbone track (pretraining, data, Runner training and test
+per method, markdown, JSON, plot), its parameter counts against an
+independent count, the seed statistics, the tracks' defaults, and the error
+for an unknown method."""
 import importlib.util
 import json
 import os
@@ -17,7 +18,14 @@ from mmseg.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'benchmark_transfer.py'
-METHODS = ('full', 'head-only', 'protune')
+#: Per track: the arguments that select it, the methods of its quick run,
+#: and the shape of one tensor of its source checkpoint.
+TRACKS = dict(
+    resnet18=((), ('full', 'head-only', 'protune'),
+              ('conv1.weight', (16, 3, 7, 7))),
+    swin=(('--backbone', 'swin'), ('full', 'head-only', 'protune',
+                                   'adaptformer', 'vpt'),
+          ('patch_embed.projection.weight', (32, 3, 2, 2))))
 
 
 def _load_tool():
@@ -41,59 +49,75 @@ def _run(*args, cwd):
                           timeout=300)
 
 
-def _trainable(config: str) -> tuple:
-    """(all, backbone) trainable parameters of the config's model, counted
-    here from ``requires_grad`` (no weights loaded)."""
+def _build(config: str):
+    """The config's model (no weights loaded)."""
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
     import mmprotune  # noqa: F401  (registers the ProTune backbones)
     with DefaultScope.overwrite_default_scope('mmseg'):
-        model = MODELS.build(cfg.model)
-    trainable = [(n, p.numel()) for n, p in model.named_parameters()
+        return MODELS.build(cfg.model)
+
+
+def _trainable(config: str) -> tuple:
+    """(all, backbone) trainable parameters of the config's model, counted
+    here from ``requires_grad``."""
+    trainable = [(n, p.numel()) for n, p in _build(config).named_parameters()
                  if p.requires_grad]
     return (sum(n for _, n in trainable),
             sum(n for name, n in trainable if name.startswith('backbone.')))
 
 
-def test_benchmark_transfer_quick(tmp_path):
+@pytest.mark.parametrize('backbone', list(TRACKS))
+def test_benchmark_transfer_quick(tmp_path, backbone):
+    track_args, methods, (key, shape) = TRACKS[backbone]
     out_dir = tmp_path / 'out'
-    proc = _run('--quick', '--methods', ','.join(METHODS), '--out-dir',
-                str(out_dir), cwd=tmp_path)
+    proc = _run('--quick', *track_args, '--methods', ','.join(methods),
+                '--out-dir', str(out_dir), cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     out = proc.stdout
     assert '**8 training images, 4 iterations**' in out
     assert '| method | mIoU | seeds |' in out
-    for method in METHODS:
+    for method in methods:
         assert f'| {method} | ' in out
 
     report = json.loads((out_dir / 'transfer.json').read_text())
-    assert report['settings']['methods'] == list(METHODS)
+    assert report['settings']['methods'] == list(methods)
+    assert report['settings']['backbone'] == backbone
     assert report['settings']['seeds'] == 1
     assert report['source']['summary'].startswith('final train loss')
     assert [(r['method'], r['seed']) for r in report['runs']] == [
-        (m, 0) for m in METHODS
+        (m, 0) for m in methods
     ]
     summary = report['summary']['8']
     tool = _load_tool()
-    for method in METHODS:
+    for method in methods:
         s = summary[method]
         assert 0 <= s['mIoU_mean'] <= 100 and s['mIoU_std'] == 0
         assert s['step_s'] > 0 and s['saved_bytes'] > 0
         assert (s['trainable_params'], s['backbone_trainable_params']) == \
-            _trainable(tool.config_path(method))
+            _trainable(tool.config_path(method, backbone))
+    assert [r['config'] for r in report['runs']] == [
+        os.path.relpath(tool.config_path(m, backbone), REPO) for m in methods
+    ]
     assert summary['head-only']['backbone_trainable_params'] == 0
     # a frozen backbone's per-task checkpoint is a delta: far smaller
     assert summary['protune']['checkpoint_bytes'] < \
         summary['full']['checkpoint_bytes'] / 5
     assert (out_dir / 'transfer.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    # the source checkpoint is a plain backbone state dict
+    # the source checkpoint is a plain backbone state dict, with the keys
+    # of the target configs' upstream backbone
     checkpoint = Path(report['source']['checkpoint'])
     assert checkpoint.parent == out_dir
+    assert checkpoint.name.startswith(
+        tool.BACKBONES[backbone]['checkpoint_stem'])
     state = torch.load(checkpoint, map_location='cpu')['state_dict']
-    assert state['conv1.weight'].shape == (16, 3, 7, 7)
-    # with the BN statistics of pretraining, not the initial 0 / 1
-    assert not torch.equal(state['bn1.running_var'],
-                           torch.ones_like(state['bn1.running_var']))
+    assert state[key].shape == shape
+    assert set(state) == set(
+        _build(tool.config_path('full', backbone)).backbone.state_dict())
+    if backbone == 'resnet18':
+        # with the BN statistics of pretraining, not the initial 0 / 1
+        assert not torch.equal(state['bn1.running_var'],
+                               torch.ones_like(state['bn1.running_var']))
 
 
 def test_summary_mean_and_sample_std():
@@ -116,6 +140,24 @@ def test_summary_mean_and_sample_std():
         '200 ms | 1.0 MiB | 1.00 MiB |' in text
 
 
+def test_tracks_defaults_and_configs():
+    tool = _load_tool()
+    args = tool.parse_args([])
+    assert (args.backbone, args.out_dir) == ('resnet18', 'work_dirs/transfer')
+    assert args.methods == ['full', 'head-only', 'protune', 'bitfit', 'lora',
+                            'conv-adapter', 'mona']
+    args = tool.parse_args(['--backbone', 'swin'])
+    assert args.out_dir == 'work_dirs/transfer-swin'
+    assert args.methods == ['full', 'head-only', 'protune', 'bitfit', 'lora',
+                            'adaptformer', 'vpt', 'mona']
+    stems = set()
+    for backbone in tool.BACKBONES:
+        for method in tool.backbone_methods(backbone):
+            assert os.path.isfile(tool.config_path(method, backbone))
+        stems.add(tool.BACKBONES[backbone]['checkpoint_stem'])
+    assert len(stems) == len(tool.BACKBONES)
+
+
 def test_iterations_per_split():
     tool = _load_tool()
     args = tool.parse_args(['--train-sizes', '50,500', '--iters', '300,900'])
@@ -123,6 +165,7 @@ def test_iterations_per_split():
     args = tool.parse_args(['--train-sizes', '50,500', '--iters', '300'])
     assert args.iters == {50: 300, 500: 300}
     assert tool.parse_args([]).iters == {50: 500, 500: 1000}
+    assert tool.parse_args(['--backbone', 'swin']).iters == {50: 500}
 
 
 def test_iterations_must_match_the_splits(tmp_path):
@@ -133,12 +176,28 @@ def test_iterations_must_match_the_splits(tmp_path):
         ', got 1,2,3' in proc.stderr
 
 
-@pytest.mark.parametrize('methods', ['full,foo', 'Protune', ''])
-def test_unknown_method_lists_allowed(tmp_path, methods):
-    proc = _run('--methods', methods, '--out-dir', str(tmp_path / 'out'),
-                cwd=tmp_path)
+RESNET_METHODS = 'full, head-only, protune, bitfit, lora, conv-adapter, ' \
+    'mona, scratch'
+SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
+    'mona, scratch'
+
+
+@pytest.mark.parametrize('args,allowed,hint', [
+    (('--methods', 'full,foo'), RESNET_METHODS, None),
+    (('--methods', 'Protune'), RESNET_METHODS, None),
+    (('--methods', ''), RESNET_METHODS, None),
+    (('--methods', 'adaptformer'), RESNET_METHODS,
+     "['adaptformer'] for --backbone resnet18 (adaptformer: --backbone "
+     'swin)'),
+    (('--backbone', 'swin', '--methods', 'full,conv-adapter'), SWIN_METHODS,
+     "['conv-adapter'] for --backbone swin (conv-adapter: --backbone "
+     'resnet18)'),
+])
+def test_unknown_method_lists_allowed(tmp_path, args, allowed, hint):
+    proc = _run(*args, '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)
     assert proc.returncode == 2
     assert 'unknown method(s)' in proc.stderr
-    assert 'allowed: full, head-only, protune, bitfit, lora, conv-adapter, ' \
-        'mona, scratch' in proc.stderr
+    assert f'allowed: {allowed}' in proc.stderr
+    if hint:
+        assert hint in proc.stderr
     assert not (tmp_path / 'out').exists()

@@ -1,4 +1,6 @@
-"""Pretrain an mmdet ``ResNet`` on a synthetic source task (no model hub).
+"""Pretrain a backbone on a synthetic source task (no model hub): an mmdet
+``ResNet`` (``--arch resnet``, the default) or a small mmseg
+``SwinTransformer`` (``--arch swin``).
 
 Two source tasks (``--task``) on images of
 :func:`mmprotune.testing.make_coco_shapes` drawn with their own seed (so they
@@ -9,8 +11,9 @@ are in this image, and roughly where":
 
 * a global head (average pooling + linear) predicts which of the 3 shape
   classes occur in the image;
-* 1x1-conv heads on the stride-8/16/32 stages predict, per feature-map cell,
-  which classes cover it (soft targets: the covered fraction of the cell).
+* 1x1-conv heads on the stride-8/16/32 stages (the Swin: its stride-8 last
+  stage) predict, per feature-map cell, which classes cover it (soft targets:
+  the covered fraction of the cell).
 
   The per-cell labels give many more targets per image than the global ones,
   so the backbone learns transferable shape features in a couple of minutes
@@ -22,13 +25,23 @@ backbone learns to find objects but is never asked what they are or exactly
 where: the source of ``tools/benchmark_transfer.py``, whose target task
 (segmenting circles, squares and triangles) needs both.
 
+The Swin (``SWIN_ARCH``, width ``--embed-dims``) is made for 64 px images:
+patch size 2, three stages of 2 blocks at strides 2, 4 and 8 (channels
+E, 2E, 4E), 4 x 4 windows; the heads read its last (stride-8) stage, with
+its output norm, as ``configs/_base_/models/fcn_swin-e32-p2-w4.py`` does.
+Train it with ``--lr 5e-4`` (as ``tools/benchmark_transfer.py --backbone
+swin`` does): from scratch at the default 2e-3 it barely learns to count.
+
 Only the backbone's ``state_dict()`` is saved (with the BN statistics of
 training, as a frozen backbone uses them), as
-``{'state_dict': {'conv1.weight': ..., 'bn1.weight': ..., 'layer1...': ...}}``,
-which is what ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads::
+``{'state_dict': {'conv1.weight': ..., 'bn1.weight': ..., 'layer1...': ...}}``
+(Swin: ``patch_embed...``, ``stages...``, ``norm2...``), which is what
+``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads::
 
     python tools/misc/pretrain_backbone.py \
         --out work_dirs/demo/resnet18_shapes-pretrain.pth
+    python tools/misc/pretrain_backbone.py --arch swin --task count \
+        --lr 5e-4 --out work_dirs/transfer-swin/swin-e32_count.pth
 """
 import argparse
 import json
@@ -45,6 +58,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.backbones import ResNet
 from mmengine.logging import MMLogger
+from mmseg.models.backbones import SwinTransformer
 from PIL import Image
 
 from mmprotune.testing import SHAPE_CLASSES, make_coco_shapes
@@ -52,16 +66,28 @@ from mmprotune.testing import SHAPE_CLASSES, make_coco_shapes
 #: ImageNet statistics (RGB), as in mmdet's ``DetDataPreprocessor`` configs.
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
-#: ResNet stages (``out_indices``) with a per-cell head: strides 8, 16, 32.
-DENSE_STAGES = (1, 2, 3)
+#: Stages (``out_indices``) with a per-cell head (``shapes`` task), per
+#: ``--arch``: ResNet strides 8, 16, 32; the Swin's stride-8 last stage. The
+#: global head reads the last of them.
+DENSE_STAGES = dict(resnet=(1, 2, 3), swin=(2, ))
+#: The ``--arch swin`` backbone (mmseg ``SwinTransformer`` arguments besides
+#: ``embed_dims``, ``out_indices`` and ``pretrain_img_size``): stride 8 after
+#: three stages at 64 px, no stochastic depth (a frozen copy has none).
+SWIN_ARCH = dict(
+    depths=(2, 2, 2),
+    num_heads=(1, 2, 4),
+    patch_size=2,
+    strides=(2, 2, 2),
+    window_size=4,
+    drop_path_rate=0.0)
 #: Count task: 0..MAX_COUNT annotated shapes per image.
 MAX_COUNT = 4
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Pretrain a ResNet backbone as a multi-label shapes '
-        'classifier and save its weights for init_cfg=Pretrained.')
+        description='Pretrain a ResNet or Swin backbone on a synthetic '
+        'source task and save its weights for init_cfg=Pretrained.')
     parser.add_argument(
         '--out',
         default='work_dirs/demo/resnet18_shapes-pretrain.pth',
@@ -71,12 +97,23 @@ def parse_args() -> argparse.Namespace:
         choices=['shapes', 'count'],
         default='shapes',
         help='source task (see the module docstring)')
+    parser.add_argument(
+        '--arch',
+        choices=list(DENSE_STAGES),
+        default='resnet',
+        help='backbone: mmdet ResNet, or the small mmseg SwinTransformer of '
+        'SWIN_ARCH')
     parser.add_argument('--depth', type=int, default=18, help='ResNet depth')
     parser.add_argument(
         '--base-channels',
         type=int,
         default=64,
         help='ResNet width (channels of the stem and the first stage)')
+    parser.add_argument(
+        '--embed-dims',
+        type=int,
+        default=32,
+        help='Swin width (channels of the first stage)')
     parser.add_argument(
         '--iters', type=int, default=300, help='training iterations')
     parser.add_argument(
@@ -121,28 +158,44 @@ def load_split(data_root: str, split: str) -> Tuple[torch.Tensor, ...]:
             torch.from_numpy(masks), torch.from_numpy(counts))
 
 
-class ShapesClassifier(nn.Module):
-    """ResNet with a global head and per-cell heads on ``dense_stages``."""
-
-    def __init__(self, depth: int, base_channels: int, num_classes: int,
-                 dense_stages: Tuple[int, ...]):
-        super().__init__()
+def build_backbone(args: argparse.Namespace,
+                   out_indices: Tuple[int, ...]) -> Tuple[nn.Module,
+                                                          List[int]]:
+    """The initialised ``--arch`` backbone with outputs ``out_indices``, and
+    the channels of each output."""
+    if args.arch == 'swin':
+        backbone = SwinTransformer(
+            embed_dims=args.embed_dims,
+            out_indices=out_indices,
+            pretrain_img_size=args.img_size,
+            **SWIN_ARCH)
+        channels = [backbone.num_features[i] for i in out_indices]
+    else:
         # BN in training mode, so the checkpoint holds the real statistics
         # that a frozen backbone (BN in eval mode) uses downstream
-        self.backbone = ResNet(
-            depth=depth,
-            base_channels=base_channels,
-            out_indices=dense_stages or (3, ),
+        backbone = ResNet(
+            depth=args.depth,
+            base_channels=args.base_channels,
+            out_indices=out_indices,
             norm_eval=False)
-        # silence mmengine's per-parameter init report
-        MMLogger.get_instance('pretrain_backbone', log_level='WARNING')
-        self.backbone.init_weights()
-        channels = [
-            self.backbone.feat_dim // 2**(3 - i) for i in dense_stages
-        ]
-        self.head = nn.Linear(self.backbone.feat_dim, num_classes)
+        channels = [backbone.feat_dim // 2**(3 - i) for i in out_indices]
+    # silence mmengine's per-parameter init report
+    MMLogger.get_instance('pretrain_backbone', log_level='WARNING')
+    backbone.init_weights()
+    return backbone, channels
+
+
+class ShapesClassifier(nn.Module):
+    """A backbone with a global head (average pooling + linear) on its last
+    output and, with ``dense``, a per-cell head (1x1 conv) on each output."""
+
+    def __init__(self, backbone: nn.Module, channels: List[int],
+                 num_classes: int, dense: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(channels[-1], num_classes)
         self.dense_heads = nn.ModuleList(
-            nn.Conv2d(c, num_classes, 1) for c in channels)
+            nn.Conv2d(c, num_classes, 1) for c in (channels if dense else ()))
         self.register_buffer('mean', torch.tensor(MEAN).view(1, 3, 1, 1))
         self.register_buffer('std', torch.tensor(STD).view(1, 3, 1, 1))
 
@@ -156,14 +209,16 @@ class ShapesClassifier(nn.Module):
                 [head(f) for head, f in zip(self.dense_heads, feats)])
 
 
-def build_classifier(task: str, depth: int,
-                     base_channels: int) -> ShapesClassifier:
-    """The classifier of a source task: 3 shape labels and per-cell heads
-    (``shapes``), or 5 count classes from the global head (``count``)."""
-    if task == 'shapes':
-        return ShapesClassifier(depth, base_channels, len(SHAPE_CLASSES),
-                                DENSE_STAGES)
-    return ShapesClassifier(depth, base_channels, MAX_COUNT + 1, ())
+def build_classifier(args: argparse.Namespace) -> ShapesClassifier:
+    """The classifier of the source task ``args.task``: 3 shape labels and
+    per-cell heads on the arch's ``DENSE_STAGES`` (``shapes``), or 5 count
+    classes from the global head on the last of them alone (``count``)."""
+    stages = DENSE_STAGES[args.arch]
+    if args.task == 'shapes':
+        backbone, channels = build_backbone(args, stages)
+        return ShapesClassifier(backbone, channels, len(SHAPE_CLASSES), True)
+    backbone, channels = build_backbone(args, stages[-1:])
+    return ShapesClassifier(backbone, channels, MAX_COUNT + 1, False)
 
 
 def targets(masks: torch.Tensor,
@@ -239,7 +294,7 @@ def main() -> None:
           f'images at {args.img_size} px (seed {args.seed}), '
           f'{time.time() - start:.1f}s')
 
-    model = build_classifier(args.task, args.depth, args.base_channels)
+    model = build_classifier(args)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=args.lr, weight_decay=0.05)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
