@@ -158,6 +158,24 @@ def test_tracks_defaults_and_configs():
     assert len(stems) == len(tool.BACKBONES)
 
 
+@pytest.mark.parametrize('method', ['full', 'vpt'])
+def test_swin_track_learning_rates(method):
+    """The Swin's own weights at 0.1x the lr, everything new at the lr."""
+    from mmengine.optim import build_optim_wrapper
+    tool = _load_tool()
+    config = tool.config_path(method, 'swin')
+    model = _build(config)
+    optimizer = build_optim_wrapper(model,
+                                    Config.fromfile(config).optim_wrapper)
+    lr = {id(p): g['lr'] for g in optimizer.param_groups for p in g['params']}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        own = name.startswith('backbone.') and \
+            not name.startswith('backbone.prompts.')
+        assert lr[id(param)] == pytest.approx(1e-3 if own else 1e-2), name
+
+
 def test_iterations_per_split():
     tool = _load_tool()
     args = tool.parse_args(['--train-sizes', '50,500', '--iters', '300,900'])
