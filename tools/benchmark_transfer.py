@@ -180,11 +180,13 @@ def parse_args(argv: Optional[Sequence[str]] = None
         args.out_dir = BACKBONES[args.backbone]['out_dir']
     defaults = SETTINGS['quick'] if args.quick else dict(
         SETTINGS['full'], **BACKBONES[args.backbone]['splits'])
-    for key in ('seeds', 'iters', 'train_sizes', 'num_val'):
+    for key in ('seeds', 'train_sizes', 'num_val'):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
     try:
-        args.iters = split_iters(args.train_sizes, args.iters)
+        args.iters = split_iters(
+            args.train_sizes, args.iters or shipped_iters(
+                args.train_sizes, defaults))
     except ValueError as error:
         parser.error(str(error))
     source = defaults if args.quick else BACKBONES[args.backbone]
@@ -244,6 +246,19 @@ def split_iters(train_sizes: Sequence[int],
             f'--train-sizes {",".join(map(str, train_sizes))}), got '
             f'{",".join(map(str, iters))}')
     return dict(zip(train_sizes, iters))
+
+
+def shipped_iters(train_sizes: Sequence[int], defaults: dict) -> List[int]:
+    """The shipped iterations of each of ``train_sizes``; a size without
+    them is an error that asks for ``--iters``."""
+    shipped = dict(zip(defaults['train_sizes'], defaults['iters']))
+    missing = [size for size in train_sizes if size not in shipped]
+    if missing:
+        raise ValueError(
+            f'--iters: no shipped iterations for --train-sizes '
+            f'{",".join(map(str, missing))} (only for '
+            f'{",".join(map(str, shipped))}); give --iters')
+    return [shipped[size] for size in train_sizes]
 
 
 def config_path(method: str, backbone: str = 'resnet18') -> str:

@@ -184,6 +184,9 @@ def test_iterations_per_split():
     assert args.iters == {50: 300, 500: 300}
     assert tool.parse_args([]).iters == {50: 500, 500: 1000}
     assert tool.parse_args(['--backbone', 'swin']).iters == {50: 500}
+    assert tool.parse_args(['--train-sizes', '500']).iters == {500: 1000}
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--train-sizes', '100'])
 
 
 def test_iterations_must_match_the_splits(tmp_path):
