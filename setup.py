@@ -26,7 +26,7 @@ setup(
         'ftfy',
         'regex',
         'pycocotools',
-        'numpy<2',
+        'numpy',
         'pillow',
     ],
     extras_require=dict(tests=['pytest>=7', 'matplotlib']),

@@ -32,7 +32,6 @@ Example::
     python tools/benchmark_transfer.py --backbone swin  # the Swin track
 """
 import argparse
-import json
 import os
 import os.path as osp
 import platform
@@ -369,8 +368,10 @@ def run_once(cfg) -> dict:
     start = time.perf_counter()
     metrics = runner.test()
     result['test_s'] = time.perf_counter() - start
-    result.update(mIoU=metrics['mIoU'], aAcc=metrics['aAcc'],
-                  mAcc=metrics['mAcc'])
+    # mmseg's IoUMetric returns numpy scalars (np.float32 under numpy 2)
+    result.update(
+        {key: float(metrics[key])
+         for key in ('mIoU', 'aAcc', 'mAcc')})
     # after the test: its training-mode forward updates BN statistics
     result.update(model_figures(runner))
     return result
@@ -544,6 +545,7 @@ def write_report(args: argparse.Namespace, source: dict, runs: List[dict],
                  total_s: float, complete: bool) -> dict:
     """Write ``transfer.json``: settings, machine, source, the summary and
     every run so far; return it."""
+    import mmengine
     settings = {
         key: getattr(args, key)
         for key in ('backbone', 'methods', 'seeds', 'iters', 'train_sizes',
@@ -556,8 +558,9 @@ def write_report(args: argparse.Namespace, source: dict, runs: List[dict],
     report = dict(settings=settings, machine=machine(), source=source,
                   complete=complete, total_s=total_s, summary=summary,
                   runs=runs)
-    with open(osp.join(args.out_dir, 'transfer.json'), 'w') as f:
-        json.dump(report, f, indent=2)
+    # mmengine's dump turns numpy scalars into Python numbers, and writes
+    # atomically once mmprotune is imported (AtomicLocalBackend)
+    mmengine.dump(report, osp.join(args.out_dir, 'transfer.json'), indent=2)
     return report
 
 

@@ -1,42 +1,54 @@
 #!/usr/bin/env bash
 # Installs what mmprotune needs into the active python3, reusing what is present.
-# Order matters: torch first, then the build tools mmcv 2.1.0 needs, then mmcv built
-# from source with its compiled ops (no wheel exists for current torch), then
-# mmdet / mmseg and this package.
+# Every pip call takes requirements/constraints.txt, so the result is the same
+# whatever was installed before. Order matters: torch first, then the build
+# tools mmcv 2.1.0 needs, then mmcv built from source with its compiled ops (no
+# wheel exists for current torch), then mmdet / mmseg and this package.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
-PIP=("$PY" -m pip install --disable-pip-version-check -q)
+CONSTRAINTS=requirements/constraints.txt
+PIP=("$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS")
 
-have() { "$PY" - "$@" <<'PYEOF' >/dev/null 2>&1
+# missing NAME...: prints the names that are not installed, or not at the
+# version requirements/constraints.txt pins.
+missing() { "$PY" - "$CONSTRAINTS" "$@" <<'PYEOF'
 import importlib.metadata as md, sys
-from packaging.version import Version
-from packaging.specifiers import SpecifierSet
-name, spec = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else '')
-v = md.version(name)
-sys.exit(0 if not spec or Version(v) in SpecifierSet(spec) else 1)
+from packaging.requirements import Requirement
+pins = {}
+for line in open(sys.argv[1], encoding='utf-8'):
+    line = line.split('#')[0].strip()
+    if line:
+        req = Requirement(line)
+        pins[req.name.lower()] = req.specifier
+for name in sys.argv[2:]:
+    try:
+        version = md.version(name)
+    except md.PackageNotFoundError:
+        print(name)
+        continue
+    if version not in pins.get(name.lower(), version):
+        print(name)
 PYEOF
 }
 
 "$PY" -c 'import packaging' 2>/dev/null || "${PIP[@]}" packaging
-if ! have torch; then
+if [ -n "$(missing torch)" ]; then
     echo "[install] torch"
     "${PIP[@]}" "torch==2.13.0" || "${PIP[@]}" torch
 fi
-if ! have setuptools '<81' || ! have numpy '<2'; then
-    echo "[install] setuptools<81 numpy<2"
-    "${PIP[@]}" "setuptools<81" "numpy<2"
+if [ -n "$(missing setuptools numpy)" ]; then
+    echo "[install] setuptools numpy"
+    "${PIP[@]}" setuptools numpy
 fi
-if ! have mmcv '==2.1.0' || ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+if [ -n "$(missing mmengine mmcv opencv-python)" ] || ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
     echo "[install] mmcv 2.1.0 with ops (builds from source the first time: ~6 min on 2 cores)"
-    "${PIP[@]}" "mmengine==0.10.7" wheel ninja
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${PIP[@]}" --no-build-isolation "mmcv==2.1.0"
+    "${PIP[@]}" mmengine opencv-python wheel ninja
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${PIP[@]}" --no-build-isolation mmcv
 fi
-if ! have mmdet '==3.3.0' || ! have mmsegmentation '==1.2.2' || ! have ftfy \
-        || ! have pycocotools || ! have pytest || ! have matplotlib; then
+if [ -n "$(missing mmdet mmsegmentation ftfy regex pycocotools pytest matplotlib)" ]; then
     echo "[install] mmdet mmsegmentation and test tools"
-    "${PIP[@]}" "mmdet==3.3.0" "mmsegmentation==1.2.2" ftfy regex pycocotools \
-        "pytest>=7" matplotlib
+    "${PIP[@]}" mmdet mmsegmentation ftfy regex pycocotools "pytest>=7" matplotlib
 fi
 repo=$(pwd)
 if ! (cd / && "$PY" -c 'import mmprotune, os, sys; sys.exit(not os.path.samefile(os.path.dirname(os.path.dirname(mmprotune.__file__)), sys.argv[1]))' "$repo") 2>/dev/null; then

@@ -16,10 +16,10 @@ when ``--methods`` includes it), writes ``report.json`` and ``report.png``
 (bar chart of the ratios) into ``--out-dir``.
 """
 import argparse
-import json
 import os.path as osp
 from pathlib import Path
 
+import mmengine
 from mmengine.config import Config
 from rich.progress import track
 
@@ -138,9 +138,11 @@ def main():
         result['trainable_params'] = result['params']['all']['trainable']
     reference = 'full' if 'full' in results else next(iter(results))
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    with open(osp.join(args.out_dir, 'report.json'), 'w') as f:
-        json.dump(dict(img_size=args.img_size, batch_size=args.batch_size,
-                       reference=reference, results=results), f, indent=2)
+    # mmengine's dump turns numpy scalars into Python numbers, and writes
+    # atomically once mmprotune is imported (AtomicLocalBackend)
+    mmengine.dump(dict(img_size=args.img_size, batch_size=args.batch_size,
+                       reference=reference, results=results),
+                  osp.join(args.out_dir, 'report.json'), indent=2)
     title = (f'{" / ".join(Path(c).stem for c in args.configs)}: batch '
              f'{args.batch_size}x3x{args.img_size}x{args.img_size}, '
              f'ratios to {reference}')

@@ -140,6 +140,31 @@ def test_summary_mean_and_sample_std():
         '200 ms | 1.0 MiB | 1.00 MiB |' in text
 
 
+def test_report_holds_python_numbers(tmp_path):
+    """Metrics arrive as numpy scalars (mmseg's IoUMetric gives np.float32
+    under numpy 2): ``transfer.json`` is still written, with plain numbers,
+    and no temporary file is left beside it."""
+    import numpy as np
+    tool = _load_tool()
+    args = tool.parse_args(['--quick', '--out-dir', str(tmp_path)])
+    runs = [
+        dict(train_size=8, method='protune', seed=seed,
+             mIoU=np.float32(50.25 + seed), step_s=np.float64(0.5),
+             trainable_params=np.int64(10), backbone_trainable_params=4,
+             saved_bytes=2**20, checkpoint_bytes=2**20,
+             loss_curve=np.array([0.5, 0.25], dtype=np.float32))
+        for seed in range(2)
+    ]
+    tool.write_report(args, dict(summary='stand-in source'), runs,
+                      total_s=np.float32(3.0), complete=True)
+    report = json.loads((tmp_path / 'transfer.json').read_text())
+    assert [r['mIoU'] for r in report['runs']] == [50.25, 51.25]
+    assert report['runs'][0]['loss_curve'] == [0.5, 0.25]
+    assert report['summary']['8']['protune']['mIoU_mean'] == 50.75
+    assert report['summary']['8']['protune']['trainable_params'] == 10
+    assert os.listdir(tmp_path) == ['transfer.json']
+
+
 def test_tracks_defaults_and_configs():
     tool = _load_tool()
     args = tool.parse_args([])
