@@ -33,10 +33,10 @@ METHODS = ('full', 'head-only', 'protune-naive', 'protune')
 
 
 def peft_methods() -> Dict[str, str]:
-    """Method names (lower case) of the registered PEFT baselines -> their
-    ``prompt_cfg.type``."""
+    """Method names (``method_name``) of the registered PEFT baselines ->
+    their ``prompt_cfg.type``."""
     return {
-        name.lower(): name
+        cls.method_name: name
         for name, cls in PROMPT_MODELS.module_dict.items()
         if getattr(cls, 'placement', None) == 'module'
     }

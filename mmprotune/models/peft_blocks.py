@@ -56,9 +56,12 @@ class PEFTMethod(BaseModule):
     Attributes:
         placement (str): ``'module'``.
         families (tuple[str]): Backbone families the method applies to.
+        method_name (str): The method's name in every CLI and table (e.g.
+            ``tools/report.py --methods``).
     """
     placement: str = 'module'
     families: Tuple[str, ...] = ()
+    method_name: str = ''
 
     def __init__(self, stage: nn.Module, family: str):
         super().__init__()
@@ -128,6 +131,7 @@ class BitFit(PEFTMethod):
         32
     """
     families = ('resnet', 'swin')
+    method_name = 'bitfit'
 
     def __init__(self, stage: nn.Module, family: str):
         super().__init__(stage, family)
@@ -233,6 +237,7 @@ class LoRA(PEFTMethod):
         384
     """
     families = ('resnet', 'swin')
+    method_name = 'lora'
 
     def __init__(self,
                  stage: nn.Module,
@@ -311,6 +316,7 @@ class AdaptFormer(PEFTMethod):
         scale (float): ``s``. Default: 0.1 (the paper's value).
     """
     families = ('swin', )
+    method_name = 'adaptformer'
 
     def __init__(self,
                  stage: nn.Module,
@@ -397,6 +403,7 @@ class ConvAdapter(PEFTMethod):
         act_cfg (dict): Activation. Default: ``dict(type='ReLU')``.
     """
     families = ('resnet', )
+    method_name = 'conv-adapter'
 
     def __init__(self,
                  stage: nn.Module,
@@ -549,6 +556,7 @@ class Mona(PEFTMethod):
             Default: (3, 5, 7).
     """
     families = ('resnet', 'swin')
+    method_name = 'mona'
 
     def __init__(self,
                  stage: nn.Module,
@@ -685,6 +693,7 @@ class VPT(PEFTMethod):
         195
     """
     families = ('swin', )
+    method_name = 'vpt'
 
     def __init__(self, stage: nn.Module, family: str, num_tokens: int = 10):
         super().__init__(stage, family)
