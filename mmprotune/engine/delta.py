@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 from mmengine.model import is_model_wrapper
 
-from mmprotune.models.prompted import PromptedBackboneMixin
+from mmprotune.models.backbones.prompted import PromptedBackboneMixin
 from mmprotune.version import __version__
 
 #: Key of the delta metadata in ``checkpoint['meta']``.

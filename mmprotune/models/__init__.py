@@ -1,10 +1,9 @@
 from .backbones import (ProTuneResNet, ProTuneResNetV1c,
-                        ProTuneSwinTransformer, PromptedResNetMixin,
-                        PromptedSwinMixin, SegProTuneResNet,
-                        SegProTuneSwinTransformer)
-from .peft_blocks import VPT, AdaptFormer, BitFit, ConvAdapter, LoRA, Mona
-from .prompt_blocks import ConvPromptBlock, TokenPromptBlock
-from .prompted import PromptedBackboneMixin
+                        ProTuneSwinTransformer, PromptedBackboneMixin,
+                        PromptedResNetMixin, PromptedSwinMixin,
+                        SegProTuneResNet, SegProTuneSwinTransformer)
+from .peft import (VPT, AdaptFormer, BitFit, ConvAdapter, ConvPromptBlock,
+                   LoRA, Mona, TokenPromptBlock)
 
 __all__ = [
     'ConvPromptBlock', 'TokenPromptBlock', 'PromptedBackboneMixin',

@@ -1,10 +1,11 @@
+from .prompted import PromptedBackboneMixin
 from .resnet import (ProTuneResNet, ProTuneResNetV1c, PromptedResNetMixin,
                      SegProTuneResNet)
 from .swin import (ProTuneSwinTransformer, PromptedSwinMixin,
                    SegProTuneSwinTransformer)
 
 __all__ = [
-    'PromptedResNetMixin', 'ProTuneResNet', 'SegProTuneResNet',
-    'ProTuneResNetV1c', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
+    'PromptedBackboneMixin', 'PromptedResNetMixin', 'ProTuneResNet',
+    'SegProTuneResNet', 'ProTuneResNetV1c', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
     'SegProTuneSwinTransformer'
 ]

@@ -12,8 +12,8 @@ from mmseg.registry import MODELS as SEG_MODELS
 
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..frozen_ops import frozen_conv_affine, is_plain_conv, masked_relu
-from ..prompted import PromptedBackboneMixin
+from .frozen_ops import frozen_conv_affine, is_plain_conv, masked_relu
+from .prompted import PromptedBackboneMixin
 
 
 class PromptedResNetMixin(PromptedBackboneMixin):

@@ -10,7 +10,7 @@ from mmdet.registry import MODELS as DET_MODELS
 from mmseg.models.backbones import SwinTransformer as SegSwinTransformer
 from mmseg.registry import MODELS as SEG_MODELS
 
-from ..prompted import PromptedBackboneMixin
+from .prompted import PromptedBackboneMixin
 
 
 class PromptedSwinMixin(PromptedBackboneMixin):

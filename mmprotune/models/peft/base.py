@@ -29,7 +29,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmprotune.registry import MODELS
-from .prompt_blocks import _check_kernel_size, _hidden_width
+from .protune import _check_kernel_size, _hidden_width
 
 
 def _channel_view(vector: torch.Tensor, output: torch.Tensor,

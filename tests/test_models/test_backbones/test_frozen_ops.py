@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmprotune.models.frozen_ops import (frozen_conv_affine, masked_relu,
+from mmprotune.models.backbones.frozen_ops import (frozen_conv_affine, masked_relu,
                                          pack_mask, unpack_mask)
 
 

@@ -465,7 +465,7 @@ DOCUMENTED = [
 
 
 def test_documented_parameter_counts():
-    doc = (Path(__file__).resolve().parents[2] / 'docs' /
+    doc = (Path(__file__).resolve().parents[3] / 'docs' /
            'peft_methods.md').read_text()
     swin_t = dict(embed_dims=96, depths=(2, 2, 6, 2),
                   num_heads=(3, 6, 12, 24), window_size=7)
