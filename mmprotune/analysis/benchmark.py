@@ -22,6 +22,7 @@ from mmengine.registry import MODELS, DefaultScope
 
 from mmprotune.engine.delta import split_delta
 from mmprotune.models import PromptedBackboneMixin
+from mmprotune.models.peft import HookedMethod
 from mmprotune.registry import MODELS as PROMPT_MODELS
 from mmprotune.utils import count_parameters
 from mmprotune.utils.memory import (read_peak_rss, reset_peak_rss,
@@ -33,12 +34,12 @@ METHODS = ('full', 'head-only', 'protune-naive', 'protune')
 
 
 def peft_methods() -> Dict[str, str]:
-    """Method names (``method_name``) of the registered PEFT baselines ->
-    their ``prompt_cfg.type``."""
+    """Method names (``method_name``) of the registered PEFT baselines (the
+    hooked methods) -> their ``prompt_cfg.type``."""
     return {
         cls.method_name: name
         for name, cls in PROMPT_MODELS.module_dict.items()
-        if getattr(cls, 'placement', None) == 'module'
+        if issubclass(cls, HookedMethod)
     }
 
 

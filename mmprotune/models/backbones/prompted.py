@@ -1,17 +1,19 @@
 """The part shared by every prompted backbone: validate ``prompt_cfg``, freeze
-the wrapped backbone, add the prompt blocks, keep frozen layers in eval mode
+the wrapped backbone, add the tuning modules, keep frozen layers in eval mode
 and check that pretrained weights really fill the wrapped backbone.
 
-A family (ResNet, Swin) only says its name (``family``), what its stages are
-and output (:meth:`PromptedBackboneMixin._stage_modules`,
-:meth:`PromptedBackboneMixin._stage_channels`) and where its stages end (its
+A family (ResNet, Swin) only says its name (``family``), the layout of its
+stage outputs (``stage_layout``), what its stages are and output
+(:meth:`PromptedBackboneMixin.stage_modules`,
+:meth:`PromptedBackboneMixin.stage_channels`) and where its stages end (its
 ``forward`` calls :meth:`PromptedBackboneMixin._add_prompt`).
 
-Besides Pro-tuning's stage-end prompt blocks, ``prompt_cfg.type`` may name a
-PEFT baseline (:mod:`mmprotune.models.peft_blocks`) that hooks onto frozen
-layers inside the stages; either way every trainable parameter lives under
-``self.prompts`` and the upstream modules and their state-dict keys stay as
-they are.
+``prompt_cfg.type`` names a :class:`~mmprotune.models.peft.TuningModule`:
+Pro-tuning's prompt blocks (stage blocks, called at the stage ends) or a PEFT
+baseline (hooked methods, acting on frozen layers inside the stages). The
+wrapper asks the class whether it applies and to build itself for each tuned
+stage; either way every trainable parameter lives under ``self.prompts`` and
+the upstream modules and their state-dict keys stay as they are.
 """
 import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -23,17 +25,11 @@ from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 
 from mmprotune.registry import MODELS
+from ..peft.base import TuningModule
 
 #: ``prompt_cfg`` fields read by the wrapper itself; every other field is an
-#: argument of the prompt block class.
+#: argument of the tuning module class (:meth:`TuningModule.cfg_fields`).
 WRAPPER_FIELDS = ('type', 'stages')
-#: Where a prompt block class (its ``placement`` attribute) acts, and the
-#: arguments the wrapper passes to it there (never read from ``prompt_cfg``):
-#: ``'stage'`` blocks get a stage's output channels and are called by the
-#: wrapper at the stage end (:meth:`PromptedBackboneMixin._add_prompt`);
-#: ``'module'`` methods get the frozen stage module and the backbone family
-#: and hook themselves onto layers inside it.
-PLACEMENT_ARGS = dict(stage=('in_channels', ), module=('stage', 'family'))
 
 
 class PromptedBackboneMixin:
@@ -43,8 +39,7 @@ class PromptedBackboneMixin:
     All arguments of ``X`` pass through unchanged; ``prompt_cfg`` adds:
 
     - ``type`` (str): registered prompt block or PEFT method (see
-      :mod:`mmprotune.models.peft_blocks`). Default:
-      :attr:`default_prompt_type`.
+      :mod:`mmprotune.models.peft`). Default: :attr:`default_prompt_type`.
     - ``stages`` (Sequence[int]): stage indices that are tuned (get a prompt
       block, or the PEFT method's layers). Default: every stage. Empty: no
       prompts, a frozen backbone only (the head-only baseline).
@@ -65,6 +60,9 @@ class PromptedBackboneMixin:
     superseded_args: Dict[str, object] = {}
     #: Backbone family, matched against a PEFT method's ``families``.
     family: str = ''
+    #: Layout of the stage outputs, matched against a prompt block's
+    #: ``input_layout``: ``'map'`` (N, C, H, W) or ``'token'`` (N, L, C).
+    stage_layout: str = ''
 
     def __init__(self,
                  *args,
@@ -79,24 +77,32 @@ class PromptedBackboneMixin:
         if isinstance(self.init_cfg, dict):
             # upstream Swin reads ``init_cfg.checkpoint`` as an attribute
             self.init_cfg = ConfigDict(self.init_cfg)
-        self.requires_grad_(False)
+        self.freeze_backbone()
         self.prompts = self._build_prompts(prompt_cfg or {})
-        self.train(self.training)  # frozen modules in eval mode from the start
         self._log_overrides(kwargs)
         self._log_trainable()
 
+    def freeze_backbone(self) -> None:
+        """Freeze the wrapped backbone before the prompts are added: no
+        upstream parameter needs a gradient, and every upstream module is in
+        eval mode from the start (:meth:`train` keeps it so)."""
+        self.requires_grad_(False)
+        self.train(self.training)
+
     # ------------------------------------------------------------------
     # to be provided by a family
-    def _stage_channels(self) -> List[int]:
+    def stage_channels(self) -> List[int]:
         """Channels of each stage's output, in stage order."""
         raise NotImplementedError
 
-    def _stage_modules(self) -> List[nn.Module]:
+    def stage_modules(self) -> List[nn.Module]:
         """The upstream module of each stage, in stage order."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------
     def _build_prompts(self, prompt_cfg: dict) -> nn.ModuleDict:
+        """``prompt_cfg`` -> the tuning module of each tuned stage, built by
+        its class (:meth:`TuningModule.build_for_stage`), by stage index."""
         name = type(self).__name__
         cfg = dict(prompt_cfg)
         block_type = cfg.pop('type', self.default_prompt_type)
@@ -107,65 +113,35 @@ class PromptedBackboneMixin:
         else:
             block_cls = None
         # the registry falls back to mmengine's, which holds e.g. 'Conv2d'
-        placement = getattr(block_cls, 'placement', None)
-        if placement not in PLACEMENT_ARGS:
+        if not _is_tuning_module(block_cls):
             raise ValueError(
                 f'{name}: prompt_cfg.type={block_type!r} is not a registered '
                 f'prompt block; allowed: {sorted(MODELS.module_dict)}')
-        if not self._applies(block_cls):
-            if placement == 'stage':
-                reason = (f'takes {block_cls.input_layout!r} inputs but this '
-                          f'backbone feeds {self._expected_layout()!r} '
-                          'inputs')
-            else:
-                reason = (f'applies to {list(block_cls.families)} backbones, '
-                          f'not to {self.family!r}')
+        mismatch = block_cls.mismatch(self)
+        if mismatch is not None:
             raise ValueError(
-                f'{name}: prompt_cfg.type={block_type!r} {reason}; allowed: '
+                f'{name}: prompt_cfg.type={block_type!r} {mismatch}; allowed: '
                 f'{self._allowed_types()}')
 
-        stage_modules = self._stage_modules()
-        stages = cfg.pop('stages', tuple(range(len(stage_modules))))
-        self._check_stages(stages, len(stage_modules))
+        num_stages = len(self.stage_modules())
+        stages = cfg.pop('stages', tuple(range(num_stages)))
+        self._check_stages(stages, num_stages)
 
-        block_args = set(inspect.signature(block_cls).parameters)
-        block_args -= set(PLACEMENT_ARGS[placement])
+        block_args = block_cls.cfg_fields()
         unknown = sorted(set(cfg) - block_args)
         if unknown:
             raise ValueError(
                 f'{name}: unknown prompt_cfg field(s) {unknown}; allowed: '
                 f'{sorted(set(WRAPPER_FIELDS) | block_args)}')
-        if placement == 'stage':
-            channels = self._stage_channels()
-            return nn.ModuleDict({
-                str(i): block_cls(in_channels=channels[i], **cfg)
-                for i in sorted(stages)
-            })
         return nn.ModuleDict({
-            str(i): block_cls(
-                stage=stage_modules[i], family=self.family, **cfg)
+            str(i): block_cls.build_for_stage(self, i, **cfg)
             for i in sorted(stages)
         })
 
-    @classmethod
-    def _expected_layout(cls) -> str:
-        return MODELS.get(cls.default_prompt_type).input_layout
-
-    @classmethod
-    def _applies(cls, block_cls: type) -> bool:
-        """Whether the prompt block or PEFT method ``block_cls`` can tune this
-        backbone family."""
-        if block_cls.placement == 'stage':
-            return block_cls.input_layout == cls._expected_layout()
-        return cls.family in block_cls.families
-
-    @classmethod
-    def _allowed_types(cls) -> List[str]:
-        """Registered prompt blocks and PEFT methods for this family."""
-        return sorted(
-            n for n, c in MODELS.module_dict.items()
-            if getattr(c, 'placement', None) in PLACEMENT_ARGS
-            and cls._applies(c))
+    def _allowed_types(self) -> List[str]:
+        """Registered prompt blocks and PEFT methods for this backbone."""
+        return sorted(n for n, c in MODELS.module_dict.items()
+                      if _is_tuning_module(c) and c.applies_to(self))
 
     def _check_stages(self, stages: Sequence[int], num_stages: int) -> None:
         name = type(self).__name__
@@ -204,7 +180,9 @@ class PromptedBackboneMixin:
 
     def _add_prompt(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
         """Add stage ``stage``'s prompt to its output ``x`` (if it has one);
-        ``args`` go to the block (e.g. ``hw_shape`` for tokens).
+        ``args`` go to the block (e.g. ``hw_shape`` for tokens). A module
+        that returns None adds nothing (a hooked method: it acts inside the
+        stage).
 
         With ``efficient_backward`` the block is activation-checkpointed: it
         keeps only ``x`` (which its first projection needs anyway) and
@@ -213,12 +191,12 @@ class PromptedBackboneMixin:
         if str(stage) not in self.prompts:
             return x
         block = self.prompts[str(stage)]
-        if getattr(block, 'placement', 'stage') == 'module':
-            return x  # a PEFT method: it acts through its hooks
         if self.efficient_backward and torch.is_grad_enabled():
             prompt = checkpoint(block, x, *args, use_reentrant=False)
         else:
             prompt = block(x, *args)
+        if prompt is None:
+            return x
         if prompt.shape != x.shape:
             raise ValueError(
                 f'{type(self).__name__}: the prompt block of stage {stage} '
@@ -336,3 +314,7 @@ class PromptedBackboneMixin:
             f'{type(self).__name__}: {trainable:,} trainable (prompt) of '
             f'{total:,} backbone parameters ({100 * trainable / total:.2f}%)',
             logger='current')
+
+
+def _is_tuning_module(obj: object) -> bool:
+    return inspect.isclass(obj) and issubclass(obj, TuningModule)

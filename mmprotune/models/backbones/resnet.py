@@ -30,14 +30,15 @@ class PromptedResNetMixin(PromptedBackboneMixin):
     default_prompt_type = 'ConvPromptBlock'
     superseded_args = dict(frozen_stages='all stages', norm_eval=True)
     family = 'resnet'
+    stage_layout = 'map'
 
-    def _stage_channels(self) -> List[int]:
+    def stage_channels(self) -> List[int]:
         return [
             self.base_channels * 2**i * self.block.expansion
             for i in range(len(self.res_layers))
         ]
 
-    def _stage_modules(self) -> List[nn.Module]:
+    def stage_modules(self) -> List[nn.Module]:
         return [getattr(self, name) for name in self.res_layers]
 
     def _total_stride(self) -> int:

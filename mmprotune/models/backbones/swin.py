@@ -38,11 +38,12 @@ class PromptedSwinMixin(PromptedBackboneMixin):
         frozen_stages='all stages', drop_path_rate=0.0, drop_rate=0.0,
         attn_drop_rate=0.0)
     family = 'swin'
+    stage_layout = 'token'
 
-    def _stage_channels(self) -> List[int]:
+    def stage_channels(self) -> List[int]:
         return list(self.num_features)
 
-    def _stage_modules(self) -> List[torch.nn.Module]:
+    def stage_modules(self) -> List[torch.nn.Module]:
         return list(self.stages)
 
     def _optional_pretrained_keys(self) -> Tuple[str, ...]:

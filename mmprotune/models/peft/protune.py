@@ -5,64 +5,25 @@ backbone wrapper adds to those features. The last projection starts at zero, so
 a freshly built block returns an all-zero prompt and the prompted backbone
 computes exactly what the pretrained one does at step 0.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer
-from mmengine.model import BaseModule
 
 from mmprotune.registry import MODELS
-
-#: Width of the bottleneck when neither ``hidden_channels`` nor
-#: ``hidden_ratio`` is given.
-DEFAULT_HIDDEN_CHANNELS = 64
+from .base import StageBlock, check_kernel_size, hidden_width
 
 
-def _hidden_width(in_channels: int, hidden_channels: Optional[int],
-                  hidden_ratio: Optional[float]) -> int:
-    """Resolve the bottleneck width from exactly one of its two spellings."""
-    if hidden_channels is not None and hidden_ratio is not None:
-        raise ValueError('prompt_cfg: give either hidden_channels or '
-                         f'hidden_ratio, not both (got {hidden_channels} and '
-                         f'{hidden_ratio})')
-    if hidden_ratio is not None:
-        if not isinstance(hidden_ratio, (int, float)) or hidden_ratio <= 0:
-            raise ValueError('prompt_cfg.hidden_ratio must be a number > 0, '
-                             f'got {hidden_ratio!r}')
-        return max(1, round(in_channels * hidden_ratio))
-    if hidden_channels is None:
-        return DEFAULT_HIDDEN_CHANNELS
-    if not isinstance(hidden_channels, int) or hidden_channels <= 0:
-        raise ValueError('prompt_cfg.hidden_channels must be an int > 0, '
-                         f'got {hidden_channels!r}')
-    return hidden_channels
-
-
-def _check_kernel_size(kernel_size: int, field: str = 'kernel_size') -> None:
-    if not isinstance(kernel_size, int) or kernel_size <= 0 \
-            or kernel_size % 2 == 0:
-        raise ValueError(f'prompt_cfg.{field} must be an odd int > 0 '
-                         f'(the prompt keeps the spatial size), got '
-                         f'{kernel_size!r}')
-
-
-class _BottleneckPrompt(BaseModule):
+class _BottleneckPrompt(StageBlock):
     """Shared parameters and init of the two prompt block layouts.
 
     Layers: ``down`` (C -> hidden), ``dw`` (depth-wise ``k x k`` over the
     hidden channels), ``act``, ``up`` (hidden -> C, zero-initialised).
     Subclasses choose how ``down``/``up`` are applied (1x1 conv on maps,
-    linear on tokens).
-
-    Attributes:
-        placement (str): ``'stage'``: the wrapper calls the block at the end
-            of each tuned stage.
-        input_layout (str): ``'map'`` for (N, C, H, W) inputs, ``'token'`` for
-            (N, L, C) inputs with an ``hw_shape``.
+    linear on tokens) and their ``input_layout``.
     """
-    placement: str = 'stage'
-    input_layout: str = ''
+    method_name = 'protune'
 
     def __init__(self,
                  in_channels: int,
@@ -71,8 +32,8 @@ class _BottleneckPrompt(BaseModule):
                  kernel_size: int = 3,
                  act_cfg: dict = dict(type='GELU')):
         super().__init__()
-        _check_kernel_size(kernel_size)
-        hidden = _hidden_width(in_channels, hidden_channels, hidden_ratio)
+        check_kernel_size(kernel_size)
+        hidden = hidden_width(in_channels, hidden_channels, hidden_ratio)
         self.in_channels = in_channels
         self.hidden_channels = hidden
         self.down = self._projection(in_channels, hidden)
@@ -165,7 +126,3 @@ class TokenPromptBlock(_BottleneckPrompt):
         hidden = self.act(self.dw(hidden))
         return self.up(hidden.flatten(2).transpose(1, 2))
 
-
-def prompt_block_types() -> Tuple[str, ...]:
-    """Names of the registered prompt block and PEFT method types."""
-    return tuple(sorted(MODELS.module_dict))

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mmprotune.models import ConvPromptBlock, TokenPromptBlock
-from mmprotune.models.peft.protune import DEFAULT_HIDDEN_CHANNELS
+from mmprotune.models.peft.base import DEFAULT_HIDDEN_CHANNELS
 from mmprotune.registry import MODELS
 
 
