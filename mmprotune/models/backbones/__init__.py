@@ -6,6 +6,6 @@ from .swin import (ProTuneSwinTransformer, PromptedSwinMixin,
 
 __all__ = [
     'PromptedBackboneMixin', 'PromptedResNetMixin', 'ProTuneResNet',
-    'SegProTuneResNet', 'ProTuneResNetV1c', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
-    'SegProTuneSwinTransformer'
+    'SegProTuneResNet', 'ProTuneResNetV1c', 'PromptedSwinMixin',
+    'ProTuneSwinTransformer', 'SegProTuneSwinTransformer'
 ]
