@@ -1,91 +1,38 @@
-"""PEFT baselines in every ProTune* wrapper: step-0 equivalence, what trains,
-gradients, hooks on ResNet's fast path, deepcopy and bad configs; VPT's gated
-prompt attention against a direct computation."""
+"""The contract every tuning module (Pro-tuning's prompt blocks and each
+PEFT baseline) fulfils in every ProTune* wrapper: step-0 equivalence, only its
+parameters train, gradients reach all of them, hooks on ResNet's fast path and
+in Swin's checkpointed blocks, deepcopy, delta checkpoints, stage selection;
+and each one appears once in the method table and in docs/peft_methods.md."""
 import copy
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
-from mmdet.models.backbones import ResNet as DetResNet
-from mmdet.models.backbones import SwinTransformer as DetSwin
-from mmengine.config import ConfigDict
-from mmseg.models.backbones import ResNetV1c as SegResNetV1c
-from mmseg.models.backbones import SwinTransformer as SegSwin
+from peft_cases import (HIDDEN, IMG, METHODS, RANK, REDUCTION, TOKENS,
+                        WRAPPERS, build_pair, forward_all, perturb,
+                        perturbed_run)
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmprotune.analysis.benchmark import METHODS as TABLE_METHODS
+from mmprotune.analysis.benchmark import peft_methods
 from mmprotune.engine.delta import frozen_backbone_sha256, split_delta
-from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
-                              ProTuneSwinTransformer,
-                              SegProTuneSwinTransformer)
-from mmprotune.testing import write_pretrained_checkpoint
+from mmprotune.models import ProTuneResNet, ProTuneSwinTransformer
+from mmprotune.models.peft import HookedMethod, StageBlock, TuningModule
+from mmprotune.registry import MODELS
 
-RESNET = dict(depth=18, base_channels=8, stem_channels=8)
-SWIN = dict(
-    embed_dims=16,
-    depths=(2, 1),
-    num_heads=(1, 2),
-    strides=(4, 2),
-    out_indices=(0, 1),
-    window_size=4,
-    pretrain_img_size=32)
-IMG = 32
-
-# case -> (wrapper, upstream class, upstream kwargs, family)
-WRAPPERS = {
-    'mmdet-ResNet': (ProTuneResNet, DetResNet,
-                     dict(RESNET, frozen_stages=1, norm_eval=True),
-                     'resnet'),
-    'mmseg-ResNetV1c': (ProTuneResNetV1c, SegResNetV1c,
-                        dict(RESNET, dilations=(1, 1, 2, 4),
-                             strides=(1, 2, 1, 1), norm_eval=False),
-                        'resnet'),
-    'mmdet-Swin': (ProTuneSwinTransformer, DetSwin, SWIN, 'swin'),
-    'mmseg-Swin': (SegProTuneSwinTransformer, SegSwin, SWIN, 'swin'),
-}
-RANK, HIDDEN, REDUCTION, TOKENS = 2, 4, 2, 3
-METHODS = {
-    'BitFit': dict(type='BitFit'),
-    'LoRA-resnet': dict(type='LoRA', rank=RANK, alpha=4,
-                        targets=['conv1x1', 'conv3x3']),
-    'LoRA-swin': dict(type='LoRA', rank=RANK, alpha=4),
-    'AdaptFormer': dict(type='AdaptFormer', hidden_channels=HIDDEN,
-                        scale=0.5),
-    'ConvAdapter': dict(type='ConvAdapter', reduction=REDUCTION),
-    'Mona': dict(type='Mona', hidden_channels=HIDDEN),
-    'VPT': dict(type='VPT', num_tokens=TOKENS),
-}
+DOCS = Path(__file__).resolve().parents[3] / 'docs' / 'peft_methods.md'
 FAMILY_METHODS = dict(
-    resnet=['BitFit', 'LoRA-resnet', 'ConvAdapter', 'Mona'],
-    swin=['BitFit', 'LoRA-swin', 'AdaptFormer', 'Mona', 'VPT'])
+    resnet=['protune', 'BitFit', 'LoRA-resnet', 'ConvAdapter', 'Mona'],
+    swin=['protune', 'BitFit', 'LoRA-swin', 'AdaptFormer', 'Mona', 'VPT'])
 CASES = [(w, m) for w, (*_, family) in WRAPPERS.items()
          for m in FAMILY_METHODS[family]]
-RESNET_CASES = [c for c in CASES if WRAPPERS[c[0]][3] == 'resnet']
-
-
-@pytest.fixture(scope='module')
-def checkpoints(tmp_path_factory):
-    paths = {}
-    for name, (_, upstream_cls, kwargs, _) in WRAPPERS.items():
-        paths[name] = str(tmp_path_factory.mktemp('ckpt') / 'pretrained.pth')
-        write_pretrained_checkpoint(upstream_cls(**kwargs), paths[name],
-                                    prefix='backbone.')
-    return paths
-
-
-def build_pair(case, checkpoints, prompt_cfg, **wrapper_kwargs):
-    """The upstream backbone and its PEFT-tuned wrapper, both loaded from
-    the same checkpoint."""
-    wrapper_cls, upstream_cls, kwargs, _ = WRAPPERS[case]
-    init_cfg = dict(type='Pretrained', checkpoint=checkpoints[case],
-                    prefix='backbone.')
-    upstream = upstream_cls(**kwargs, init_cfg=ConfigDict(init_cfg))
-    upstream.init_weights()
-    wrapped = wrapper_cls(**kwargs, init_cfg=init_cfg, prompt_cfg=prompt_cfg,
-                          **wrapper_kwargs)
-    wrapped.init_weights()
-    upstream.eval()  # mmdet's ResNet.train() returns None
-    return upstream, wrapped
+#: the hooked methods' cases, for the tests of their hooks
+HOOKED_CASES = [c for c in CASES if c[1] != 'protune']
+RESNET_CASES = [c for c in HOOKED_CASES if WRAPPERS[c[0]][3] == 'resnet']
+SWIN_CASES = [c for c in HOOKED_CASES if WRAPPERS[c[0]][3] == 'swin']
 
 
 def stages_of(backbone, family):
@@ -98,6 +45,15 @@ def _blocks(stage, family):
     return list(stage.blocks) if family == 'swin' else list(stage)
 
 
+def _stage_width(stage, family):
+    """Channels of the stage output (a Swin stage's before its patch
+    merging)."""
+    last = _blocks(stage, family)[-1]
+    if family == 'swin':
+        return last.norm1.normalized_shape[0]
+    return last.conv2.out_channels
+
+
 def _mona_layer(c, h):
     return 4 * c + (c * h + h) + sum(h * k * k + h
                                      for k in (3, 5, 7)) + h * h + h + h * c \
@@ -108,6 +64,9 @@ def expected_count(method, family, stages):
     """Trainable parameters each method adds, from the upstream layers."""
     modules = [m for s in stages for m in s.modules()]
     blocks = [b for s in stages for b in _blocks(s, family)]
+    if method == 'protune':  # down, depth-wise 3x3 and up per stage
+        return sum(2 * c * HIDDEN + HIDDEN + 9 * HIDDEN + HIDDEN + c
+                   for c in (_stage_width(s, family) for s in stages))
     if method == 'BitFit':
         return sum(m.bias.numel() for m in modules if isinstance(
             m, (nn.Linear, nn.LayerNorm, nn.Conv2d, _BatchNorm))
@@ -139,19 +98,6 @@ def expected_count(method, family, stages):
         return sum(2 * _mona_layer(b.norm1.normalized_shape[0], HIDDEN)
                    for b in blocks)
     return sum(_mona_layer(b.conv2.out_channels, HIDDEN) for b in blocks)
-
-
-def perturb(model):
-    """Non-zero values for every method parameter (the zero-init up
-    projections included), so that each one changes the output."""
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for param in model.prompts.parameters():
-            param.copy_(0.1 * torch.randn(param.shape, generator=generator))
-
-
-def forward_all(model, x):
-    return torch.cat([o.flatten() for o in model(x)])
 
 
 @pytest.mark.parametrize('case, method', CASES)
@@ -207,21 +153,6 @@ def test_gradients_reach_every_method_parameter(case, method, checkpoints):
             assert param.grad is None, name
 
 
-def perturbed_run(case, checkpoints, prompt_cfg, check=None,
-                  **wrapper_kwargs):
-    """Output and method gradients of the perturbed backbone on a fixed
-    input; ``check(wrapped)`` runs first."""
-    _, wrapped = build_pair(case, checkpoints, prompt_cfg, **wrapper_kwargs)
-    if check is not None:
-        check(wrapped)
-    perturb(wrapped)
-    wrapped.train()
-    out = forward_all(wrapped, torch.randn(
-        2, 3, IMG, IMG, generator=torch.Generator().manual_seed(0)))
-    out.square().sum().backward()
-    return out.detach(), [p.grad for p in wrapped.prompts.parameters()]
-
-
 def efficient_and_plain(case, checkpoints, prompt_cfg, check=None):
     """:func:`perturbed_run` with ``efficient_backward`` on and off."""
     return [
@@ -249,9 +180,6 @@ def test_resnet_hooked_blocks_leave_the_fast_path(case, method,
     torch.testing.assert_close(out_a, out_b, rtol=1e-6, atol=1e-6)
     for grad_a, grad_b in zip(grads_a, grads_b):
         torch.testing.assert_close(grad_a, grad_b, rtol=1e-4, atol=1e-6)
-
-
-SWIN_CASES = [c for c in CASES if WRAPPERS[c[0]][3] == 'swin']
 
 
 @pytest.mark.parametrize('case, method', SWIN_CASES)
@@ -306,146 +234,12 @@ def test_delta_checkpoint_is_the_method_parameters(case, method,
     assert torch.equal(forward_all(fresh, x), forward_all(wrapped, x))
 
 
-RESNET_ALLOWED = r"\['BitFit', 'ConvAdapter', 'ConvPromptBlock', 'LoRA', " \
-    r"'Mona'\]"
-SWIN_ALLOWED = r"\['AdaptFormer', 'BitFit', 'LoRA', 'Mona', " \
-    r"'TokenPromptBlock', 'VPT'\]"
-
-
-@pytest.mark.parametrize('family, prompt_cfg, pattern', [
-    ('resnet', dict(type='AdaptFormer'),
-     r"prompt_cfg.type='AdaptFormer' applies to \['swin'\] backbones, not to "
-     r"'resnet'; allowed: " + RESNET_ALLOWED),
-    ('swin', dict(type='ConvAdapter'),
-     r"prompt_cfg.type='ConvAdapter' applies to \['resnet'\] backbones, not "
-     r"to 'swin'; allowed: " + SWIN_ALLOWED),
-    ('resnet', dict(type='LoRA', hidden_channels=4),
-     r"unknown prompt_cfg field\(s\) \['hidden_channels'\]; allowed: "
-     r"\['alpha', 'rank', 'stages', 'targets', 'type'\]"),
-    ('swin', dict(type='BitFit', family='resnet'),
-     r"unknown prompt_cfg field\(s\) \['family'\]; allowed: "
-     r"\['stages', 'type'\]"),
-    ('swin', dict(type='LoRA', rank=0), r'prompt_cfg.rank must be an int'),
-    ('resnet', dict(type='LoRA', rank=1.5),
-     r'prompt_cfg.rank must be an int'),
-    ('swin', dict(type='LoRA', alpha=-1), r'prompt_cfg.alpha must be'),
-    ('swin', dict(type='LoRA', targets=['conv1x1']),
-     r"prompt_cfg.targets must be a non-empty list of \['ffn', 'proj', "
-     r"'qkv'\] for a swin backbone"),
-    ('resnet', dict(type='LoRA', targets='conv1x1'), r'prompt_cfg.targets'),
-    ('swin', dict(type='AdaptFormer', hidden_channels=0),
-     r'prompt_cfg.hidden_channels must be an int > 0'),
-    ('swin', dict(type='AdaptFormer', scale=0), r'prompt_cfg.scale'),
-    ('resnet', dict(type='ConvAdapter', reduction=3),
-     r"prompt_cfg.reduction must be an int > 0 that divides the blocks' "
-     r'input channels \[8\]'),
-    ('resnet', dict(type='ConvAdapter', kernel_size=2),
-     r'prompt_cfg.kernel_size must be an odd int'),
-    ('swin', dict(type='Mona', hidden_ratio=-1.0),
-     r'prompt_cfg.hidden_ratio must be a number > 0'),
-    ('resnet', dict(type='Mona', kernel_sizes=(3, 4)),
-     r'prompt_cfg.kernel_sizes must be an odd int'),
-    ('swin', dict(type='Mona', kernel_sizes=()), r'prompt_cfg.kernel_sizes'),
-    ('resnet', dict(type='VPT'),
-     r"prompt_cfg.type='VPT' applies to \['swin'\] backbones, not to "
-     r"'resnet'; allowed: " + RESNET_ALLOWED),
-    ('swin', dict(type='VPT', hidden_channels=4),
-     r"unknown prompt_cfg field\(s\) \['hidden_channels'\]; allowed: "
-     r"\['num_tokens', 'stages', 'type'\]"),
-    ('swin', dict(type='VPT', num_tokens=0),
-     r'prompt_cfg.num_tokens must be an int > 0, got 0'),
-    ('swin', dict(type='VPT', num_tokens=2.5),
-     r'prompt_cfg.num_tokens must be an int > 0, got 2.5'),
-    ('swin', dict(type='VPT', num_tokens=True),
-     r'prompt_cfg.num_tokens must be an int > 0, got True'),
-])
-def test_bad_prompt_cfg(family, prompt_cfg, pattern):
-    case = dict(resnet='mmdet-ResNet', swin='mmseg-Swin')[family]
-    wrapper_cls, _, kwargs, _ = WRAPPERS[case]
-    with pytest.raises(ValueError, match=pattern):
-        wrapper_cls(**kwargs, prompt_cfg=prompt_cfg)
-
-
-def test_mona_rejects_swin_with_cp():
-    with pytest.raises(ValueError, match='Mona does not support with_cp'):
-        ProTuneSwinTransformer(**SWIN, with_cp=True,
-                               prompt_cfg=dict(type='Mona'))
-
-
 def test_methods_tune_only_the_selected_stages(checkpoints):
     _, wrapped = build_pair('mmdet-Swin', checkpoints,
                             dict(METHODS['LoRA-swin'], stages=[1]))
     assert list(wrapped.prompts) == ['1']
     hooked = [n for n, m in wrapped.named_modules() if m._forward_hooks]
     assert hooked and all(n.startswith('stages.1.') for n in hooked)
-
-
-@pytest.mark.parametrize('case', ['mmdet-Swin', 'mmseg-Swin'])
-def test_vpt_gated_attention_matches_its_formula(case):
-    """The hooked ``WindowMSA`` of a block, with non-zero gates and a mask
-    (as in shifted windows), equals the upstream attention plus the gated
-    prompt attention computed head by head (float64)."""
-    wrapper_cls, _, kwargs, _ = WRAPPERS[case]
-    wrapped = wrapper_cls(**dict(kwargs, num_heads=(2, 4)),
-                          prompt_cfg=METHODS['VPT'])
-    wrapped.init_weights()
-    wrapped.double()
-    perturb(wrapped)
-    w_msa = wrapped.stages[0].blocks[1].attn.w_msa
-    layer = wrapped.prompts['0'].layers['blocks_1_attn_w_msa']
-    tokens, gate = layer.tokens, layer.gate
-    assert gate.abs().min() > 0
-    generator = torch.Generator().manual_seed(0)
-    c, n = w_msa.embed_dims, w_msa.window_size[0] * w_msa.window_size[1]
-    x = torch.randn(4, n, c, generator=generator, dtype=torch.float64)
-    mask = -100.0 * (torch.rand(2, n, n, generator=generator) > 0.5).double()
-    with torch.no_grad():
-        out = w_msa(x, mask=mask)
-        upstream = w_msa.forward(x, mask=mask)  # no hooks
-        d = c // w_msa.num_heads
-        weight, bias = w_msa.qkv.weight, w_msa.qkv.bias
-
-        def project(inputs, which, head):
-            """q (which=0), k (1) or v (2) of ``head``."""
-            rows = slice(which * c + head * d, which * c + (head + 1) * d)
-            return inputs @ weight[rows].T + bias[rows]
-
-        heads = []
-        for h in range(w_msa.num_heads):
-            q = project(x, 0, h)
-            k, v = project(tokens, 1, h), project(tokens, 2, h)
-            scores = torch.einsum('wnd,td->wnt', q, k) * w_msa.scale
-            heads.append(gate[h] * torch.softmax(scores, dim=-1) @ v)
-        expected = upstream + torch.cat(heads, dim=-1) @ w_msa.proj.weight.T
-    assert not torch.allclose(out, upstream)
-    assert torch.allclose(out, expected, rtol=1e-10, atol=1e-12)
-
-
-def test_vpt_gates_learn_first(checkpoints):
-    """At step 0 the gates get a gradient and the tokens none (their path
-    is gated by 0)."""
-    _, wrapped = build_pair('mmdet-Swin', checkpoints, METHODS['VPT'])
-    wrapped.train()
-    forward_all(wrapped, torch.randn(2, 3, IMG, IMG)).square().sum().backward()
-    layers = [layer for method in wrapped.prompts.values()
-              for layer in method.layers.values()]
-    assert len(layers) == sum(SWIN['depths'])
-    for layer in layers:
-        assert layer.gate.grad.abs().min() > 0
-        assert torch.count_nonzero(layer.tokens.grad) == 0
-
-
-def test_vpt_runs_in_blocks_with_cp(checkpoints):
-    """Swin's own ``with_cp`` recomputes the window attention, hook
-    included: same outputs and gradients as without it."""
-    results = [
-        perturbed_run('mmseg-Swin', checkpoints, METHODS['VPT'],
-                      with_cp=with_cp) for with_cp in (False, True)
-    ]
-    (out_a, grads_a), (out_b, grads_b) = results
-    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
-    for grad_a, grad_b in zip(grads_a, grads_b):
-        torch.testing.assert_close(grad_a, grad_b, rtol=1e-5, atol=1e-7)
 
 
 # prompt_cfg -> trainable parameters on ResNet-50 and Swin-T, as
@@ -465,8 +259,7 @@ DOCUMENTED = [
 
 
 def test_documented_parameter_counts():
-    doc = (Path(__file__).resolve().parents[3] / 'docs' /
-           'peft_methods.md').read_text()
+    doc = DOCS.read_text()
     swin_t = dict(embed_dims=96, depths=(2, 2, 6, 2),
                   num_heads=(3, 6, 12, 24), window_size=7)
     for prompt_cfg, resnet50, swin in DOCUMENTED:
@@ -479,3 +272,49 @@ def test_documented_parameter_counts():
             trainable = sum(p.numel() for p in model.prompts.parameters())
             assert trainable == count, (wrapper_cls.__name__, prompt_cfg)
             assert f'{count:,}' in doc
+
+
+def tuning_modules():
+    """Registered ``prompt_cfg.type`` name -> class, for both kinds."""
+    return {
+        name: cls
+        for name, cls in MODELS.module_dict.items()
+        if issubclass(cls, TuningModule)
+    }
+
+
+def test_every_tuning_module_is_once_in_the_method_table():
+    """Pro-tuning's prompt blocks are the ``protune`` method; each hooked
+    method is its own ``method_name``, and no two share one."""
+    modules = tuning_modules()
+    assert modules.keys() == set(MODELS.module_dict)
+    table = list(TABLE_METHODS) + list(peft_methods())
+    assert len(table) == len(set(table))
+    hooked = {n: c for n, c in modules.items() if issubclass(c, HookedMethod)}
+    assert peft_methods() == {c.method_name: n for n, c in hooked.items()}
+    assert len(peft_methods()) == len(hooked)
+    for name, cls in modules.items():
+        assert issubclass(cls, (StageBlock, HookedMethod)), name
+        assert cls.method_name and table.count(cls.method_name) == 1, name
+    assert {c.method_name for c in modules.values()
+            if issubclass(c, StageBlock)} == {'protune'}
+
+
+def documented_types():
+    """How many method rows of the table in docs/peft_methods.md name each
+    type in their ``type`` cell; a row whose Paper cell says "as above"
+    shows other arguments of the method above it, not a method."""
+    lines = [line for line in DOCS.read_text().splitlines()
+             if line.startswith('|')]
+    header, _, *rows = lines
+    assert header.split('|')[1].strip() == '`type`'
+    counts = Counter()
+    for row in rows:
+        cells = [cell.strip() for cell in row.split('|')[1:-1]]
+        if cells[1] != 'as above':
+            counts.update(re.findall(r'`(\w+)`', cells[0]))
+    return counts
+
+
+def test_every_tuning_module_is_one_row_in_the_docs():
+    assert documented_types() == Counter(dict.fromkeys(tuning_modules(), 1))
