@@ -1,8 +1,10 @@
-"""mmprotune's own registry for prompt blocks.
+"""mmprotune's own registry for the tuning modules that ``prompt_cfg.type``
+names (Pro-tuning's prompt blocks and the PEFT baselines,
+:mod:`mmprotune.models.peft`).
 
 The backbone wrappers are registered in mmdet's and mmseg's ``MODELS`` (so a
-config with ``default_scope='mmdet'`` or ``'mmseg'`` finds them); prompt blocks
-live here, so that one ``prompt_cfg.type`` works in both scopes.
+config with ``default_scope='mmdet'`` or ``'mmseg'`` finds them); the tuning
+modules live here, so that one ``prompt_cfg.type`` works in both scopes.
 """
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry

@@ -32,6 +32,12 @@ from ..peft.base import TuningModule
 WRAPPER_FIELDS = ('type', 'stages')
 
 
+def _is_tuning_module(obj: object) -> bool:
+    """Whether ``obj`` is a tuning module class (the registry also falls
+    back to mmengine's, which holds e.g. ``nn.Conv2d``)."""
+    return inspect.isclass(obj) and issubclass(obj, TuningModule)
+
+
 class PromptedBackboneMixin:
     """Turns an upstream backbone class into a Pro-tuning backbone.
 
@@ -314,7 +320,3 @@ class PromptedBackboneMixin:
             f'{type(self).__name__}: {trainable:,} trainable (prompt) of '
             f'{total:,} backbone parameters ({100 * trainable / total:.2f}%)',
             logger='current')
-
-
-def _is_tuning_module(obj: object) -> bool:
-    return inspect.isclass(obj) and issubclass(obj, TuningModule)

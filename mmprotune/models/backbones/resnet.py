@@ -68,8 +68,8 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         """One residual block. When ``x`` needs a gradient (after the first
         prompt) and ``efficient_backward`` is on, its convolutions, frozen BNs
         and ReLUs keep only weights and boolean masks for backward (see
-        :mod:`mmprotune.models.frozen_ops`); otherwise (inference, or before
-        the first prompt) it is the upstream block, bit for bit."""
+        :mod:`mmprotune.models.backbones.frozen_ops`); otherwise (inference,
+        or before the first prompt) it is the upstream block, bit for bit."""
         if not (self.efficient_backward and torch.is_grad_enabled()
                 and x.requires_grad and self._is_plain_block(block)):
             return block(x)
