@@ -2,9 +2,8 @@
 (from ``configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py`` with a
 ResNet-18 of 16 base channels) trains 4 iterations with
 ``DeltaCheckpointHook``; its deltas are checked, resumed, tested with
-``tools/test.py``, merged with ``tools/merge_delta.py`` and refused on
-another base."""
-import importlib.util
+``tools/test.py``, merged with ``tools/merge_delta.py`` (and
+:func:`~mmprotune.engine.delta.merge_delta`) and refused on another base."""
 import os
 import pickle
 import re
@@ -24,9 +23,9 @@ from mmengine.runner import Runner, load_checkpoint, save_checkpoint
 
 import mmprotune.engine.hooks  # noqa: F401  (registers DeltaCheckpointHook)
 from mmprotune.engine.delta import (DELTA_META_KEY, DeltaBaseMismatchError,
-                                    base_checkpoint_of, frozen_backbone_sha256,
-                                    frozen_state_dict, get_protune_backbone,
-                                    is_delta, split_delta)
+                                    FrozenBase, frozen_backbone_sha256,
+                                    frozen_state_dict, is_delta, merge_delta,
+                                    split_delta)
 from mmprotune.models import ProTuneResNet
 from mmprotune.testing import (SHAPE_CLASSES, make_coco_shapes, tiny_config,
                                write_pretrained_checkpoint)
@@ -117,14 +116,6 @@ def finish_tool(proc, timeout=300):
     return output
 
 
-def load_merge_tool():
-    spec = importlib.util.spec_from_file_location(
-        'merge_delta', REPO / 'tools/merge_delta.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """Train 4 iterations with deltas at 2 and 4; also write the full
@@ -187,14 +178,14 @@ def test_sha256_depends_on_frozen_values_only():
     assert frozen_backbone_sha256(renamed) != frozen_backbone_sha256(state)
 
 
-def test_base_checkpoint_of_mmseg_pretrained():
+def test_pretrained_checkpoint_of_mmseg_pretrained():
     cfg = get_config('mmseg::fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py')
     cfg.model.backbone.update(type='ProTuneResNetV1c', depth=18,
                               base_channels=8, stem_channels=8)
     cfg.model.pretrained = 'work_dirs/base/resnet18_v1c.pth'
     init_default_scope('mmseg')
     model = MODELS.build(cfg.model)
-    assert base_checkpoint_of(get_protune_backbone(model)) == \
+    assert FrozenBase.of(model).backbone.pretrained_checkpoint == \
         'work_dirs/base/resnet18_v1c.pth'
 
 
@@ -349,8 +340,7 @@ def test_delta_on_another_base_is_refused(trained, tmp_path):
     cfg = Config.fromfile(str(trained['cfg_file']))
     cfg.model.backbone.init_cfg.checkpoint = trained['other']
     with pytest.raises(DeltaBaseMismatchError) as err:
-        load_merge_tool().merge_delta(cfg, str(trained['delta']),
-                                      str(tmp_path / 'merged.pth'))
+        merge_delta(cfg, str(trained['delta']), str(tmp_path / 'merged.pth'))
     _check_refusal(str(err.value), trained)
     assert not (tmp_path / 'merged.pth').exists()
 

@@ -3,9 +3,7 @@ and load them back."""
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ..delta import (DELTA_META_KEY, base_checkpoint_of, complete_delta,
-                     delta_meta, get_protune_backbone, is_delta, split_delta,
-                     unwrap_model)
+from ..delta import DELTA_META_KEY, FrozenBase, is_delta
 
 
 @HOOKS.register_module()
@@ -49,8 +47,8 @@ class DeltaCheckpointHook(Hook):
     def before_train(self, runner) -> None:
         """Refuse to train if deltas could not be restored: the backbone must
         be a ``ProTune*`` one that loads a pretrained checkpoint."""
-        backbone = get_protune_backbone(runner.model)
-        if base_checkpoint_of(backbone) is None:
+        backbone = FrozenBase.of(runner.model).backbone
+        if backbone.pretrained_checkpoint is None:
             raise ValueError(
                 f'{type(self).__name__}: {type(backbone).__name__} loads no '
                 'pretrained checkpoint (backbone init_cfg=dict(type='
@@ -62,10 +60,10 @@ class DeltaCheckpointHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Drop the frozen backbone from ``checkpoint['state_dict']`` and
         record its base in ``checkpoint['meta']['mmprotune_delta']``."""
-        model = unwrap_model(runner.model)
+        base = FrozenBase.of(runner.model)
         full = checkpoint['state_dict']
-        delta, frozen = split_delta(model, full)
-        info = delta_meta(model)
+        delta, frozen = base.split(full)
+        info = base.meta()
         checkpoint['state_dict'] = delta
         checkpoint.setdefault('meta', {})[DELTA_META_KEY] = info
         kept = sum(t.numel() for t in delta.values())
@@ -81,7 +79,7 @@ class DeltaCheckpointHook(Hook):
         complete its state dict; other checkpoints pass unchanged."""
         if not is_delta(checkpoint):
             return
-        sha256 = complete_delta(runner.model, checkpoint)
+        sha256 = FrozenBase.of(runner.model).complete(checkpoint)
         runner.logger.info(
             f'{type(self).__name__}: loading a delta checkpoint on the frozen '
             f'backbone {checkpoint["meta"][DELTA_META_KEY]["base_checkpoint"]}'

@@ -236,7 +236,7 @@ class PromptedBackboneMixin:
         try:
             super().init_weights()
         except Exception as err:
-            checkpoint = self._pretrained_checkpoint()
+            checkpoint = self.pretrained_checkpoint
             if checkpoint is None:
                 raise
             raise ValueError(
@@ -246,12 +246,15 @@ class PromptedBackboneMixin:
         finally:
             handle.remove()
             self._modules['prompts'] = prompts
-        if self._pretrained_checkpoint() is not None:
+        if self.pretrained_checkpoint is not None:
             self._check_pretrained(offered)
         for block in self.prompts.values():
             block.init_weights()
 
-    def _pretrained_checkpoint(self) -> Optional[str]:
+    @property
+    def pretrained_checkpoint(self) -> Optional[str]:
+        """The checkpoint (path or URL) of a ``Pretrained`` init_cfg, which
+        mmseg's ``model.pretrained`` becomes as well; ``None`` without one."""
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             return cfg.get('checkpoint')
@@ -287,7 +290,7 @@ class PromptedBackboneMixin:
                 problems.append(f'{len(mismatched)} key(s) with another '
                                 f'shape {mismatched[:5]}')
             raise ValueError(
-                f'{name}: init_cfg.checkpoint={self._pretrained_checkpoint()!r}'
+                f'{name}: init_cfg.checkpoint={self.pretrained_checkpoint!r}'
                 f' does not fit the backbone: {"; ".join(problems)}. Use a '
                 'checkpoint of this architecture (for a detector or '
                 "segmentor checkpoint add init_cfg.prefix='backbone.').")
