@@ -77,12 +77,12 @@ ALL = tuple(BACKBONES)
 #: Method name -> (config of ``configs/transfer/``: the prefix before the
 #: backbone's suffix, the backbones it has a config for), in table order.
 METHODS = OrderedDict([
-    ('full', ('fcn_finetune', ALL)),
-    ('head-only', ('fcn_frozen', ALL)),
+    ('full', ('fcn_full', ALL)),
+    ('head-only', ('fcn_head-only', ALL)),
     ('protune', ('fcn_protune', ALL)),
     ('bitfit', ('fcn_bitfit', ALL)),
     ('lora', ('fcn_lora', ALL)),
-    ('conv-adapter', ('fcn_convadapter', ('resnet18', ))),
+    ('conv-adapter', ('fcn_conv-adapter', ('resnet18', ))),
     ('adaptformer', ('fcn_adaptformer', ('swin', ))),
     ('vpt', ('fcn_vpt', ('swin', ))),
     ('mona', ('fcn_mona', ALL)),

@@ -42,7 +42,7 @@ def test_counts_match_an_independent_count():
 
 def test_count_params_tool_prints_a_row_per_config():
     configs = [
-        'configs/retinanet/retinanet_frozen-r50_fpn_1x_coco.py',
+        'configs/retinanet/retinanet_head-only-r50_fpn_1x_coco.py',
         'configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py'
     ]
     out = subprocess.run(
