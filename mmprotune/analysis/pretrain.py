@@ -1,8 +1,9 @@
-"""Pretrain a backbone on a synthetic source task (no model hub): an mmdet
-``ResNet`` (``--arch resnet``, the default) or a small mmseg
-``SwinTransformer`` (``--arch swin``).
+"""Pretraining a backbone on a synthetic source task (no model hub): an mmdet
+``ResNet`` (``arch='resnet'``, the default) or a small mmseg
+``SwinTransformer`` (``arch='swin'``); the logic of
+``tools/misc/pretrain_backbone.py``.
 
-Two source tasks (``--task``) on images of
+Two source tasks (``task``) on images of
 :func:`mmprotune.testing.make_coco_shapes` drawn with their own seed (so they
 differ from the demo's detection images):
 
@@ -22,15 +23,15 @@ are in this image, and roughly where":
 ``count``: "how many shapes are in this image" (0-4 annotated instances,
 whatever their class), a 5-way classification by the global head alone. The
 backbone learns to find objects but is never asked what they are or exactly
-where: the source of ``tools/benchmark_transfer.py``, whose target task
-(segmenting circles, squares and triangles) needs both.
+where: the source of the transfer benchmark (:mod:`.transfer`), whose target
+task (segmenting circles, squares and triangles) needs both.
 
-The Swin (``SWIN_ARCH``, width ``--embed-dims``) is made for 64 px images:
+The Swin (``SWIN_ARCH``, width ``embed_dims``) is made for 64 px images:
 patch size 2, three stages of 2 blocks at strides 2, 4 and 8 (channels
 E, 2E, 4E), 4 x 4 windows; the heads read its last (stride-8) stage, with
 its output norm, as ``configs/_base_/models/fcn_swin-e32-p2-w4.py`` does.
-Train it with ``--lr 5e-4`` (as ``tools/benchmark_transfer.py --backbone
-swin`` does): from scratch at the default 2e-3 it barely learns to count.
+Train it with ``lr=5e-4`` (as the transfer benchmark's Swin track does):
+from scratch at the default 2e-3 it barely learns to count.
 
 Only the backbone's ``state_dict()`` is saved (with the BN statistics of
 training, as a frozen backbone uses them), as
@@ -43,12 +44,12 @@ training, as a frozen backbone uses them), as
     python tools/misc/pretrain_backbone.py --arch swin --task count \
         --lr 5e-4 --out work_dirs/transfer-swin/swin-e32_count.pth
 """
-import argparse
 import json
 import os
 import os.path as osp
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -61,7 +62,7 @@ from mmengine.logging import MMLogger
 from mmseg.models.backbones import SwinTransformer
 from PIL import Image
 
-from mmprotune.testing import SHAPE_CLASSES, make_coco_shapes
+from ..testing import SHAPE_CLASSES, make_coco_shapes
 
 #: ImageNet statistics (RGB), as in mmdet's ``DetDataPreprocessor`` configs.
 MEAN = (123.675, 116.28, 103.53)
@@ -84,54 +85,42 @@ SWIN_ARCH = dict(
 MAX_COUNT = 4
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Pretrain a ResNet or Swin backbone on a synthetic '
-        'source task and save its weights for init_cfg=Pretrained.')
-    parser.add_argument(
-        '--out',
-        default='work_dirs/demo/resnet18_shapes-pretrain.pth',
-        help='checkpoint to write')
-    parser.add_argument(
-        '--task',
-        choices=['shapes', 'count'],
-        default='shapes',
-        help='source task (see the module docstring)')
-    parser.add_argument(
-        '--arch',
-        choices=list(DENSE_STAGES),
-        default='resnet',
-        help='backbone: mmdet ResNet, or the small mmseg SwinTransformer of '
-        'SWIN_ARCH')
-    parser.add_argument('--depth', type=int, default=18, help='ResNet depth')
-    parser.add_argument(
-        '--base-channels',
-        type=int,
-        default=64,
-        help='ResNet width (channels of the stem and the first stage)')
-    parser.add_argument(
-        '--embed-dims',
-        type=int,
-        default=32,
-        help='Swin width (channels of the first stage)')
-    parser.add_argument(
-        '--iters', type=int, default=300, help='training iterations')
-    parser.add_argument(
-        '--img-size', type=int, default=64, help='square image side')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument(
-        '--num-images',
-        type=int,
-        default=2000,
-        help='source training images (plus a tenth as many for val)')
-    parser.add_argument('--lr', type=float, default=2e-3)
-    parser.add_argument(
-        '--seed',
-        type=int,
-        default=1,
-        help='seed of the source images and of training (the demo draws its '
-        'detection data with seed 0)')
-    return parser.parse_args()
+@dataclass
+class PretrainSettings:
+    """What :func:`pretrain_backbone` trains, and where it saves it.
+
+    Args:
+        out (str): The checkpoint to write.
+        task (str): The source task, ``'shapes'`` or ``'count'`` (see the
+            module docstring).
+        arch (str): The backbone, ``'resnet'`` (mmdet ``ResNet``) or
+            ``'swin'`` (the small mmseg ``SwinTransformer`` of
+            :data:`SWIN_ARCH`).
+        depth (int): ResNet depth.
+        base_channels (int): ResNet width (channels of the stem and the
+            first stage).
+        embed_dims (int): Swin width (channels of the first stage).
+        iters (int): Training iterations.
+        img_size (int): Square image side.
+        batch_size (int): Images per iteration.
+        num_images (int): Source training images (plus a tenth as many for
+            validation).
+        lr (float): Peak learning rate (AdamW, one-cycle schedule).
+        seed (int): Seed of the source images and of training (the demo
+            draws its detection data with seed 0).
+    """
+    out: str = 'work_dirs/demo/resnet18_shapes-pretrain.pth'
+    task: str = 'shapes'
+    arch: str = 'resnet'
+    depth: int = 18
+    base_channels: int = 64
+    embed_dims: int = 32
+    iters: int = 300
+    img_size: int = 64
+    batch_size: int = 32
+    num_images: int = 2000
+    lr: float = 2e-3
+    seed: int = 1
 
 
 def load_split(data_root: str, split: str) -> Tuple[torch.Tensor, ...]:
@@ -158,11 +147,11 @@ def load_split(data_root: str, split: str) -> Tuple[torch.Tensor, ...]:
             torch.from_numpy(masks), torch.from_numpy(counts))
 
 
-def build_backbone(args: argparse.Namespace,
+def build_backbone(args: PretrainSettings,
                    out_indices: Tuple[int, ...]) -> Tuple[nn.Module,
                                                           List[int]]:
-    """The initialised ``--arch`` backbone with outputs ``out_indices``, and
-    the channels of each output."""
+    """The initialised ``args.arch`` backbone with outputs ``out_indices``,
+    and the channels of each output."""
     if args.arch == 'swin':
         backbone = SwinTransformer(
             embed_dims=args.embed_dims,
@@ -209,7 +198,7 @@ class ShapesClassifier(nn.Module):
                 [head(f) for head, f in zip(self.dense_heads, feats)])
 
 
-def build_classifier(args: argparse.Namespace) -> ShapesClassifier:
+def build_classifier(args: PretrainSettings) -> ShapesClassifier:
     """The classifier of the source task ``args.task``: 3 shape labels and
     per-cell heads on the arch's ``DENSE_STAGES`` (``shapes``), or 5 count
     classes from the global head on the last of them alone (``count``)."""
@@ -276,8 +265,10 @@ def evaluate(model: nn.Module, images: torch.Tensor, masks: torch.Tensor,
         cell_acc=cell_right / cell_total)
 
 
-def main() -> None:
-    args = parse_args()
+def pretrain_backbone(args: PretrainSettings) -> str:
+    """Train ``args.arch`` on ``args.task`` (printing progress), save its
+    backbone's state dict to ``args.out`` and return the summary line
+    (``'final train loss ...'``: loss and accuracies)."""
     torch.manual_seed(args.seed)
     start = time.time()
     with tempfile.TemporaryDirectory() as data_root:
@@ -327,15 +318,16 @@ def main() -> None:
                      train_counts[:n_val], args.batch_size)
     val = evaluate(model, val_imgs, val_masks, val_counts, args.batch_size)
     if args.task == 'count':
-        print(f'final train loss {np.mean(window):.4f}, train count '
-              f'accuracy {train["count_acc"]:.3f}; val count accuracy '
-              f'{val["count_acc"]:.3f}')
+        summary = (f'final train loss {np.mean(window):.4f}, train count '
+                   f'accuracy {train["count_acc"]:.3f}; val count accuracy '
+                   f'{val["count_acc"]:.3f}')
     else:
-        print(f'final train loss {np.mean(window):.4f}, train label '
-              f'accuracy {train["label_acc"]:.3f}; val label accuracy '
-              f'{val["label_acc"]:.3f}, val exact-match accuracy '
-              f'{val["exact_acc"]:.3f}, val cell accuracy '
-              f'{val["cell_acc"]:.3f}')
+        summary = (f'final train loss {np.mean(window):.4f}, train label '
+                   f'accuracy {train["label_acc"]:.3f}; val label accuracy '
+                   f'{val["label_acc"]:.3f}, val exact-match accuracy '
+                   f'{val["exact_acc"]:.3f}, val cell accuracy '
+                   f'{val["cell_acc"]:.3f}')
+    print(summary)
 
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     state_dict = {
@@ -345,7 +337,4 @@ def main() -> None:
     torch.save(dict(state_dict=state_dict), args.out)
     print(f'saved {len(state_dict)} backbone tensors to {args.out} '
           f'({time.time() - start:.0f}s in all)')
-
-
-if __name__ == '__main__':
-    main()
+    return summary
