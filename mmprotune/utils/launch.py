@@ -11,7 +11,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-SUPPORTED_SCOPES = ('mmdet', 'mmseg')
+from .model import SUPPORTED_SCOPES, check_scope  # noqa: F401 (public here)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,10 +61,7 @@ def load_config(path: str,
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in SUPPORTED_SCOPES:
-        raise ValueError(f'Unsupported default_scope {scope!r} in config '
-                         f'{path}; expected one of {SUPPORTED_SCOPES}.')
+    scope = check_scope(cfg, path)
     if scope == 'mmdet':
         # fewer repeated dynamo compilations, as mmdet's tools do
         from mmdet.utils import setup_cache_size_limit_of_dynamo
