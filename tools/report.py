@@ -23,9 +23,10 @@ import mmengine
 from mmengine.config import Config
 from rich.progress import track
 
-from mmprotune.analysis.benchmark import (METHODS, make_batch,
-                                          measure_side_by_side,
-                                          method_variants, peft_methods)
+from mmprotune.analysis.benchmark import (METHOD_ALIASES, METHODS,
+                                          make_batch, measure_side_by_side,
+                                          method_variants, parse_methods,
+                                          peft_methods)
 
 #: (label, key, scale, unit) of the table's columns.
 COLUMNS = (
@@ -60,9 +61,11 @@ def parse_args():
     parser.add_argument('configs', nargs='+', help='config files')
     parser.add_argument(
         '--methods',
+        type=parse_methods,
         help='comma-separated methods derived from the one config given: '
         f'{", ".join(METHODS)} and the PEFT baselines '
-        f'{", ".join(sorted(peft_methods()))}')
+        f'{", ".join(sorted(peft_methods()))} (old spellings accepted: '
+        f'{", ".join(f"{a}={m}" for a, m in METHOD_ALIASES.items())})')
     parser.add_argument('--img-size', type=int, default=512)
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--steps', type=int, default=5,
@@ -76,8 +79,7 @@ def variants(args):
     if args.methods:
         if len(args.configs) != 1:
             raise ValueError('--methods takes exactly one config')
-        return method_variants(
-            Config.fromfile(args.configs[0]), args.methods.split(','))
+        return method_variants(Config.fromfile(args.configs[0]), args.methods)
     return {Path(c).stem: Config.fromfile(c) for c in args.configs}
 
 
