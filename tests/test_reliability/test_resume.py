@@ -197,7 +197,8 @@ def test_train_py_resume_matches_uninterrupted_run(full_run, tool, tmp_path):
     """``tools/train.py --resume iter_N.pth`` in a fresh process ends with
     the same weights and optimizer state as the uninterrupted run."""
     rc, out = tool('tools/train.py', full_run['config_file'], '--work-dir',
-                   tmp_path, '--resume', full_run['work_dir'] / f'iter_{N}.pth')
+                   tmp_path, '--resume',
+                   full_run['work_dir'] / f'iter_{N}.pth')
     assert rc == 0, out[-5000:]
     assert f'resumed epoch: 0, iter: {N}' in out
     assert f'Advance dataloader {N} steps' in out
