@@ -57,7 +57,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TransferSettings:
         'accepted: ' +
         ', '.join(f'{a}={m}' for a, m in METHOD_ALIASES.items()))
     parser.add_argument(
-        '--seeds', type=positive_int, help='seeds per method and split (0, 1, ...)')
+        '--seeds',
+        type=positive_int,
+        help='seeds per method and split (0, 1, ...)')
     parser.add_argument(
         '--iters',
         type=parse_sizes,
