@@ -162,6 +162,14 @@ def test_tracks_defaults_and_configs():
     assert len(stems) == len(transfer.BACKBONES)
 
 
+def test_one_vocabulary_with_the_cost_report():
+    """The benchmark's methods are the cost report's (its derived methods and
+    the PEFT baselines' ``method_name``), plus training from scratch."""
+    from mmprotune.analysis.benchmark import METHODS, peft_methods
+    assert set(transfer.METHODS) - {'scratch'} <= \
+        set(METHODS) | set(peft_methods())
+
+
 @pytest.mark.parametrize('method', ['full', 'vpt'])
 def test_swin_track_learning_rates(method):
     """The Swin's own weights at 0.1x the lr, everything new at the lr."""
