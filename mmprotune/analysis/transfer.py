@@ -347,7 +347,7 @@ def run_all(settings: TransferSettings,
             source: dict,
             data_root: str,
             on_run: Callable[[List[dict], int], None],
-            track: Callable = None) -> List[dict]:
+            track: Optional[Callable] = None) -> List[dict]:
     """Every (split, method, seed) run, in that order.
 
     Args:
