@@ -25,11 +25,19 @@ import sys
 import time
 import warnings
 from collections import OrderedDict
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+with warnings.catch_warnings():  # pkg_resources deprecation notes
+    warnings.simplefilter('ignore')
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+
+    from mmprotune.testing import (REPO_ROOT, make_coco_shapes, repo_env,
+                                   tool_command)
+    from mmprotune.utils import build_model, count_parameters
+
 DEFAULT_CONFIG = osp.join(
-    REPO, 'configs', 'demo',
+    REPO_ROOT, 'configs', 'demo',
     'faster-rcnn_protune-r18_fpn_1xb8-300i_shapes-coco.py')
 PRETRAINED_NAME = 'resnet18_shapes-pretrain.pth'
 DATA_SEED = 0  # the pretraining uses its own seed (tools/misc/...: 1)
@@ -85,21 +93,15 @@ class StepFailed(RuntimeError):
 
 
 def run_step(name: str, cmd: Sequence[str], log_file: str) -> str:
-    """Run ``cmd`` with the repo root on ``PYTHONPATH``, echo its key lines,
-    keep its whole output in ``log_file`` and return that output."""
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (REPO, env.get('PYTHONPATH')) if p)
-    env['PYTHONUNBUFFERED'] = '1'
-    # idle OpenMP threads sleep instead of spinning: about as fast on an idle
-    # machine, several times faster when other processes share the cores
-    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    """Run ``cmd`` (:func:`mmprotune.testing.tool_command`) with the repo
+    root on ``PYTHONPATH`` (:func:`mmprotune.testing.repo_env`), echo its key
+    lines, keep its whole output in ``log_file`` and return that output."""
     print(f'[demo] {name}: {" ".join(cmd)}', flush=True)
     lines = []
     with open(log_file, 'w', encoding='utf-8') as log, subprocess.Popen(
             list(cmd),
-            cwd=REPO,
-            env=env,
+            cwd=REPO_ROOT,
+            env=repo_env(PYTHONUNBUFFERED='1'),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True) as proc:
@@ -124,9 +126,6 @@ def make_data(data_root: str, num_train: int, num_val: int,
     val_ann = osp.join(data_root, 'annotations', 'instances_val2017.json')
     if osp.isfile(val_ann):
         return f'reused {data_root}'
-    with warnings.catch_warnings():  # pkg_resources deprecation notes
-        warnings.simplefilter('ignore')
-        from mmprotune.testing import make_coco_shapes
     info = make_coco_shapes(
         data_root, num_train, num_val, img_size=img_size, seed=DATA_SEED)
     return (f'wrote {data_root}: {info["num_train"]} train images '
@@ -135,30 +134,16 @@ def make_data(data_root: str, num_train: int, num_val: int,
             f'{img_size} px')
 
 
-def count_parameters(config: str) -> List[Tuple[str, int, int]]:
-    """Build the config's model (no weights loaded) and return
-    ``(part, total, trainable)`` rows of the parts it has."""
-    with warnings.catch_warnings():  # pkg_resources deprecation notes
-        warnings.simplefilter('ignore')
-        from mmengine.config import Config
-        from mmengine.logging import MMLogger
-
-        from mmprotune.analysis.benchmark import build_model
-        from mmprotune.utils import count_parameters as count_by_part
-
-        # the training log already has the backbone's own report
-        MMLogger.get_instance('mmprotune_demo', log_level='WARNING')
-        counts = count_by_part(build_model(Config.fromfile(config)))
-    return [(part, c['total'], c['trainable']) for part, c in counts.items()
-            if c['total']]
-
-
-def format_parameters(rows: List[Tuple[str, int, int]]) -> str:
+def format_parameters(counts: Dict[str, dict]) -> str:
+    """The parts of :func:`mmprotune.utils.count_parameters` that have
+    parameters, one line each: total, trainable and their share."""
     lines = [f'  {"part":<30}{"total":>12}{"trainable":>12}{"%":>9}']
-    for name, total, trainable in rows:
-        share = 100 * trainable / total if total else 0.
+    for name, count in counts.items():
+        total, trainable = count['total'], count['trainable']
+        if not total:
+            continue
         lines.append(f'  {name:<30}{total:>12,}{trainable:>12,}'
-                     f'{share:>8.2f}%')
+                     f'{100 * trainable / total:>8.2f}%')
     return '\n'.join(lines)
 
 
@@ -221,31 +206,31 @@ def main() -> int:
         if osp.isfile(pretrained):
             notes['pretrain'] = f'reused {pretrained}'
         else:
-            out = run_step('pretrain', [
-                sys.executable,
-                osp.join(REPO, 'tools', 'misc', 'pretrain_backbone.py'),
-                '--out', pretrained, *settings['pretrain']
-            ], osp.join(log_dir, 'pretrain.log'))
+            out = run_step(
+                'pretrain',
+                tool_command('tools/misc/pretrain_backbone.py', '--out',
+                             pretrained, *settings['pretrain']),
+                osp.join(log_dir, 'pretrain.log'))
             found = re.findall(r'final train loss .*', out)
             notes['pretrain'] = found[-1] if found else 'done'
         times['2. pretrain backbone'] = time.time() - t
 
         t = time.time()
-        run_step('train', [
-            sys.executable,
-            osp.join(REPO, 'tools', 'train.py'), config, '--work-dir',
-            work_dir, '--cfg-options', *cfg_options
-        ], osp.join(log_dir, 'train.log'))
+        run_step(
+            'train',
+            tool_command('tools/train.py', config, '--work-dir', work_dir,
+                         '--cfg-options', *cfg_options),
+            osp.join(log_dir, 'train.log'))
         checkpoint = last_checkpoint(work_dir)
         times['3. train (Pro-tuning)'] = time.time() - t
 
         t = time.time()
-        out = run_step('test', [
-            sys.executable,
-            osp.join(REPO, 'tools', 'test.py'), config, checkpoint,
-            '--work-dir',
-            osp.join(work_dir, 'test'), '--cfg-options', *cfg_options
-        ], osp.join(log_dir, 'test.log'))
+        out = run_step(
+            'test',
+            tool_command('tools/test.py', config, checkpoint, '--work-dir',
+                         osp.join(work_dir, 'test'), '--cfg-options',
+                         *cfg_options),
+            osp.join(log_dir, 'test.log'))
         metrics = parse_metrics(out)
         if 'bbox_mAP' not in metrics:
             raise StepFailed('no coco/bbox_mAP in the test log '
@@ -253,7 +238,9 @@ def main() -> int:
         times['4. test'] = time.time() - t
 
         t = time.time()
-        params = count_parameters(config)
+        # the training log already has the backbone's own report
+        MMLogger.get_instance('mmprotune_demo', log_level='WARNING')
+        params = count_parameters(build_model(Config.fromfile(config)))
         times['5. count parameters'] = time.time() - t
     except StepFailed as err:
         print(f'[demo] FAILED: {err}', file=sys.stderr)
@@ -262,7 +249,7 @@ def main() -> int:
 
     print('\n' + '=' * 72)
     print(f'Pro-tuning demo summary ({mode} run)')
-    print(f'  config:     {osp.relpath(config, REPO)}')
+    print(f'  config:     {osp.relpath(config, REPO_ROOT)}')
     print(f'  data:       {notes["data"]}')
     print(f'  pretrain:   {notes["pretrain"]}')
     print(f'  checkpoint: {checkpoint}')

@@ -23,46 +23,22 @@ import mmengine
 from mmengine.config import Config
 from rich.progress import track
 
-from mmprotune.analysis.benchmark import (METHODS, make_batch,
-                                          measure_side_by_side,
-                                          method_variants, peft_methods)
-
-#: (label, key, scale, unit) of the table's columns.
-COLUMNS = (
-    ('trainable params', 'trainable_params', 1e6, 'M'),
-    ('FLOPs backbone+neck', 'flops_backbone_neck', 1e9, 'G'),
-    ('train step', 'train_step_s', 1e-3, 'ms'),
-    ('backbone fwd+bwd', 'backbone_step_s', 1e-3, 'ms'),
-    ('inference', 'inference_s', 1e-3, 'ms'),
-    ('peak memory (CUDA, train step)', 'cuda_peak_bytes', 2**20, 'MiB'),
-    ('peak RSS (process, train step)', 'peak_rss_bytes', 2**20, 'MiB'),
-    ('saved for backward (model)', 'saved_bytes_model', 2**20, 'MiB'),
-    ('saved for backward (backbone)', 'saved_bytes_backbone', 2**20, 'MiB'),
-    ('kept for backward (backbone, allocator)', 'retained_bytes_backbone',
-     2**20, 'MiB'),
-    ('checkpoint (full)', 'checkpoint_bytes_full', 2**20, 'MiB'),
-    ('checkpoint (delta)', 'checkpoint_bytes_delta', 2**20, 'MiB'),
-)
-#: Columns whose ratio is taken to another figure of the reference: a delta
-#: checkpoint replaces the reference's full one.
-RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
-
-
-def ratio(result: dict, ref: dict, key: str):
-    """``result[key]`` over the reference's figure (None if either is
-    missing)."""
-    base = ref[RATIO_TO.get(key, key)]
-    return result[key] / base if result[key] is not None and base else None
-
+from mmprotune.analysis.benchmark import (METHOD_ALIASES, METHODS,
+                                          make_batch, measure_side_by_side,
+                                          method_variants, parse_methods,
+                                          peft_methods)
+from mmprotune.analysis.report import markdown, plot
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('configs', nargs='+', help='config files')
     parser.add_argument(
         '--methods',
+        type=parse_methods,
         help='comma-separated methods derived from the one config given: '
         f'{", ".join(METHODS)} and the PEFT baselines '
-        f'{", ".join(sorted(peft_methods()))}')
+        f'{", ".join(sorted(peft_methods()))} (old spellings accepted: '
+        f'{", ".join(f"{a}={m}" for a, m in METHOD_ALIASES.items())})')
     parser.add_argument('--img-size', type=int, default=512)
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--steps', type=int, default=5,
@@ -76,54 +52,8 @@ def variants(args):
     if args.methods:
         if len(args.configs) != 1:
             raise ValueError('--methods takes exactly one config')
-        return method_variants(
-            Config.fromfile(args.configs[0]), args.methods.split(','))
+        return method_variants(Config.fromfile(args.configs[0]), args.methods)
     return {Path(c).stem: Config.fromfile(c) for c in args.configs}
-
-
-def markdown(results: dict, reference: str) -> str:
-    ref = results[reference]
-    lines = [
-        '| method | ' + ' | '.join(c[0] for c in COLUMNS) + ' |',
-        '| --- |' + ' ---: |' * len(COLUMNS),
-    ]
-    for name, result in results.items():
-        cells = []
-        for _, key, scale, unit in COLUMNS:
-            value = result[key]
-            if value is None:
-                cells.append('–')
-                continue
-            cell = f'{value / scale:.1f} {unit}'
-            to_ref = ratio(result, ref, key)
-            if name != reference and to_ref is not None:
-                cell += f' ({to_ref:.2f}×)'
-            cells.append(cell)
-        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-def plot(results: dict, reference: str, title: str, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    ref = results[reference]
-    keys = [c for c in COLUMNS if ref[RATIO_TO.get(c[1], c[1])]]
-    fig, ax = plt.subplots(figsize=(2 + 1.6 * len(keys), 4))
-    width = 0.8 / len(results)
-    for i, (name, result) in enumerate(results.items()):
-        ratios = [ratio(result, ref, k) or 0 for _, k, _, _ in keys]
-        ax.bar([j + i * width for j in range(len(keys))], ratios, width,
-               label=name)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(keys))])
-    ax.set_xticklabels([c[0] for c in keys], rotation=30, ha='right',
-                       fontsize=8)
-    ax.axhline(1.0, color='black', linewidth=0.5)
-    ax.set_ylabel(f'ratio to {reference}')
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 def main():

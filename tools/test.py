@@ -11,14 +11,12 @@ behaves like that package's own ``tools/test.py``::
 a directory of predicted segmentation maps for mmseg.
 """
 import argparse
-import warnings
-from copy import deepcopy
-
-from mmengine.config import ConfigDict
 
 from mmprotune.utils.launch import (add_common_arguments, build_runner,
-                                    close_distributed, load_config,
-                                    parse_tool_args)
+                                    check_test_out, close_distributed,
+                                    dump_det_results, enable_tta,
+                                    enable_visualization, load_config,
+                                    parse_tool_args, set_test_out)
 
 
 def parse_args():
@@ -46,91 +44,22 @@ def parse_args():
     return parse_tool_args(parser)
 
 
-def trigger_visualization_hook(cfg, args, scope):
-    """Turn on ``default_hooks.visualization`` (Det/SegVisualizationHook)."""
-    hook = cfg.default_hooks.get('visualization')
-    if hook is None:
-        raise RuntimeError(
-            'VisualizationHook must be included in default_hooks, e.g. '
-            '"visualization=dict(type=\'DetVisualizationHook\')" (mmdet) or '
-            '"visualization=dict(type=\'SegVisualizationHook\')" (mmseg).')
-    hook['draw'] = True
-    if args.show:
-        hook['show'] = True
-        hook['wait_time'] = args.wait_time
-    if args.show_dir:
-        # mmdet's hook takes the dir itself, mmseg's goes via the visualizer
-        if scope == 'mmdet':
-            hook['test_out_dir'] = args.show_dir
-        else:
-            cfg.visualizer['save_dir'] = args.show_dir
-
-
-def default_det_tta(cfg):
-    """Fill in mmdet's default flip TTA when the config defines none."""
-    if 'tta_model' not in cfg:
-        warnings.warn('Cannot find ``tta_model`` in config, '
-                      'we will set it as default.')
-        cfg.tta_model = dict(
-            type='DetTTAModel',
-            tta_cfg=dict(
-                nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
-    if 'tta_pipeline' not in cfg:
-        warnings.warn('Cannot find ``tta_pipeline`` in config, '
-                      'we will set it as default.')
-        data_cfg = cfg.test_dataloader.dataset
-        while 'dataset' in data_cfg:
-            data_cfg = data_cfg['dataset']
-        cfg.tta_pipeline = deepcopy(data_cfg.pipeline)
-        flips = [
-            dict(type='RandomFlip', prob=1.),
-            dict(type='RandomFlip', prob=0.)
-        ]
-        pack = dict(
-            type='PackDetInputs',
-            meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                       'scale_factor', 'flip', 'flip_direction'))
-        cfg.tta_pipeline[-1] = dict(
-            type='TestTimeAug', transforms=[flips, [pack]])
-
-
 def main():
     args = parse_args()
-
     cfg, scope = load_config(args.config, args.launcher, args.cfg_options,
                              args.work_dir)
-    if scope == 'mmdet' and args.out is not None and \
-            not args.out.endswith(('.pkl', '.pickle')):
-        raise ValueError(
-            f'--out must be a .pkl or .pickle file, got {args.out!r}.')
-
+    check_test_out(scope, args.out)
     cfg.load_from = args.checkpoint
-
     if args.show or args.show_dir:
-        trigger_visualization_hook(cfg, args, scope)
-
+        enable_visualization(cfg, scope, args.show, args.wait_time,
+                             args.show_dir)
     if args.tta:
-        if scope == 'mmdet':
-            default_det_tta(cfg)
-        elif 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            raise RuntimeError(
-                '--tta needs `tta_model` and `tta_pipeline` in the config.')
-        cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-
+        enable_tta(cfg, scope)
     if args.out is not None and scope == 'mmseg':
-        # IoUMetric writes the predicted maps to `output_dir`
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
-
+        set_test_out(cfg, args.out)
     runner = build_runner(cfg, scope)
-
     if args.out is not None and scope == 'mmdet':
-        # dummy metric that dumps the predictions to a pickle file
-        from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=args.out))
-
+        dump_det_results(runner, args.out)
     runner.test()
     close_distributed()
 

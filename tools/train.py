@@ -8,12 +8,10 @@ behaves like that package's own ``tools/train.py``::
 """
 import argparse
 
-import torch
-from mmengine.logging import print_log
-
 from mmprotune.utils.launch import (add_common_arguments, build_runner,
-                                    close_distributed, load_config,
-                                    parse_tool_args)
+                                    close_distributed, enable_amp,
+                                    enable_auto_scale_lr, load_config,
+                                    parse_tool_args, set_resume)
 
 
 def parse_args():
@@ -44,43 +42,14 @@ def parse_args():
 
 def main():
     args = parse_args()
-
     cfg, scope = load_config(args.config, args.launcher, args.cfg_options,
                              args.work_dir)
-
     if args.amp:
-        wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper_type != 'OptimWrapper':
-            already = ' (AMP is already enabled in the config)' \
-                if wrapper_type in ('AmpOptimWrapper',
-                                    'BF16AutocastOptimWrapper') else ''
-            raise ValueError(
-                '`--amp` needs `optim_wrapper.type="OptimWrapper"`, but the '
-                f'config has {wrapper_type!r}{already}.')
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-        else:
-            # mmengine's AmpOptimWrapper cannot be built without a GPU
-            cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
-            print_log('--amp without a GPU: bf16 autocast '
-                      '(BF16AutocastOptimWrapper)', logger='current')
-
+        enable_amp(cfg)
     if args.auto_scale_lr:
-        auto_scale_lr = cfg.get('auto_scale_lr') or {}
-        if 'enable' not in auto_scale_lr or \
-                'base_batch_size' not in auto_scale_lr:
-            raise RuntimeError('Can not find "auto_scale_lr" or '
-                               '"auto_scale_lr.enable" or '
-                               '"auto_scale_lr.base_batch_size" in your '
-                               'configuration file.')
-        cfg.auto_scale_lr.enable = True
-
-    # an explicit checkpoint takes priority over auto-resuming from work_dir
+        enable_auto_scale_lr(cfg)
     if args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = None if args.resume == 'auto' else args.resume
-
+        set_resume(cfg, args.resume)
     build_runner(cfg, scope).train()
     close_distributed()
 

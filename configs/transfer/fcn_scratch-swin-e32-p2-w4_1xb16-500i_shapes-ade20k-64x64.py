@@ -1,5 +1,5 @@
 # Swin track reference without transfer: the small Swin trains whole from a
 # random initialisation, with the schedule of every other method.
-_base_ = './fcn_finetune-swin-e32-p2-w4_1xb16-500i_shapes-ade20k-64x64.py'
+_base_ = './fcn_full-swin-e32-p2-w4_1xb16-500i_shapes-ade20k-64x64.py'
 
 model = dict(backbone=dict(init_cfg=None))

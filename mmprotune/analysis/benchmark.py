@@ -16,21 +16,36 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 from mmengine.logging import MMLogger
-from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import MODELS, DefaultScope
 
 from mmprotune.engine.delta import split_delta
 from mmprotune.models import PromptedBackboneMixin
 from mmprotune.models.peft import HookedMethod
 from mmprotune.registry import MODELS as PROMPT_MODELS
-from mmprotune.utils import count_parameters
+from mmprotune.utils import build_model, count_parameters
 from mmprotune.utils.memory import (read_peak_rss, reset_peak_rss,
                                      retained_bytes, saved_tensor_bytes)
 
 #: Methods :func:`method_variants` derives from one Pro-tuning config,
 #: besides the PEFT baselines (:func:`peft_methods`).
 METHODS = ('full', 'head-only', 'protune-naive', 'protune')
+#: Old spellings of method names (config names before ``full`` /
+#: ``head-only``, the report's ``convadapter``) -> the name, accepted
+#: wherever a command line takes ``--methods``.
+METHOD_ALIASES = {
+    'finetune': 'full',
+    'frozen': 'head-only',
+    'convadapter': 'conv-adapter'
+}
+
+
+def parse_methods(text: str) -> List[str]:
+    """``'full,frozen, lora'`` -> ``['full', 'head-only', 'lora']``: the
+    comma-separated names of a ``--methods`` argument, empty ones dropped and
+    old spellings (:data:`METHOD_ALIASES`) replaced; whether a name is
+    allowed is for the command to check."""
+    names = (name.strip() for name in text.split(','))
+    return [METHOD_ALIASES.get(name, name) for name in names if name]
 
 
 def peft_methods() -> Dict[str, str]:
@@ -82,18 +97,6 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
                 vb.prompt_cfg['stages'] = stages
         variants[method] = variant
     return variants
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """The config's model, without pretrained loading, BN instead of
-    SyncBN (one process), in train mode."""
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.backbone.init_cfg = None
-    model_cfg.pop('pretrained', None)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(model_cfg)
-    model.init_weights()
-    return revert_sync_batchnorm(model).train()
 
 
 def make_batch(cfg: Config, batch_size: int, img_size: int,
@@ -203,29 +206,50 @@ class MethodBench:
             peak_rss_bytes=read_peak_rss())
 
     def figures(self) -> dict:
-        """Parameters, FLOPs, memory kept for backward, checkpoint sizes."""
-        model, inputs = self.model, self.data['inputs']
-        params = list(model.parameters()) + list(model.buffers())
-        result = dict(params=count_parameters(model))
-        with torch.no_grad():  # the forward FLOPs; the same on every path
-            result['flops_backbone_neck'] = FlopAnalyzer(
-                _Features(model).eval(), (inputs, )).total()
-        model.train()
-        result['saved_bytes_model'], losses = saved_tensor_bytes(
-            lambda: model(**self.data, mode='loss'), params)
-        del losses
-        result['saved_bytes_backbone'], out = saved_tensor_bytes(
-            lambda: model.backbone(inputs), params)
-        del out
-        result['retained_bytes_backbone'], out = retained_bytes(
-            lambda: model.backbone(inputs))
-        del out
-        state = model.state_dict()
-        result['checkpoint_bytes_full'] = serialized_size(state)
-        result['checkpoint_bytes_delta'] = serialized_size(
-            split_delta(model, state)[0]) if isinstance(
-                model.backbone, PromptedBackboneMixin) else None
-        return result
+        """See :func:`model_figures`."""
+        return model_figures(self.model, self.data)
+
+
+def model_figures(model: nn.Module, data: dict) -> dict:
+    """What a model costs besides time, on one packed training batch.
+
+    Args:
+        model (nn.Module): A detector or segmentor (left in train mode).
+        data (dict): The output of its ``data_preprocessor`` in training mode
+            (``inputs``: (N, 3, H, W), ``data_samples``).
+
+    Returns:
+        dict: ``params`` (:func:`mmprotune.utils.count_parameters`),
+        ``flops_backbone_neck`` (forward), the bytes autograd saves for
+        backward in the training loss (``saved_bytes_model``) and in the
+        backbone alone (``saved_bytes_backbone``), the bytes the allocator
+        keeps for the backbone's backward (``retained_bytes_backbone``), and
+        the checkpoint sizes: the whole model (``checkpoint_bytes_full``) and
+        the delta of a frozen backbone (``checkpoint_bytes_delta``, None for
+        a backbone that is not a ``ProTune*`` one).
+    """
+    inputs = data['inputs']
+    params = list(model.parameters()) + list(model.buffers())
+    result = dict(params=count_parameters(model))
+    with torch.no_grad():  # the forward FLOPs; the same on every path
+        result['flops_backbone_neck'] = FlopAnalyzer(
+            _Features(model).eval(), (inputs, )).total()
+    model.train()
+    result['saved_bytes_model'], losses = saved_tensor_bytes(
+        lambda: model(**data, mode='loss'), params)
+    del losses
+    result['saved_bytes_backbone'], out = saved_tensor_bytes(
+        lambda: model.backbone(inputs), params)
+    del out
+    result['retained_bytes_backbone'], out = retained_bytes(
+        lambda: model.backbone(inputs))
+    del out
+    state = model.state_dict()
+    result['checkpoint_bytes_full'] = serialized_size(state)
+    result['checkpoint_bytes_delta'] = serialized_size(
+        split_delta(model, state)[0]) if isinstance(
+            model.backbone, PromptedBackboneMixin) else None
+    return result
 
 
 #: The :class:`MethodBench` of a worker process.

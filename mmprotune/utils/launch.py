@@ -1,17 +1,21 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: one entry point for
-mmdet and mmseg configs, picked by the config's ``default_scope``."""
+"""What ``tools/train.py`` and ``tools/test.py`` do besides parsing
+arguments: one entry point for mmdet and mmseg configs, picked by the
+config's ``default_scope``, and the config changes their options ask for."""
 import argparse
 import importlib
 import os
 import os.path as osp
+import warnings
+from copy import deepcopy
 from typing import Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config, DictAction
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-SUPPORTED_SCOPES = ('mmdet', 'mmseg')
+from .model import SUPPORTED_SCOPES, check_scope  # noqa: F401 (public here)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,10 +65,7 @@ def load_config(path: str,
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in SUPPORTED_SCOPES:
-        raise ValueError(f'Unsupported default_scope {scope!r} in config '
-                         f'{path}; expected one of {SUPPORTED_SCOPES}.')
+    scope = check_scope(cfg, path)
     if scope == 'mmdet':
         # fewer repeated dynamo compilations, as mmdet's tools do
         from mmdet.utils import setup_cache_size_limit_of_dynamo
@@ -99,3 +100,155 @@ def close_distributed() -> None:
     """Leave no live process group at exit (it can abort gloo workers)."""
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+# ----------------------------------------------------------------------
+# tools/train.py options
+def enable_amp(cfg: Config) -> None:
+    """``--amp``: fp16 with dynamic loss scaling on a GPU
+    (``AmpOptimWrapper``), bf16 autocast without one
+    (``BF16AutocastOptimWrapper``).
+
+    Raises:
+        ValueError: ``optim_wrapper.type`` is not ``'OptimWrapper'``.
+    """
+    wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper_type != 'OptimWrapper':
+        already = ' (AMP is already enabled in the config)' \
+            if wrapper_type in ('AmpOptimWrapper',
+                                'BF16AutocastOptimWrapper') else ''
+        raise ValueError(
+            '`--amp` needs `optim_wrapper.type="OptimWrapper"`, but the '
+            f'config has {wrapper_type!r}{already}.')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        # mmengine's AmpOptimWrapper cannot be built without a GPU
+        cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
+        print_log('--amp without a GPU: bf16 autocast '
+                  '(BF16AutocastOptimWrapper)', logger='current')
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """``--auto-scale-lr``: turn on the config's ``auto_scale_lr``.
+
+    Raises:
+        RuntimeError: The config has no ``auto_scale_lr.enable`` or
+            ``auto_scale_lr.base_batch_size``.
+    """
+    auto_scale_lr = cfg.get('auto_scale_lr') or {}
+    if 'enable' not in auto_scale_lr or \
+            'base_batch_size' not in auto_scale_lr:
+        raise RuntimeError('Can not find "auto_scale_lr" or '
+                           '"auto_scale_lr.enable" or '
+                           '"auto_scale_lr.base_batch_size" in your '
+                           'configuration file.')
+    cfg.auto_scale_lr.enable = True
+
+
+def set_resume(cfg: Config, resume: str) -> None:
+    """``--resume [CKPT]``: from ``resume``, or with ``'auto'`` from the
+    latest checkpoint in the work directory (an explicit checkpoint takes
+    priority over auto-resuming)."""
+    cfg.resume = True
+    cfg.load_from = None if resume == 'auto' else resume
+
+
+# ----------------------------------------------------------------------
+# tools/test.py options
+def check_test_out(scope: str, out: Optional[str]) -> None:
+    """``--out`` of mmdet is a pickle file (mmseg's is a folder).
+
+    Raises:
+        ValueError: An mmdet ``out`` that is not ``.pkl`` / ``.pickle``.
+    """
+    if scope == 'mmdet' and out is not None and \
+            not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl or .pickle file, got {out!r}.')
+
+
+def enable_visualization(cfg: Config, scope: str, show: bool,
+                         wait_time: float, show_dir: Optional[str]) -> None:
+    """``--show`` / ``--show-dir``: turn on ``default_hooks.visualization``
+    (Det/SegVisualizationHook).
+
+    Raises:
+        RuntimeError: The config has no visualization hook.
+    """
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise RuntimeError(
+            'VisualizationHook must be included in default_hooks, e.g. '
+            '"visualization=dict(type=\'DetVisualizationHook\')" (mmdet) or '
+            '"visualization=dict(type=\'SegVisualizationHook\')" (mmseg).')
+    hook['draw'] = True
+    if show:
+        hook['show'] = True
+        hook['wait_time'] = wait_time
+    if show_dir:
+        # mmdet's hook takes the dir itself, mmseg's goes via the visualizer
+        if scope == 'mmdet':
+            hook['test_out_dir'] = show_dir
+        else:
+            cfg.visualizer['save_dir'] = show_dir
+
+
+def default_det_tta(cfg: Config) -> None:
+    """Fill in mmdet's default flip TTA when the config defines none."""
+    if 'tta_model' not in cfg:
+        warnings.warn('Cannot find ``tta_model`` in config, '
+                      'we will set it as default.')
+        cfg.tta_model = dict(
+            type='DetTTAModel',
+            tta_cfg=dict(
+                nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    if 'tta_pipeline' not in cfg:
+        warnings.warn('Cannot find ``tta_pipeline`` in config, '
+                      'we will set it as default.')
+        data_cfg = cfg.test_dataloader.dataset
+        while 'dataset' in data_cfg:
+            data_cfg = data_cfg['dataset']
+        cfg.tta_pipeline = deepcopy(data_cfg.pipeline)
+        flips = [
+            dict(type='RandomFlip', prob=1.),
+            dict(type='RandomFlip', prob=0.)
+        ]
+        pack = dict(
+            type='PackDetInputs',
+            meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                       'scale_factor', 'flip', 'flip_direction'))
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug', transforms=[flips, [pack]])
+
+
+def enable_tta(cfg: Config, scope: str) -> None:
+    """``--tta``: wrap the model in the config's ``tta_model`` and test with
+    its ``tta_pipeline`` (mmdet: its default flip TTA if none).
+
+    Raises:
+        RuntimeError: An mmseg config without ``tta_model`` and
+            ``tta_pipeline``.
+    """
+    if scope == 'mmdet':
+        default_det_tta(cfg)
+    elif 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+        raise RuntimeError(
+            '--tta needs `tta_model` and `tta_pipeline` in the config.')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def set_test_out(cfg: Config, out: str) -> None:
+    """mmseg's ``--out``: ``IoUMetric`` writes the predicted maps to the
+    folder ``out`` (mmdet's pickle needs the Runner: :func:`dump_det_results`).
+    """
+    cfg.test_evaluator['output_dir'] = out
+    cfg.test_evaluator['keep_results'] = True
+
+
+def dump_det_results(runner: Runner, out: str) -> None:
+    """mmdet's ``--out``: a dummy metric that dumps the predictions to the
+    pickle file ``out``."""
+    from mmdet.evaluation import DumpDetResults
+    runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))

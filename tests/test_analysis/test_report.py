@@ -1,15 +1,14 @@
 """tools/report.py measures the methods side by side; its parameter and
 saved-bytes figures agree with independent counts."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from mmprotune.analysis.benchmark import build_model, method_variants
+from mmprotune.analysis.benchmark import method_variants, parse_methods
+from mmprotune.utils import build_model
 from mmprotune.utils.memory import saved_tensor_bytes
 
 REPO = Path(__file__).parents[2]
@@ -49,16 +48,21 @@ def test_method_variants_change_only_the_backbone(tiny_config):
         method_variants(cfg, ['ssf'])
 
 
-def test_report_figures_match_independent_counts(tiny_config, tmp_path):
+def test_method_names_and_their_old_spellings():
+    assert parse_methods(' full,frozen,,finetune, convadapter ') == [
+        'full', 'head-only', 'full', 'conv-adapter']
+    assert parse_methods('') == []
+
+
+def test_report_figures_match_independent_counts(tiny_config, tool,
+                                                  tmp_path):
     out_dir = tmp_path / 'report'
-    proc = subprocess.run(
-        [sys.executable, 'tools/report.py', str(tiny_config), '--methods',
-         'full,protune,lora', '--img-size', '64', '--steps', '1',
-         '--warmup', '0',
-         '--out-dir', str(out_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert '| protune |' in proc.stdout and '×)' in proc.stdout
+    # ``finetune``: the old spelling of ``full``
+    rc, out = tool('tools/report.py', tiny_config, '--methods',
+                   'finetune,protune,lora', '--img-size', '64', '--steps',
+                   '1', '--warmup', '0', '--out-dir', out_dir, timeout=600)
+    assert rc == 0, out[-3000:]
+    assert '| protune |' in out and '×)' in out
     assert (out_dir / 'report.png').stat().st_size > 0
     report = json.loads((out_dir / 'report.json').read_text())
     assert report['reference'] == 'full'

@@ -28,14 +28,18 @@ def data_roots(tmp_path_factory):
 
 
 #: Config-name methods that tune the frozen backbone through ``prompts``:
-#: Pro-tuning and the PEFT baselines of ``mmprotune.models.peft_blocks``.
+#: Pro-tuning and the PEFT baselines.
 PROMPTED_METHODS = ('protune', 'bitfit', 'lora', 'adaptformer',
-                    'convadapter', 'mona', 'vpt')
+                    'conv-adapter', 'mona', 'vpt')
+METHODS = (*PROMPTED_METHODS, 'head-only', 'full', 'scratch')
 
 
 def method_of(config: Path) -> str:
+    """The method that starts the backbone field of a config name, e.g.
+    ``head-only`` of ``retinanet_head-only-r50_fpn_1x_coco``."""
     backbone_field = config.stem.split('_')[1]
-    return backbone_field.split('-')[0]
+    return next((m for m in METHODS if backbone_field.startswith(f'{m}-')),
+                backbone_field.split('-')[0])
 
 
 @pytest.mark.parametrize(
@@ -53,15 +57,15 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
     if method in PROMPTED_METHODS:
         assert trainable and all(n.startswith('prompts.') for n in trainable)
         assert type(backbone.prompts['0']).__name__.lower().startswith(
-            method if method != 'protune' else ('conv', 'token'))
-    elif method == 'frozen':
+            method.replace('-', '') if method != 'protune' else
+            ('conv', 'token'))
+    elif method == 'head-only':
         assert trainable == []
-    elif method in ('finetune', 'scratch'):
+    elif method in ('full', 'scratch'):
         frozen_stages = cfg.model.backbone.get('frozen_stages', -1)
         assert len(trainable) > 0.5 * len(list(backbone.parameters()))
         assert not any(n.startswith(f'layer{frozen_stages}.')
                        for n in trainable) or frozen_stages < 1
     else:
-        assert method in (*PROMPTED_METHODS, 'frozen', 'finetune',
-                          'scratch') or \
+        assert method in METHODS or \
             config.parent.name == 'demo', method

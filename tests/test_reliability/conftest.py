@@ -1,9 +1,6 @@
 """Tiny data, pretrained-style backbones and CPU-sized versions of the
 repository's RetinaNet and UPerNet Pro-tuning configs, shared by the
 reliability tests."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -99,19 +96,12 @@ def tiny_cfg(data_roots):
     return make
 
 
-def run_tool(name, *args, cwd=None, timeout=300):
-    """Run ``tools/<name>`` in a fresh Python; return (returncode, output)."""
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(REPO), env.get('PYTHONPATH')) if p)
-    proc = subprocess.run(
-        [sys.executable, str(REPO / 'tools' / name), *map(str, args)],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, timeout=timeout)
-    return proc.returncode, proc.stdout
-
-
 @pytest.fixture(scope='session')
-def tool():
-    """``tool(name, *args, cwd=None)`` runs a script of ``tools/``."""
-    return run_tool
+def tool(tool):
+    """The suite's ``tool`` fixture with one OpenMP thread per tool, as
+    :func:`_one_thread` sets in-process."""
+
+    def run(script, *args, **kwargs):
+        return tool(script, *args, env=dict(OMP_NUM_THREADS='1'), **kwargs)
+
+    return run

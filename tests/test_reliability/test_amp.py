@@ -57,7 +57,8 @@ def test_train_py_amp_on_cpu_trains_in_bf16(scope, tiny_cfg, pretrained,
     cfg = tiny_cfg(scope, tmp_path, max_iters=ITERS,
                    checkpoint=pretrained[scope], img_size=96)
     cfg.dump(str(config_file))
-    rc, out = tool('train.py', config_file, '--amp', '--work-dir', tmp_path)
+    rc, out = tool('tools/train.py', config_file, '--amp', '--work-dir',
+                   tmp_path)
     assert rc == 0, out[-3000:]
     assert 'bf16 autocast (BF16AutocastOptimWrapper)' in out
     losses = [
@@ -73,7 +74,8 @@ def test_train_py_amp_refuses_a_config_with_amp(tiny_cfg, tool, tmp_path):
     cfg = tiny_cfg('mmdet', tmp_path)
     cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
     cfg.dump(str(config_file))
-    rc, out = tool('train.py', config_file, '--amp', '--work-dir', tmp_path)
+    rc, out = tool('tools/train.py', config_file, '--amp', '--work-dir',
+                   tmp_path)
     assert rc != 0
     assert ("the config has 'BF16AutocastOptimWrapper' (AMP is already "
             'enabled in the config)') in out

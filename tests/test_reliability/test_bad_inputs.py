@@ -10,13 +10,12 @@ import pytest
 import torch
 import torch.nn as nn
 from mmdet.registry import DATASETS as DET_DATASETS
-from mmdet.registry import MODELS as DET_MODELS
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS as SEG_DATASETS
-from mmseg.registry import MODELS as SEG_MODELS
 
 from mmprotune.models import (ConvPromptBlock, ProTuneResNet,
                               ProTuneResNetV1c, ProTuneSwinTransformer)
+from mmprotune.utils import build_model
 
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
 SWIN = dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2),
@@ -153,19 +152,17 @@ def test_prompt_of_another_shape_than_its_stage(block_cls, shape):
 def test_mmseg_only_backbone_in_an_mmdet_config(tiny_cfg, tmp_path):
     cfg = tiny_cfg('mmdet', tmp_path)
     cfg.model.backbone.type = 'ProTuneResNetV1c'
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        with pytest.raises(KeyError, match=r"ProTuneResNetV1c is registered "
-                           r"for mmseg only.*type='ProTuneResNet', "
-                           r'deep_stem=True'):
-            DET_MODELS.build(cfg.model)
+    with pytest.raises(KeyError, match=r"ProTuneResNetV1c is registered "
+                       r"for mmseg only.*type='ProTuneResNet', "
+                       r'deep_stem=True'):
+        build_model(cfg)
 
 
 def test_neck_channels_that_do_not_fit_the_backbone(tiny_cfg, tmp_path):
     """A ResNet-50 neck on a ResNet-18: torch names both channel counts."""
     cfg = tiny_cfg('mmdet', tmp_path)
     cfg.model.neck.in_channels = [256, 512, 1024, 2048]
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        model = DET_MODELS.build(cfg.model)
+    model = build_model(cfg)
     with pytest.raises(RuntimeError, match=r'expected input\[1, 16, 8, 8\] '
                        r'to have 512 channels, but got 16 channels'):
         model.extract_feat(torch.rand(1, 3, 64, 64))
@@ -175,10 +172,9 @@ def test_mmseg_pretrained_and_init_cfg_together(tiny_cfg, pretrained,
                                                 tmp_path):
     cfg = tiny_cfg('mmseg', tmp_path, checkpoint=pretrained['mmseg'])
     cfg.model.pretrained = pretrained['mmseg']
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        with pytest.raises(AssertionError, match='init_cfg and pretrained '
-                           'cannot be setting at the same time'):
-            SEG_MODELS.build(cfg.model)
+    with pytest.raises(AssertionError, match='init_cfg and pretrained '
+                       'cannot be setting at the same time'):
+        build_model(cfg, pretrained=True)
 
 
 # ---------------------------------------------------------------------------

@@ -196,8 +196,9 @@ def test_resume_from_missing_checkpoint_names_it(tiny_cfg, tmp_path):
 def test_train_py_resume_matches_uninterrupted_run(full_run, tool, tmp_path):
     """``tools/train.py --resume iter_N.pth`` in a fresh process ends with
     the same weights and optimizer state as the uninterrupted run."""
-    rc, out = tool('train.py', full_run['config_file'], '--work-dir', tmp_path,
-                   '--resume', full_run['work_dir'] / f'iter_{N}.pth')
+    rc, out = tool('tools/train.py', full_run['config_file'], '--work-dir',
+                   tmp_path, '--resume',
+                   full_run['work_dir'] / f'iter_{N}.pth')
     assert rc == 0, out[-5000:]
     assert f'resumed epoch: 0, iter: {N}' in out
     assert f'Advance dataloader {N} steps' in out
@@ -213,7 +214,7 @@ def test_test_py_evaluates_a_protune_runner_checkpoint(full_run, tool,
                                                        tmp_path):
     """``tools/test.py`` loads a Runner checkpoint of a Pro-tuned detector
     (``weights_only`` under torch >= 2.6) and evaluates it."""
-    rc, out = tool('test.py', full_run['config_file'],
+    rc, out = tool('tools/test.py', full_run['config_file'],
                    full_run['work_dir'] / f'iter_{2 * N}.pth', '--work-dir',
                    tmp_path)
     assert rc == 0, out[-5000:]

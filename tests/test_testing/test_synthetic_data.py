@@ -1,9 +1,6 @@
 """Tests for the synthetic COCO / ADE20K shapes generators."""
 import copy
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +11,6 @@ from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
                                make_coco_shapes)
 from mmprotune.testing.synthetic_data import encode_rle
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NUM_TRAIN, NUM_VAL, SIZE = 6, 3, 64
 PALETTE = [[120, 120, 120], [220, 20, 60], [0, 128, 0], [0, 0, 255]]
 
@@ -202,20 +198,11 @@ def test_generation_is_fast(tmp_path):
     ('coco', 'annotations/instances_val2017.json'),
     ('ade20k', 'annotations/validation/ADE_val_00000002.png'),
 ])
-def test_cli(tmp_path, fmt, probe):
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), env.get('PYTHONPATH')) if p)
+def test_cli(tmp_path, tool, fmt, probe):
     out_dir = tmp_path / fmt
-    proc = subprocess.run([
-        sys.executable,
-        str(REPO_ROOT / 'tools/misc/make_synthetic_data.py'), fmt,
-        str(out_dir), '--num-train', '3', '--num-val', '2', '--size', '40',
-        '--seed', '1'
-    ],
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          check=True)
-    assert str(out_dir) in proc.stdout
+    rc, out = tool('tools/misc/make_synthetic_data.py', fmt, out_dir,
+                   '--num-train', '3', '--num-val', '2', '--size', '40',
+                   '--seed', '1')
+    assert rc == 0, out
+    assert str(out_dir) in out
     assert (out_dir / probe).is_file()

@@ -1,23 +1,24 @@
-"""``tools/benchmark_transfer.py``: a reduced run end to end through the
-command for each backbone track (pretraining, data, Runner training and test
-per method, markdown, JSON, plot), its parameter counts against an
-independent count, the seed statistics, the tracks' defaults, and the error
-for an unknown method."""
-import importlib.util
+"""``tools/benchmark_transfer.py`` and :mod:`mmprotune.analysis.transfer`:
+a reduced run end to end through the command for each backbone track
+(pretraining, data, Runner training and test per method, markdown, JSON,
+plot), its parameter counts against an independent count, the seed
+statistics, the tracks' defaults, and the command's errors for an unknown
+method or mismatched iterations."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
-from mmseg.registry import MODELS
 
-REPO = Path(__file__).resolve().parents[2]
-TOOL = REPO / 'tools' / 'benchmark_transfer.py'
+from mmprotune.analysis import transfer
+from mmprotune.analysis.transfer_report import (markdown, summarize,
+                                                write_report)
+from mmprotune.testing import REPO_ROOT, run_tool
+from mmprotune.utils import build_model
+
+TOOL = 'tools/benchmark_transfer.py'
 #: Per track: the arguments that select it, the methods of its quick run,
 #: and the shape of one tensor of its source checkpoint.
 TRACKS = dict(
@@ -28,34 +29,14 @@ TRACKS = dict(
           ('patch_embed.projection.weight', (32, 3, 2, 2))))
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_transfer', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _run(*args, cwd):
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(REPO), env.get('PYTHONPATH')) if p)
-    env['OMP_WAIT_POLICY'] = 'PASSIVE'
-    return subprocess.run([sys.executable, str(TOOL), *args],
-                          cwd=cwd,
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE,
-                          text=True,
-                          timeout=300)
+    """Run the command, its stdout and stderr apart."""
+    return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False)
 
 
 def _build(config: str):
     """The config's model (no weights loaded)."""
-    cfg = Config.fromfile(config)
-    cfg.model.backbone.init_cfg = None
-    import mmprotune  # noqa: F401  (registers the ProTune backbones)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        return MODELS.build(cfg.model)
+    return build_model(Config.fromfile(config))
 
 
 def _trainable(config: str) -> tuple:
@@ -89,15 +70,15 @@ def test_benchmark_transfer_quick(tmp_path, backbone):
         (m, 0) for m in methods
     ]
     summary = report['summary']['8']
-    tool = _load_tool()
     for method in methods:
         s = summary[method]
         assert 0 <= s['mIoU_mean'] <= 100 and s['mIoU_std'] == 0
         assert s['step_s'] > 0 and s['saved_bytes'] > 0
         assert (s['trainable_params'], s['backbone_trainable_params']) == \
-            _trainable(tool.config_path(method, backbone))
+            _trainable(transfer.config_path(method, backbone))
     assert [r['config'] for r in report['runs']] == [
-        os.path.relpath(tool.config_path(m, backbone), REPO) for m in methods
+        os.path.relpath(transfer.config_path(m, backbone), REPO_ROOT)
+        for m in methods
     ]
     assert summary['head-only']['backbone_trainable_params'] == 0
     # a frozen backbone's per-task checkpoint is a delta: far smaller
@@ -109,11 +90,11 @@ def test_benchmark_transfer_quick(tmp_path, backbone):
     checkpoint = Path(report['source']['checkpoint'])
     assert checkpoint.parent == out_dir
     assert checkpoint.name.startswith(
-        tool.BACKBONES[backbone]['checkpoint_stem'])
+        transfer.BACKBONES[backbone]['checkpoint_stem'])
     state = torch.load(checkpoint, map_location='cpu')['state_dict']
     assert state[key].shape == shape
     assert set(state) == set(
-        _build(tool.config_path('full', backbone)).backbone.state_dict())
+        _build(transfer.config_path('full', backbone)).backbone.state_dict())
     if backbone == 'resnet18':
         # with the BN statistics of pretraining, not the initial 0 / 1
         assert not torch.equal(state['bn1.running_var'],
@@ -121,7 +102,6 @@ def test_benchmark_transfer_quick(tmp_path, backbone):
 
 
 def test_summary_mean_and_sample_std():
-    tool = _load_tool()
     runs = [
         dict(train_size=50, method=method, seed=seed, mIoU=miou + offset,
              step_s=0.1 * (seed + 1), trainable_params=10,
@@ -130,11 +110,11 @@ def test_summary_mean_and_sample_std():
         for method, offset in (('head-only', -10), ('protune', 0))
         for seed, miou in enumerate((60, 64, 68))
     ]
-    table = tool.summarize(runs)
+    table = summarize(runs)
     s = table[50]['protune']
     assert s['mIoU_mean'] == 64 and s['mIoU_std'] == 4
     assert s['mIoU_seeds'] == [60, 64, 68] and s['step_s'] == 0.2
-    text = tool.markdown(table, iters={50: 100})
+    text = markdown(table, iters={50: 100})
     assert '**50 training images, 100 iterations**' in text
     assert '| protune | 64.0 ± 4.0 | 60.0 / 64.0 / 68.0 | +10.0 | 10 (4) | ' \
         '200 ms | 1.0 MiB | 1.00 MiB |' in text
@@ -145,8 +125,7 @@ def test_report_holds_python_numbers(tmp_path):
     under numpy 2): ``transfer.json`` is still written, with plain numbers,
     and no temporary file is left beside it."""
     import numpy as np
-    tool = _load_tool()
-    args = tool.parse_args(['--quick', '--out-dir', str(tmp_path)])
+    settings = transfer.transfer_settings(quick=True, out_dir=str(tmp_path))
     runs = [
         dict(train_size=8, method='protune', seed=seed,
              mIoU=np.float32(50.25 + seed), step_s=np.float64(0.5),
@@ -155,8 +134,8 @@ def test_report_holds_python_numbers(tmp_path):
              loss_curve=np.array([0.5, 0.25], dtype=np.float32))
         for seed in range(2)
     ]
-    tool.write_report(args, dict(summary='stand-in source'), runs,
-                      total_s=np.float32(3.0), complete=True)
+    write_report(settings, dict(summary='stand-in source'), runs,
+                 total_s=np.float32(3.0), complete=True)
     report = json.loads((tmp_path / 'transfer.json').read_text())
     assert [r['mIoU'] for r in report['runs']] == [50.25, 51.25]
     assert report['runs'][0]['loss_curve'] == [0.5, 0.25]
@@ -166,29 +145,36 @@ def test_report_holds_python_numbers(tmp_path):
 
 
 def test_tracks_defaults_and_configs():
-    tool = _load_tool()
-    args = tool.parse_args([])
-    assert (args.backbone, args.out_dir) == ('resnet18', 'work_dirs/transfer')
-    assert args.methods == ['full', 'head-only', 'protune', 'bitfit', 'lora',
-                            'conv-adapter', 'mona']
-    args = tool.parse_args(['--backbone', 'swin'])
-    assert args.out_dir == 'work_dirs/transfer-swin'
-    assert args.methods == ['full', 'head-only', 'protune', 'bitfit', 'lora',
-                            'adaptformer', 'vpt', 'mona']
+    settings = transfer.transfer_settings()
+    assert (settings.backbone, settings.out_dir) == ('resnet18',
+                                                     'work_dirs/transfer')
+    assert settings.methods == ['full', 'head-only', 'protune', 'bitfit',
+                                'lora', 'conv-adapter', 'mona']
+    settings = transfer.transfer_settings(backbone='swin')
+    assert settings.out_dir == 'work_dirs/transfer-swin'
+    assert settings.methods == ['full', 'head-only', 'protune', 'bitfit',
+                                'lora', 'adaptformer', 'vpt', 'mona']
     stems = set()
-    for backbone in tool.BACKBONES:
-        for method in tool.backbone_methods(backbone):
-            assert os.path.isfile(tool.config_path(method, backbone))
-        stems.add(tool.BACKBONES[backbone]['checkpoint_stem'])
-    assert len(stems) == len(tool.BACKBONES)
+    for backbone in transfer.BACKBONES:
+        for method in transfer.backbone_methods(backbone):
+            assert os.path.isfile(transfer.config_path(method, backbone))
+        stems.add(transfer.BACKBONES[backbone]['checkpoint_stem'])
+    assert len(stems) == len(transfer.BACKBONES)
+
+
+def test_one_vocabulary_with_the_cost_report():
+    """The benchmark's methods are the cost report's (its derived methods and
+    the PEFT baselines' ``method_name``), plus training from scratch."""
+    from mmprotune.analysis.benchmark import METHODS, peft_methods
+    assert set(transfer.METHODS) - {'scratch'} <= \
+        set(METHODS) | set(peft_methods())
 
 
 @pytest.mark.parametrize('method', ['full', 'vpt'])
 def test_swin_track_learning_rates(method):
     """The Swin's own weights at 0.1x the lr, everything new at the lr."""
     from mmengine.optim import build_optim_wrapper
-    tool = _load_tool()
-    config = tool.config_path(method, 'swin')
+    config = transfer.config_path(method, 'swin')
     model = _build(config)
     optimizer = build_optim_wrapper(model,
                                     Config.fromfile(config).optim_wrapper)
@@ -202,16 +188,17 @@ def test_swin_track_learning_rates(method):
 
 
 def test_iterations_per_split():
-    tool = _load_tool()
-    args = tool.parse_args(['--train-sizes', '50,500', '--iters', '300,900'])
-    assert args.iters == {50: 300, 500: 900}
-    args = tool.parse_args(['--train-sizes', '50,500', '--iters', '300'])
-    assert args.iters == {50: 300, 500: 300}
-    assert tool.parse_args([]).iters == {50: 500, 500: 1000}
-    assert tool.parse_args(['--backbone', 'swin']).iters == {50: 500}
-    assert tool.parse_args(['--train-sizes', '500']).iters == {500: 1000}
-    with pytest.raises(SystemExit):
-        tool.parse_args(['--train-sizes', '100'])
+    settings = transfer.transfer_settings
+    assert settings(train_sizes=[50, 500], iters=[300, 900]).iters == {
+        50: 300, 500: 900}
+    assert settings(train_sizes=[50, 500], iters=[300]).iters == {
+        50: 300, 500: 300}
+    assert settings().iters == {50: 500, 500: 1000}
+    assert settings(backbone='swin').iters == {50: 500}
+    assert settings(train_sizes=[500]).iters == {500: 1000}
+    with pytest.raises(ValueError, match='no shipped iterations for '
+                       '--train-sizes 100'):
+        settings(train_sizes=[100])
 
 
 def test_iterations_must_match_the_splits(tmp_path):
@@ -238,6 +225,10 @@ SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
     (('--backbone', 'swin', '--methods', 'full,conv-adapter'), SWIN_METHODS,
      "['conv-adapter'] for --backbone swin (conv-adapter: --backbone "
      'resnet18)'),
+    # an old spelling is the method's name
+    (('--backbone', 'swin', '--methods', 'finetune,convadapter'),
+     SWIN_METHODS, "['conv-adapter'] for --backbone swin (conv-adapter: "
+     '--backbone resnet18)'),
 ])
 def test_unknown_method_lists_allowed(tmp_path, args, allowed, hint):
     proc = _run(*args, '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)

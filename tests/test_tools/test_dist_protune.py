@@ -1,9 +1,7 @@
 """tools/dist_train.sh with 2 CPU processes (gloo) trains our ResNet and Swin
 Pro-tuning configs with DDP's find_unused_parameters=False into one
 consistent checkpoint."""
-import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +27,7 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize('name', sorted(CASES))
-def test_two_process_training(name, tmp_path):
+def test_two_process_training(name, tool, tmp_path):
     config, make_data = CASES[name]
     make_data(str(tmp_path / 'data'), num_train=4, num_val=2, img_size=64)
     work_dir = tmp_path / 'work'
@@ -44,13 +42,10 @@ def test_two_process_training(name, tmp_path):
         type='CheckpointHook', by_epoch=False, interval=2)
     cfg_file = tmp_path / 'tiny.py'
     cfg.dump(str(cfg_file))
-    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable,
-               PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        ['bash', str(REPO / 'tools/dist_train.sh'), str(cfg_file), '2'],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
+    rc, out = tool('tools/dist_train.sh', cfg_file, 2, cwd=tmp_path,
+                   env=dict(PORT=str(free_port()), PYTHON=sys.executable),
+                   timeout=600)
+    assert rc == 0, out[-4000:]
     assert 'Distributed launcher: pytorch' in out
     state = torch.load(work_dir / 'iter_2.pth', map_location='cpu',
                        weights_only=False)['state_dict']

@@ -4,20 +4,15 @@ Every tool runs in a subprocess with a real mmengine Runner on tiny configs
 that inherit the upstream mmdet / mmseg configs (ResNet-18 with 16 base
 channels, 64-96 px synthetic images, 2-3 iterations).
 """
-import os
 import pickle
 import socket
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
                                make_coco_shapes)
 
-REPO = Path(__file__).resolve().parents[2]
-TOOLS = REPO / 'tools'
 NUM_VAL = 4
 
 DET_CFG = """
@@ -136,26 +131,6 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
 """
 
 
-def run_tool(args, cwd=None, env=None, timeout=300):
-    """Run ``args`` with the repo root on PYTHONPATH; return the output."""
-    env = dict(os.environ, **(env or {}))
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(REPO),
-                    os.environ.get('PYTHONPATH')) if p)
-    proc = subprocess.run([str(a) for a in args],
-                          cwd=cwd,
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=timeout)
-    return proc.returncode, proc.stdout
-
-
-def python_tool(name, *args, **kwargs):
-    return run_tool([sys.executable, TOOLS / name, *args], **kwargs)
-
-
 @pytest.fixture(scope='module')
 def configs(tmp_path_factory):
     root = tmp_path_factory.mktemp('launchers')
@@ -173,15 +148,15 @@ def configs(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def trained(configs):
+def trained(configs, tool):
     """Train both configs once; return their work dirs and outputs."""
     root = configs['root']
     # mmdet: --work-dir from the CLI and a --cfg-options override
     det_dir = root / 'det_work'
-    det_run = python_tool('train.py', configs['mmdet'], '--work-dir', det_dir,
-                          '--cfg-options', 'train_cfg.max_iters=3')
+    det_run = tool('tools/train.py', configs['mmdet'], '--work-dir', det_dir,
+                   '--cfg-options', 'train_cfg.max_iters=3')
     # mmseg: no --work-dir, so ./work_dirs/<config name> under the cwd
-    seg_run = python_tool('train.py', configs['mmseg'], cwd=root)
+    seg_run = tool('tools/train.py', configs['mmseg'], cwd=root)
     seg_dir = root / 'work_dirs' / 'tiny_fcn'
     return dict(mmdet=(det_dir, det_run, 3), mmseg=(seg_dir, seg_run, 2))
 
@@ -198,7 +173,7 @@ def test_train(trained, scope):
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
-def test_test(trained, configs, scope, tmp_path):
+def test_test(trained, configs, scope, tool, tmp_path):
     work_dir, (rc, _), iters = trained[scope]
     assert rc == 0, 'training failed'
     if scope == 'mmdet':
@@ -208,9 +183,8 @@ def test_test(trained, configs, scope, tmp_path):
         extra = ['--cfg-options', 'default_hooks.visualization.interval=1']
     show_dir = tmp_path / 'vis'
     ckpt = work_dir / f'iter_{iters}.pth'
-    rc, log = python_tool('test.py', configs[scope], ckpt, '--work-dir',
-                          tmp_path, '--out', out, '--show-dir', show_dir,
-                          *extra)
+    rc, log = tool('tools/test.py', configs[scope], ckpt, '--work-dir',
+                   tmp_path, '--out', out, '--show-dir', show_dir, *extra)
     assert rc == 0, log[-5000:]
     assert metric in log
     if scope == 'mmdet':
@@ -221,12 +195,12 @@ def test_test(trained, configs, scope, tmp_path):
     assert len(list(show_dir.rglob('*.*g'))) == NUM_VAL
 
 
-def test_train_resume(trained, configs, tmp_path):
+def test_train_resume(trained, configs, tool, tmp_path):
     work_dir, (rc, _), _ = trained['mmdet']
     assert rc == 0, 'training failed'
-    rc, out = python_tool('train.py', configs['mmdet'], '--work-dir', tmp_path,
-                          '--resume', work_dir / 'iter_3.pth', '--cfg-options',
-                          'train_cfg.max_iters=4')
+    rc, out = tool('tools/train.py', configs['mmdet'], '--work-dir', tmp_path,
+                   '--resume', work_dir / 'iter_3.pth', '--cfg-options',
+                   'train_cfg.max_iters=4')
     assert rc == 0, out[-5000:]
     assert 'resumed epoch: 0, iter: 3' in out
     assert (tmp_path / 'iter_4.pth').is_file()
@@ -244,12 +218,12 @@ def test_train_resume(trained, configs, tmp_path):
          'AMP is already enabled'),
     ],
     ids=['scope', 'no-scope', 'test-scope', 'out', 'amp'])
-def test_clear_errors(tmp_path, args, config, message):
+def test_clear_errors(tmp_path, tool, args, config, message):
     """Bad input fails before a Runner is built, with a clear message."""
-    tool, *rest = args
+    script, *rest = args
     cfg = tmp_path / 'bad.py'
     cfg.write_text(config)
-    rc, out = python_tool(tool, cfg, *rest, cwd=tmp_path)
+    rc, out = tool(f'tools/{script}', cfg, *rest, cwd=tmp_path)
     assert rc != 0
     assert message in out, out[-3000:]
     if 'default_scope' in message:
@@ -262,11 +236,11 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_dist_train_test(configs, tmp_path):
+def test_dist_train_test(configs, tool, tmp_path):
     """2 CPU processes (gloo) through tools/dist_{train,test}.sh."""
     def dist(script, *args):
         env = dict(PORT=str(_free_port()), PYTHON=sys.executable)
-        return run_tool(['bash', TOOLS / script, *args], env=env)
+        return tool(f'tools/{script}', *args, env=env)
 
     work_dir = tmp_path / 'work'
     rc, out = dist('dist_train.sh', configs['mmdet'], 2, '--work-dir',

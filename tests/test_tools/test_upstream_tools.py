@@ -1,8 +1,5 @@
 """mmdet's and mmseg's own tools/train.py (shipped in their wheels) train our
 configs unchanged."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import mmdet
@@ -23,7 +20,7 @@ CASES = {
 
 
 @pytest.mark.parametrize('scope', sorted(CASES))
-def test_upstream_train_runs_our_config(scope, tmp_path):
+def test_upstream_train_runs_our_config(scope, tool, tmp_path):
     package, config, make_data = CASES[scope]
     make_data(str(tmp_path / 'data'), num_train=4, num_val=2, img_size=64)
     cfg = tiny_config(
@@ -32,11 +29,7 @@ def test_upstream_train_runs_our_config(scope, tmp_path):
     cfg_file = tmp_path / 'tiny.py'
     cfg.dump(str(cfg_file))
     train = Path(package.__file__).parent / '.mim' / 'tools' / 'train.py'
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, str(train), str(cfg_file)],
-                          cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
+    rc, out = tool(str(train), cfg_file, cwd=tmp_path, timeout=600)
+    assert rc == 0, out[-3000:]
     assert '[2/2]' in out and 'loss:' in out
     assert 'trainable (prompt) of' in out

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from mmprotune.analysis.benchmark import build_model
-from mmprotune.utils import count_parameters
+from mmprotune.utils import build_model, count_parameters
 
 
 def parse_args():

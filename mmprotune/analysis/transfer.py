@@ -1,0 +1,393 @@
+"""The controlled transfer benchmark: every tuning method, the same data,
+schedule and evaluation, several seeds, on data and weights made here; the
+logic of ``tools/benchmark_transfer.py``.
+
+1. Source: a narrow ResNet-18 (width 16; track ``resnet18``, the default) or
+   a small Swin Transformer (width 32, patch 2, three stages; track
+   ``swin``) is pretrained to *count* the shapes in 64 px images
+   (:func:`mmprotune.analysis.pretrain.pretrain_backbone`, task ``count``)
+   and saved as a plain backbone checkpoint (:func:`pretrain`).
+2. Target: semantic segmentation of circles, squares and triangles
+   (:func:`mmprotune.testing.make_ade20k_shapes`, ADE20K layout, other
+   images; :func:`make_target_data`), with an FCN head on the backbone's
+   stride-8 last stage (``configs/transfer/fcn_<method>-<track suffix>``),
+   loaded through ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+3. Each method trains from the same checkpoint, on each training split,
+   with each seed, through a fresh mmengine ``Runner``, and is evaluated
+   (mIoU) on the same validation images (:func:`run_all`); the report is
+   :mod:`.transfer_report`. See docs/transfer_benchmark.md.
+"""
+import contextlib
+import os.path as osp
+import re
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+from mmengine.config import Config
+
+from ..testing import REPO_ROOT, make_ade20k_shapes
+from .pretrain import PretrainSettings, pretrain_backbone
+
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'transfer')
+#: Per track (``--backbone``): the ``configs/transfer/`` suffix of its
+#: configs; the source: the arguments of
+#: :class:`~mmprotune.analysis.pretrain.PretrainSettings` besides the shared
+#: ones (``pretrain``), iterations and images of the shipped benchmark,
+#: checkpoint name (``checkpoint_stem``); the shipped benchmark's training
+#: splits and their iterations (``splits``); the default output folder; the
+#: name in the plot.
+BACKBONES = OrderedDict(
+    resnet18=dict(
+        config_suffix='r18-w16-d8_1xb16-500i_shapes-ade20k-64x64.py',
+        pretrain=dict(depth=18, base_channels=16),
+        pretrain_iters=1000,
+        pretrain_images=4000,
+        checkpoint_stem='resnet18-w16_count',
+        splits=dict(train_sizes=(50, 500), iters=(500, 1000)),
+        out_dir='work_dirs/transfer',
+        title='ResNet-18'),
+    swin=dict(
+        config_suffix='swin-e32-p2-w4_1xb16-500i_shapes-ade20k-64x64.py',
+        pretrain=dict(arch='swin', embed_dims=32, lr=5e-4),
+        pretrain_iters=600,
+        pretrain_images=4000,
+        checkpoint_stem='swin-e32-p2-w4_count',
+        splits=dict(train_sizes=(50, ), iters=(500, )),
+        out_dir='work_dirs/transfer-swin',
+        title='small Swin'),
+)
+ALL = tuple(BACKBONES)
+#: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
+#: config for, in table order.
+METHODS = OrderedDict([
+    ('full', ALL),
+    ('head-only', ALL),
+    ('protune', ALL),
+    ('bitfit', ALL),
+    ('lora', ALL),
+    ('conv-adapter', ('resnet18', )),
+    ('adaptformer', ('swin', )),
+    ('vpt', ('swin', )),
+    ('mona', ALL),
+    ('scratch', ALL),
+])
+#: Not run unless named.
+OPT_IN_METHODS = ('scratch', )
+IMG_SIZE = 64
+PRETRAIN_SEED = 1  # the source images; the target data use seed 0
+TARGET_SEED = 0
+
+#: The shipped benchmark (with the track's source and ``splits``) and the
+#: smoke run (``quick``); explicit settings override either.
+SETTINGS = dict(
+    full=dict(seeds=3, num_val=500),
+    quick=dict(
+        seeds=1,
+        iters=(4, ),
+        train_sizes=(8, ),
+        num_val=8,
+        pretrain_iters=4,
+        pretrain_images=32))
+
+
+@dataclass
+class TransferSettings:
+    """What one benchmark runs (see :func:`transfer_settings`).
+
+    Args:
+        backbone (str): The track, a key of :data:`BACKBONES`.
+        methods (list[str]): Methods of the track, in run order.
+        seeds (int): Seeds per method and split (0, 1, ...).
+        train_sizes (list[int]): Training split sizes.
+        iters (dict[int, int]): Training iterations per split size.
+        num_val (int): Validation images.
+        pretrain_iters (int): Iterations of the source pretraining.
+        pretrain_images (int): Images of the source task.
+        out_dir (str): Where the report, checkpoint, data and logs go.
+    """
+    backbone: str
+    methods: List[str]
+    seeds: int
+    train_sizes: List[int]
+    iters: Dict[int, int]
+    num_val: int
+    pretrain_iters: int
+    pretrain_images: int
+    out_dir: str
+
+
+def backbone_methods(backbone: str) -> List[str]:
+    """The methods that have a config for ``backbone``."""
+    return [m for m, tracks in METHODS.items() if backbone in tracks]
+
+
+def default_methods(backbone: str) -> List[str]:
+    """The methods run unless others are named."""
+    return [m for m in backbone_methods(backbone) if m not in OPT_IN_METHODS]
+
+
+def methods_error(methods: List[str], backbone: str) -> Optional[str]:
+    """Why ``methods`` cannot run on ``backbone`` (none, or a name that is
+    not one of its methods), listing the allowed ones; None if they can."""
+    allowed = backbone_methods(backbone)
+    unknown = [m for m in methods if m not in allowed] if methods else ['']
+    if not unknown:
+        return None
+    elsewhere = [
+        f'{m}: --backbone {"/".join(METHODS[m])}' for m in unknown
+        if m in METHODS
+    ]
+    hint = f' ({"; ".join(elsewhere)})' if elsewhere else ''
+    return (f'unknown method(s) {unknown} for --backbone {backbone}{hint}; '
+            f'allowed: {", ".join(allowed)}')
+
+
+def split_iters(train_sizes: Sequence[int],
+                iters: Sequence[int]) -> Dict[int, int]:
+    """``{train_size: iterations}``: one value for every split, or one per
+    split in order; any other count is an error."""
+    if len(iters) == 1:
+        iters = list(iters) * len(train_sizes)
+    if len(iters) != len(train_sizes):
+        raise ValueError(
+            f'--iters: expected 1 or {len(train_sizes)} values (one per '
+            f'--train-sizes {",".join(map(str, train_sizes))}), got '
+            f'{",".join(map(str, iters))}')
+    return dict(zip(train_sizes, iters))
+
+
+def shipped_iters(train_sizes: Sequence[int], defaults: dict) -> List[int]:
+    """The shipped iterations of each of ``train_sizes``; a size without
+    them is an error that asks for ``--iters``."""
+    shipped = dict(zip(defaults['train_sizes'], defaults['iters']))
+    missing = [size for size in train_sizes if size not in shipped]
+    if missing:
+        raise ValueError(
+            f'--iters: no shipped iterations for --train-sizes '
+            f'{",".join(map(str, missing))} (only for '
+            f'{",".join(map(str, shipped))}); give --iters')
+    return [shipped[size] for size in train_sizes]
+
+
+def transfer_settings(backbone: str = 'resnet18',
+                      methods: Optional[List[str]] = None,
+                      seeds: Optional[int] = None,
+                      iters: Optional[Sequence[int]] = None,
+                      train_sizes: Optional[Sequence[int]] = None,
+                      num_val: Optional[int] = None,
+                      quick: bool = False,
+                      out_dir: Optional[str] = None) -> TransferSettings:
+    """The settings of a run: what is not given is the shipped benchmark's
+    (``SETTINGS['full']`` and the track's source and splits), or the smoke
+    run's with ``quick``.
+
+    Args:
+        iters (Sequence[int], optional): One value for every split, or one
+            per split of ``train_sizes``. Default: the shipped iterations of
+            each split.
+
+    Raises:
+        ValueError: A method is not one of the track's, or ``iters`` does
+            not fit ``train_sizes`` (the message names the option).
+    """
+    if methods is None:
+        methods = default_methods(backbone)
+    error = methods_error(methods, backbone)
+    if error:
+        raise ValueError(error)
+    defaults = SETTINGS['quick'] if quick else dict(
+        SETTINGS['full'], **BACKBONES[backbone]['splits'])
+    train_sizes = list(train_sizes or defaults['train_sizes'])
+    source = defaults if quick else BACKBONES[backbone]
+    return TransferSettings(
+        backbone=backbone,
+        methods=list(methods),
+        seeds=seeds or defaults['seeds'],
+        train_sizes=train_sizes,
+        iters=split_iters(
+            train_sizes, iters or shipped_iters(train_sizes, defaults)),
+        num_val=num_val or defaults['num_val'],
+        pretrain_iters=source['pretrain_iters'],
+        pretrain_images=source['pretrain_images'],
+        out_dir=out_dir or BACKBONES[backbone]['out_dir'])
+
+
+def pretrain_kwargs(backbone: str) -> dict:
+    """The :class:`~mmprotune.analysis.pretrain.PretrainSettings` of
+    ``backbone``'s source, besides ``out``, ``iters`` and ``num_images``."""
+    return dict(task='count', **BACKBONES[backbone]['pretrain'],
+                img_size=IMG_SIZE, batch_size=32, seed=PRETRAIN_SEED)
+
+
+def config_path(method: str, backbone: str = 'resnet18') -> str:
+    """The ``configs/transfer/`` file of ``method`` on ``backbone``."""
+    return osp.join(CONFIG_DIR,
+                    f'fcn_{method}-{BACKBONES[backbone]["config_suffix"]}')
+
+
+# ----------------------------------------------------------------------
+# source checkpoint and target data
+def pretrain(settings: TransferSettings) -> Dict[str, str]:
+    """Pretrain the track's source backbone (unless its checkpoint exists),
+    with its progress in a log file beside it; return the checkpoint path and
+    the pretraining's summary line."""
+    stem = (f'{BACKBONES[settings.backbone]["checkpoint_stem"]}-'
+            f'{settings.pretrain_iters}i-{settings.pretrain_images}img')
+    checkpoint = osp.join(settings.out_dir, f'{stem}.pth')
+    log_file = osp.join(settings.out_dir, f'{stem}.log')
+    if not osp.isfile(checkpoint):
+        with open(log_file, 'w', encoding='utf-8') as log, \
+                contextlib.redirect_stdout(log):
+            pretrain_backbone(
+                PretrainSettings(
+                    out=checkpoint,
+                    iters=settings.pretrain_iters,
+                    num_images=settings.pretrain_images,
+                    **pretrain_kwargs(settings.backbone)))
+    with open(log_file, encoding='utf-8') as f:
+        summary = re.findall(r'final train loss .*', f.read())
+    return dict(checkpoint=checkpoint,
+                summary=summary[-1] if summary else '')
+
+
+def make_target_data(settings: TransferSettings) -> str:
+    """Write (once) the target set: ``max(train_sizes)`` training and
+    ``num_val`` validation images; smaller splits are its first images."""
+    num_train = max(settings.train_sizes)
+    data_root = osp.join(settings.out_dir,
+                         f'shapes_ade20k_{num_train}-{settings.num_val}')
+    if not osp.isdir(osp.join(data_root, 'annotations', 'validation')):
+        make_ade20k_shapes(
+            data_root,
+            num_train=num_train,
+            num_val=settings.num_val,
+            img_size=IMG_SIZE,
+            seed=TARGET_SEED)
+    return data_root
+
+
+# ----------------------------------------------------------------------
+# one run
+def run_config(config: str, data_root: str, checkpoint: str,
+               train_size: int, seed: int, iters: int,
+               work_dir: str) -> Config:
+    """A method's config pointed at the data and checkpoint, with the
+    split, seed and iteration count of one run; validation only at the end
+    (``Runner.test``), no checkpoint written."""
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.experiment_name = cfg.visualizer.name = osp.basename(work_dir)
+    cfg.log_level = 'ERROR'  # the progress bar and results stay readable
+    cfg.randomness = dict(seed=seed)
+    if cfg.model.backbone.init_cfg:  # all but ``scratch``
+        cfg.model.backbone.init_cfg.checkpoint = checkpoint
+    train_set = cfg.train_dataloader.dataset
+    train_set.update(data_root=data_root, indices=train_size)
+    cfg.test_dataloader.dataset.data_root = data_root
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    old_iters = cfg.train_cfg.max_iters
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
+    for scheduler in cfg.param_scheduler:  # the same shape, over ``iters``
+        begin = round(scheduler.begin * iters / old_iters)
+        scheduler.update(begin=begin, end=max(
+            begin + 1, round(scheduler.end * iters / old_iters)))
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger.interval = max(1, iters // 10)
+    return cfg
+
+
+def run_once(cfg: Config) -> dict:
+    """Train and test ``cfg`` with a fresh Runner; return its metrics,
+    parameter counts, step time, memory and checkpoint figures."""
+    import numpy as np
+    from mmengine.runner import Runner
+
+    from .benchmark import model_figures
+
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    train_s = time.perf_counter() - start
+    hub = runner.message_hub
+    step_s = np.asarray(hub.get_scalar('train/time').data[0]) - np.asarray(
+        hub.get_scalar('train/data_time').data[0])
+    losses = np.asarray(hub.get_scalar('train/loss').data[0])
+    result = dict(
+        train_s=train_s,
+        step_s=float(np.median(step_s)),
+        loss_curve=[float(c.mean()) for c in np.array_split(losses, 10)
+                    if len(c)])
+    start = time.perf_counter()
+    metrics = runner.test()
+    result['test_s'] = time.perf_counter() - start
+    # mmseg's IoUMetric returns numpy scalars (np.float32 under numpy 2)
+    result.update(
+        {key: float(metrics[key])
+         for key in ('mIoU', 'aAcc', 'mAcc')})
+    # after the test: its training-mode forward updates BN statistics
+    model = runner.model
+    batch = next(iter(runner.train_dataloader))
+    figures = model_figures(model, model.data_preprocessor(batch, True))
+    counts = figures['params']
+    delta = figures['checkpoint_bytes_delta']
+    result.update(
+        trainable_params=counts['all']['trainable'],
+        backbone_trainable_params=sum(
+            counts[part]['trainable']
+            for part in ('backbone.prompts', 'backbone (trainable)')),
+        saved_bytes=figures['saved_bytes_model'],
+        checkpoint_bytes=figures['checkpoint_bytes_full']
+        if delta is None else delta)
+    return result
+
+
+def run_all(settings: TransferSettings,
+            source: dict,
+            data_root: str,
+            on_run: Callable[[List[dict], int], None],
+            track: Optional[Callable] = None) -> List[dict]:
+    """Every (split, method, seed) run, in that order.
+
+    Args:
+        settings (TransferSettings): What to run.
+        source (dict): The source checkpoint (:func:`pretrain`).
+        data_root (str): The target data (:func:`make_target_data`).
+        on_run (callable): Called after each run with the runs so far and
+            the number planned (e.g. to rewrite the report and print a line,
+            so that a stopped benchmark keeps what it measured).
+        track (callable, optional): ``track(names)`` wraps the run names
+            (``n<size>_<method>_seed<seed>``), e.g. a progress bar.
+            Default: None (plain iteration).
+
+    Returns:
+        list[dict]: One dict per run: ``train_size``, ``method``, ``seed``,
+        ``config`` (relative to the repository) and :func:`run_once`'s.
+    """
+    plan = OrderedDict(
+        (f'n{size}_{method}_seed{seed}', (size, method, seed))
+        for size in settings.train_sizes for method in settings.methods
+        for seed in range(settings.seeds))
+    runs: List[dict] = []
+    for name in (track or iter)(list(plan)):
+        size, method, seed = plan[name]
+        config = config_path(method, settings.backbone)
+        cfg = run_config(config, data_root, source['checkpoint'], size,
+                         seed, settings.iters[size],
+                         osp.join(settings.out_dir, 'runs', name))
+        runs.append(dict(train_size=size, method=method, seed=seed,
+                         config=osp.relpath(config, REPO_ROOT),
+                         **run_once(cfg)))
+        on_run(runs, len(plan))
+    return runs
+
+
+def settings_record(settings: TransferSettings) -> dict:
+    """The settings as ``transfer.json`` records them."""
+    record = asdict(settings)
+    record.pop('out_dir')
+    record.update(img_size=IMG_SIZE,
+                  pretrain_args=pretrain_kwargs(settings.backbone),
+                  target_seed=TARGET_SEED)
+    return record

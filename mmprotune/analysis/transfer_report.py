@@ -1,0 +1,137 @@
+"""The transfer benchmark's report (:mod:`.transfer`): seed statistics per
+method and split, the markdown table, the plot, the machine the timings
+were measured on, and ``transfer.json``."""
+import os
+import os.path as osp
+import platform
+import re
+import statistics
+from collections import OrderedDict
+from typing import Dict, List
+
+from .transfer import BACKBONES, TransferSettings, settings_record
+
+
+def summarize(runs: List[dict]) -> Dict[int, Dict[str, dict]]:
+    """``{train_size: {method: summary}}`` over the seeds of each pair:
+    mIoU mean, sample std and per-seed values (in %), and the median step
+    time; the figures that do not depend on the seed from the first run."""
+    table: Dict[int, Dict[str, dict]] = OrderedDict()
+    for run in runs:
+        table.setdefault(run['train_size'], OrderedDict()).setdefault(
+            run['method'], []).append(run)
+    for size, methods in table.items():
+        for method, seeds in methods.items():
+            mious = [r['mIoU'] for r in seeds]
+            first = seeds[0]
+            methods[method] = dict(
+                mIoU_mean=statistics.mean(mious),
+                mIoU_std=statistics.stdev(mious) if len(mious) > 1 else 0.,
+                mIoU_seeds=mious,
+                step_s=statistics.median(r['step_s'] for r in seeds),
+                **{
+                    key: first[key]
+                    for key in ('trainable_params',
+                                'backbone_trainable_params', 'saved_bytes',
+                                'checkpoint_bytes')
+                })
+    return table
+
+
+def markdown(table: Dict[int, Dict[str, dict]],
+             iters: Dict[int, int]) -> str:
+    """One markdown table per training split (``iters``: its training
+    iterations)."""
+    blocks = []
+    for size, methods in table.items():
+        lines = [
+            f'**{size} training images, {iters[size]} iterations** (mIoU in '
+            '%, '
+            'mean ± sample std over seeds)', '',
+            '| method | mIoU | seeds | vs head-only | trainable params '
+            '(backbone) | train step | saved for backward | per-task '
+            'checkpoint |',
+            '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |'
+        ]
+        base = methods.get('head-only')
+        for method, s in methods.items():
+            seeds = ' / '.join(f'{v:.1f}' for v in s['mIoU_seeds'])
+            gap = f'{s["mIoU_mean"] - base["mIoU_mean"]:+.1f}' \
+                if base else '–'
+            lines.append(
+                f'| {method} | {s["mIoU_mean"]:.1f} ± {s["mIoU_std"]:.1f} | '
+                f'{seeds} | {gap} | {s["trainable_params"]:,} '
+                f'({s["backbone_trainable_params"]:,}) | '
+                f'{1e3 * s["step_s"]:.0f} ms | '
+                f'{s["saved_bytes"] / 2**20:.1f} MiB | '
+                f'{s["checkpoint_bytes"] / 2**20:.2f} MiB |')
+        blocks.append('\n'.join(lines))
+    return '\n\n'.join(blocks)
+
+
+def plot(table: Dict[int, Dict[str, dict]], path: str,
+         backbone: str = 'resnet18') -> None:
+    """Grouped bars of mIoU (± std, seeds as dots) per method and split."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    methods = list(next(iter(table.values())))
+    width = 0.8 / len(table)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(methods), 4))
+    for i, (size, summaries) in enumerate(table.items()):
+        done = [m for m in methods if m in summaries]  # a stopped run
+        xs = [methods.index(m) + (i - (len(table) - 1) / 2) * width
+              for m in done]
+        ax.bar(xs, [summaries[m]['mIoU_mean'] for m in done], width,
+               yerr=[summaries[m]['mIoU_std'] for m in done], capsize=3,
+               label=f'{size} training images')
+        for x, method in zip(xs, done):
+            values = summaries[method]['mIoU_seeds']
+            ax.plot([x] * len(values), values, 'k.', markersize=3)
+    ax.set_xticks(range(len(methods)))
+    ax.set_xticklabels(methods, rotation=20, ha='right')
+    ax.set_ylabel('mIoU (%)')
+    ax.set_title(f'Transfer: count-pretrained {BACKBONES[backbone]["title"]}'
+                 ' -> shape segmentation')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo`` (Linux), else what
+    ``platform`` knows."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            names = re.findall(r'^model name\s*:\s*(.+)$', f.read(), re.M)
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor()
+
+
+def machine() -> dict:
+    """What the timings were measured on."""
+    import torch
+    return dict(platform=platform.platform(), processor=cpu_name(),
+                cpus=os.cpu_count(), torch=torch.__version__,
+                torch_threads=torch.get_num_threads(),
+                cuda=torch.cuda.get_device_name()
+                if torch.cuda.is_available() else None)
+
+
+def write_report(settings: TransferSettings, source: dict, runs: List[dict],
+                 total_s: float, complete: bool) -> dict:
+    """Write ``transfer.json`` into ``settings.out_dir``: settings, machine,
+    source, the summary and every run so far (``complete: false`` until the
+    last); return it."""
+    import mmengine
+    summary = {str(k): v for k, v in summarize(runs).items()}
+    report = dict(settings=settings_record(settings), machine=machine(),
+                  source=source, complete=complete, total_s=total_s,
+                  summary=summary, runs=runs)
+    # mmengine's dump turns numpy scalars into Python numbers, and writes
+    # atomically once mmprotune is imported (AtomicLocalBackend)
+    mmengine.dump(report, osp.join(settings.out_dir, 'transfer.json'),
+                  indent=2)
+    return report

@@ -1,0 +1,62 @@
+"""One way to build a config's model outside the Runner: for the tools that
+count, measure or merge, and for the tests."""
+import copy
+from typing import Optional
+
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import MODELS, DefaultScope
+
+#: The ``default_scope`` values of the configs mmprotune runs.
+SUPPORTED_SCOPES = ('mmdet', 'mmseg')
+
+
+def check_scope(cfg: Config, source: Optional[str] = None) -> str:
+    """The config's ``default_scope``, checked against
+    :data:`SUPPORTED_SCOPES`.
+
+    Args:
+        cfg (Config): The config.
+        source (str, optional): Its file, named in the error. Default: None.
+
+    Returns:
+        str: ``'mmdet'`` or ``'mmseg'``.
+
+    Raises:
+        ValueError: The scope is missing or not supported.
+    """
+    scope = cfg.get('default_scope')
+    if scope not in SUPPORTED_SCOPES:
+        where = f' in config {source}' if source else ''
+        raise ValueError(f'Unsupported default_scope {scope!r}{where}; '
+                         f'expected one of {SUPPORTED_SCOPES}.')
+    return scope
+
+
+def build_model(cfg: Config, pretrained: bool = False) -> nn.Module:
+    """The config's model, built in its scope's registry and initialised.
+
+    Args:
+        cfg (Config): A config whose ``default_scope`` is one of
+            :data:`SUPPORTED_SCOPES` (its ``custom_imports`` already imported
+            by ``Config.fromfile``). Not modified.
+        pretrained (bool): Load the pretrained weights the config names (the
+            backbone's ``init_cfg``, mmseg's ``model.pretrained``) through
+            ``init_weights()``, e.g. to merge a delta checkpoint onto its
+            base. Default: False (drop them: random weights, nothing read,
+            e.g. to count parameters or measure costs).
+
+    Returns:
+        nn.Module: The model in train mode, with BN instead of SyncBN (one
+        process, as the Runner does without a process group).
+    """
+    scope = check_scope(cfg)
+    model_cfg = copy.deepcopy(cfg.model)
+    if not pretrained:
+        model_cfg.backbone.init_cfg = None
+        model_cfg.pop('pretrained', None)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(model_cfg)
+    model.init_weights()
+    return revert_sync_batchnorm(model).train()
