@@ -1,5 +1,5 @@
 """Count total and trainable parameters of configs, by model part, as the
-README's markdown table (its result column stays empty until measured).
+markdown table of configs/README.md (its result column stays empty until measured).
 
 Example:
     python tools/analysis_tools/count_params.py configs/mask-rcnn/*.py
@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 from mmprotune.utils import build_model, count_parameters
 
@@ -20,6 +21,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    # the builds' init messages would mix with the table on stdout
+    MMLogger.get_instance('count_params', log_level='WARNING')
     print('| config | trainable | total | trainable % | backbone trainable '
           '| neck + heads | COCO box AP / ADE20K mIoU |')
     print('| --- | ---: | ---: | ---: | ---: | ---: | :---: |')
