@@ -8,7 +8,6 @@ import os
 import pickle
 import re
 import subprocess
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -27,7 +26,8 @@ from mmprotune.engine.delta import (DELTA_META_KEY, DeltaBaseMismatchError,
                                     frozen_state_dict, is_delta, merge_delta,
                                     split_delta)
 from mmprotune.models import ProTuneResNet
-from mmprotune.testing import (SHAPE_CLASSES, make_coco_shapes, tiny_config,
+from mmprotune.testing import (REPO_ROOT, SHAPE_CLASSES, make_coco_shapes,
+                               repo_env, tiny_config, tool_command,
                                write_pretrained_checkpoint)
 from mmprotune.version import __version__
 
@@ -91,14 +91,12 @@ class Snapshot(Hook):
         self.iter = runner.iter
 
 
-def start_tool(*args):
-    """Start ``python ARGS`` in the repository with it on PYTHONPATH."""
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(REPO), env.get('PYTHONPATH')) if p)
-    return subprocess.Popen([sys.executable, *map(str, args)],
-                            cwd=str(REPO),
-                            env=env,
+def start_tool(script, *args):
+    """Start the repository's ``script`` with ``args`` in a fresh Python
+    (this checkout first on its path), without waiting for it."""
+    return subprocess.Popen(tool_command(script, *args),
+                            cwd=REPO_ROOT,
+                            env=repo_env(),
                             stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT,
                             text=True)
@@ -254,7 +252,7 @@ def _coco_metrics(output):
 
 def test_tools_test_from_delta_equals_full(trained, tmp_path):
     procs = {
-        name: start_tool(REPO / 'tools/test.py', trained['cfg_file'],
+        name: start_tool('tools/test.py', trained['cfg_file'],
                          trained[name], '--work-dir', tmp_path / name,
                          '--out', tmp_path / f'{name}.pkl')
         for name in ('delta', 'full')
@@ -278,7 +276,7 @@ def test_tools_test_from_delta_equals_full(trained, tmp_path):
 def test_merge_delta(trained, tmp_path):
     merged_file = tmp_path / 'merged.pth'
     finish_tool(
-        start_tool(REPO / 'tools/merge_delta.py', trained['cfg_file'],
+        start_tool('tools/merge_delta.py', trained['cfg_file'],
                    trained['delta'], merged_file))
     merged = torch.load(merged_file, weights_only=True)
     assert set(merged) == {'meta', 'state_dict'} and not is_delta(merged)
