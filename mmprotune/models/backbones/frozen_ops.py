@@ -181,7 +181,21 @@ def masked_relu(x: Tensor) -> Tensor:
 
 
 def is_plain_conv(conv: nn.Module) -> bool:
-    """Whether ``conv`` is a bias-free ``nn.Conv2d`` with zero padding, which
-    the fast path can run (it runs the convolution without a bias)."""
+    """Whether the fast path can run ``conv`` as upstream does: a bias-free
+    ``nn.Conv2d`` with numeric zero padding (``convolution_backward`` takes
+    no ``'same'``/``'valid'``) and a frozen weight (the fast path gives the
+    weight no gradient)."""
     return type(conv) is nn.Conv2d and conv.bias is None \
-        and conv.padding_mode == 'zeros'
+        and conv.padding_mode == 'zeros' \
+        and not isinstance(conv.padding, str) \
+        and not conv.weight.requires_grad
+
+
+def is_frozen_bn(norm: nn.Module) -> bool:
+    """Whether the fast path can run ``norm`` as upstream does: an affine
+    BatchNorm with running statistics, in eval mode (a BN in train mode
+    normalises with the batch statistics and updates its buffers) and with
+    frozen weight and bias (the fast path gives them no gradient)."""
+    return isinstance(norm, _BatchNorm) and norm.affine \
+        and norm.track_running_stats and not norm.training \
+        and not norm.weight.requires_grad and not norm.bias.requires_grad

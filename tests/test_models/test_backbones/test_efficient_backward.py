@@ -158,3 +158,77 @@ def test_keeps_a_fraction_of_full_finetuning(upstream, wrapper, kwargs,
     assert saved < plain_saved and retained < plain_retained
     assert saved <= bound * full_saved
     assert retained <= bound * full_retained
+
+
+def _same_padding_conv(conv):
+    """``conv`` rebuilt with ``padding='same'`` (same weight)."""
+    same = torch.nn.Conv2d(conv.in_channels, conv.out_channels,
+                           conv.kernel_size, bias=False, padding='same',
+                           dtype=conv.weight.dtype)
+    same.weight.data.copy_(conv.weight.data)
+    same.requires_grad_(False)
+    return same
+
+
+def _unfreeze_bn(model):
+    model.layer3[0].norm2.requires_grad_(True)
+
+
+def _unfreeze_conv(model):
+    model.layer3[0].conv1.requires_grad_(True)
+
+
+def _bn_train_mode(model):
+    model.layer3[0].norm1.train()
+
+
+def _same_padding(model):
+    block = model.layer3[1]
+    block.conv2 = _same_padding_conv(block.conv2)
+
+
+@pytest.mark.parametrize('edit', [
+    _unfreeze_bn, _unfreeze_conv, _bn_train_mode, _same_padding])
+def test_fast_path_falls_back_where_it_cannot_compute_upstream(edit):
+    """A block the fast path cannot run as upstream runs it (a parameter made
+    trainable again, a BN put back into train mode, string padding) runs
+    through plain autograd: outputs, every trainable parameter's gradient and
+    the BN statistics equal the plain path's."""
+    efficient, plain = pair('mmdet-ResNet18', stages=(0, 1, 2, 3))
+    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+    with torch.no_grad():
+        weights = [torch.randn_like(o) for o in plain(x)]
+    efficient.train()
+    plain.train()
+    edit(efficient)
+    edit(plain)
+    outs, grad, grad_x = grads(efficient, x, weights)
+    ref_outs, ref_grad, ref_grad_x = grads(plain, x, weights)
+    for out, ref in zip(outs, ref_outs):
+        assert torch.allclose(out, ref, rtol=1e-10, atol=1e-12)
+    assert grad.keys() == ref_grad.keys()
+    for key in grad:
+        assert grad[key] is not None, key
+        assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
+                              atol=1e-12), key
+    assert torch.allclose(grad_x, ref_grad_x, rtol=1e-8, atol=1e-12)
+    for (key, buf), ref in zip(efficient.state_dict().items(),
+                               plain.state_dict().values()):
+        assert torch.equal(buf, ref), key
+
+
+def test_swin_block_with_trainable_parameters_gets_gradients():
+    efficient, plain = pair('mmdet-Swin', stages=(0, 1, 2, 3))
+    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+    weights = [torch.ones(1)] * 4
+    for model in (efficient, plain):
+        model.train()
+        model.stages[1].blocks[0].ffn.requires_grad_(True)
+    _, grad, _ = grads(efficient, x, weights)
+    _, ref_grad, _ = grads(plain, x, weights)
+    assert grad.keys() == ref_grad.keys()
+    assert any('ffn' in key for key in grad)
+    for key in grad:
+        assert grad[key] is not None, key
+        assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
+                              atol=1e-12), key
