@@ -9,6 +9,7 @@ from mmseg.models.backbones import SwinTransformer as SegSwin
 from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
                               ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
+from mmprotune.testing.backbone_pairs import efficient_and_plain, prompt_grads
 from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
 
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
@@ -30,27 +31,10 @@ def pair(name, stages=(0, 1, 2, 3)):
     """The same prompted backbone with the efficient and the plain path, in
     float64, with non-zero prompts and non-trivial BN statistics."""
     cls, kwargs = CASES[name]
-    torch.manual_seed(0)
-    efficient = cls(**kwargs, prompt_cfg=dict(stages=stages)).double()
-    with torch.no_grad():
-        for name, tensor in efficient.state_dict().items():
-            if name.endswith('running_var'):
-                tensor.uniform_(0.5, 2)
-            elif name.endswith('running_mean') or 'prompts' in name:
-                tensor.normal_(std=0.1)
-    plain = cls(**kwargs, prompt_cfg=dict(stages=stages),
-                efficient_backward=False).double()
-    plain.load_state_dict(efficient.state_dict())
-    return efficient, plain
+    return efficient_and_plain(cls, kwargs, stages)
 
 
-def grads(model, x, weights):
-    model.zero_grad()
-    x = x.clone().requires_grad_()
-    outs = model(x)
-    sum((o * w).sum() for o, w in zip(outs, weights)).backward()
-    return outs, {n: p.grad for n, p in model.named_parameters()
-                  if p.requires_grad}, x.grad
+grads = prompt_grads
 
 
 @pytest.mark.parametrize('name, stages, mode', [
@@ -263,3 +247,22 @@ def test_swin_block_with_trainable_parameters_gets_gradients():
         assert grad[key] is not None, key
         assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
                               atol=1e-12), key
+
+
+def test_channels_last_matches_plain_autograd():
+    """A channels_last model and input get the gradients of plain autograd
+    (on the CPU here, on CUDA in tests/test_cuda)."""
+    efficient, plain = pair('mmdet-ResNet18', stages=(0, 2))
+    efficient.to(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+    with torch.no_grad():
+        weights = [torch.randn_like(o) for o in plain(x)]
+    outs, grad, grad_x = grads(
+        efficient, x.to(memory_format=torch.channels_last), weights)
+    ref_outs, ref_grad, ref_grad_x = grads(plain, x, weights)
+    for out, ref in zip(outs, ref_outs):
+        assert torch.allclose(out, ref, rtol=1e-10, atol=1e-12)
+    for key in grad:
+        assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
+                              atol=1e-12), key
+    assert torch.allclose(grad_x, ref_grad_x, rtol=1e-8, atol=1e-12)
