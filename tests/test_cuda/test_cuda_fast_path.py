@@ -47,6 +47,10 @@ def _inputs(plain, dtype=torch.float32):
     return x, weights
 
 
+def _format(channels_last):
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
 def _assert_aligned(grad, ref, min_cosine):
     """Same keys, every gradient finite and pointing where ``ref``'s
     does."""
@@ -58,13 +62,20 @@ def _assert_aligned(grad, ref, min_cosine):
         assert cosine > min_cosine, (key, cosine)
 
 
+@pytest.mark.parametrize('channels_last', [False, True],
+                         ids=['contiguous', 'channels_last'])
 @pytest.mark.parametrize('name', sorted(CASES))
-def test_float64_gradients_equal_plain_autograd(name):
+def test_float64_gradients_equal_plain_autograd(name, channels_last):
     """The CUDA kernels of the fast path (transposed convolution for the
-    input gradient, packed masks) give plain autograd's gradients."""
+    input gradient, packed masks) give plain autograd's gradients, also for
+    a channels_last model and input."""
     efficient, plain = _pair(name, torch.double)
     x, weights = _inputs(plain, torch.double)
-    outs, grad, grad_x = prompt_grads(efficient, x, weights)
+    if channels_last:
+        efficient.to(memory_format=torch.channels_last)
+    outs, grad, grad_x = prompt_grads(
+        efficient, x.contiguous(memory_format=_format(channels_last)),
+        weights)
     ref_outs, ref_grad, ref_grad_x = prompt_grads(plain, x, weights)
     for out, ref in zip(outs, ref_outs):
         assert torch.allclose(out, ref, rtol=1e-10, atol=1e-12)
@@ -84,11 +95,10 @@ def test_fp16_autocast_matches_plain_autograd(name, channels_last):
     x, weights = _inputs(plain)
     if channels_last:
         efficient.to(memory_format=torch.channels_last)
-        x_eff = x.to(memory_format=torch.channels_last)
-    else:
-        x_eff = x
     with torch.autocast('cuda', dtype=torch.float16):
-        outs, grad, grad_x = prompt_grads(efficient, x_eff, weights)
+        outs, grad, grad_x = prompt_grads(
+            efficient, x.contiguous(memory_format=_format(channels_last)),
+            weights)
         ref_outs, ref_grad, ref_grad_x = prompt_grads(plain, x, weights)
     for out, ref in zip(outs, ref_outs):
         assert out.dtype == ref.dtype
@@ -97,21 +107,6 @@ def test_fp16_autocast_matches_plain_autograd(name, channels_last):
         assert all(out.dtype == torch.float16 for out in outs)
     _assert_aligned(grad, ref_grad, 0.99)
     _assert_aligned(dict(x=grad_x), dict(x=ref_grad_x), 0.99)
-
-
-@pytest.mark.parametrize('name', sorted(CASES))
-def test_channels_last_float32_matches_plain_autograd(name):
-    efficient, plain = _pair(name)
-    x, weights = _inputs(plain)
-    efficient.to(memory_format=torch.channels_last)
-    outs, grad, _ = prompt_grads(
-        efficient, x.to(memory_format=torch.channels_last), weights)
-    ref_outs, ref_grad, _ = prompt_grads(plain, x, weights)
-    for out, ref in zip(outs, ref_outs):
-        assert torch.allclose(out, ref, rtol=1e-4, atol=1e-5)
-    for key in grad:
-        assert torch.allclose(grad[key], ref_grad[key], rtol=1e-3,
-                              atol=1e-4), key
 
 
 @pytest.mark.parametrize('name', sorted(CASES))

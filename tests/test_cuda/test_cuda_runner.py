@@ -3,8 +3,6 @@ GPU over NCCL with ``find_unused_parameters=False`` (``tools/dist_train.sh``,
 as tests/test_tools/test_dist_protune.py runs it over gloo on CPUs), and a
 delta checkpoint saved from a GPU run, then loaded and merged in a process
 that sees no GPU."""
-import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,8 @@ from mmengine.runner import Runner
 
 from mmprotune.testing import (make_ade20k_shapes, tiny_config,
                                write_pretrained_checkpoint)
+from mmprotune.testing.distributed import (checkpoint_state, dist_train,
+                                           prompt_up_weights)
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='needs a CUDA GPU')
@@ -29,16 +29,11 @@ DELTA_CONFIG = ('configs/transfer/'
                 'fcn_protune-r18-w16-d8_1xb16-500i_shapes-ade20k-64x64.py')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize('name', sorted(DDP_CONFIGS))
-def test_ddp_one_gpu_nccl(name, tool, tmp_path):
-    """The upstream SyncBN heads stay SyncBN under DDP; every trainable
-    parameter is used (``find_unused_parameters=False``)."""
+def test_ddp_one_gpu_nccl(name, tmp_path):
+    """The upstream configs' SyncBN runs as it is (a process group on a
+    GPU); every trainable parameter is used
+    (``find_unused_parameters=False``)."""
     make_ade20k_shapes(str(tmp_path / 'data'), num_train=4, num_val=2,
                        img_size=64)
     work_dir = tmp_path / 'work'
@@ -48,19 +43,11 @@ def test_ddp_one_gpu_nccl(name, tool, tmp_path):
     cfg.find_unused_parameters = False
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', by_epoch=False, interval=2)
-    cfg_file = tmp_path / 'tiny.py'
-    cfg.dump(str(cfg_file))
-    rc, out = tool('tools/dist_train.sh', cfg_file, 1, cwd=tmp_path,
-                   env=dict(PORT=str(free_port()), PYTHON=sys.executable),
-                   timeout=600)
+    rc, out = dist_train(cfg, 1, tmp_path)
     assert rc == 0, out[-4000:]
     assert 'Distributed launcher: pytorch' in out
-    state = torch.load(work_dir / 'iter_2.pth', map_location='cpu',
-                       weights_only=False)['state_dict']
-    prompts = [v for k, v in state.items()
-               if k.startswith('backbone.prompts.') and k.endswith('up.weight')]
+    prompts = prompt_up_weights(checkpoint_state(work_dir / 'iter_2.pth'))
     assert prompts and any(p.abs().sum() > 0 for p in prompts)
-    assert all(v.device.type == 'cpu' for v in state.values())
 
 
 def test_delta_saved_on_gpu_loads_on_cpu(tool, tmp_path):
