@@ -196,9 +196,9 @@ def masked_relu(x: Tensor) -> Tensor:
 
 def is_plain_conv(conv: nn.Module) -> bool:
     """Whether the fast path can run ``conv`` as upstream does: a bias-free
-    ``nn.Conv2d`` with numeric zero padding (``convolution_backward`` takes
-    no ``'same'``/``'valid'``) and a frozen weight (the fast path gives the
-    weight no gradient)."""
+    ``nn.Conv2d`` with numeric zero padding (the transposed convolution of
+    backward takes no ``'same'``/``'valid'``) and a frozen weight (the fast
+    path gives the weight no gradient)."""
     return type(conv) is nn.Conv2d and conv.bias is None \
         and conv.padding_mode == 'zeros' \
         and not isinstance(conv.padding, str) \
