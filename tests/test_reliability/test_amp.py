@@ -143,12 +143,16 @@ def test_zero_init_is_exact_under_autocast(wrapper_cls, upstream_cls, kwargs,
     upstream, wrapped = _pair(wrapper_cls, upstream_cls, kwargs, tmp_path)
     wrapped.train()
     x = torch.randn(2, 3, 64, 64)
-    with autocast(enabled=amp, dtype=torch.bfloat16):
+    # the tensors are on the CPU: mmengine's ``autocast()`` without a
+    # device would autocast CUDA on a GPU host, and this would test fp32
+    with autocast(device_type='cpu', enabled=amp, dtype=torch.bfloat16):
         with torch.no_grad():
             expected = upstream(x)
         with torch.set_grad_enabled(grad):
             outs = wrapped(x)
     assert len(outs) == len(expected)
+    if amp:  # the autocast was real
+        assert {out.dtype for out in outs} == {torch.bfloat16}
     for out, ref in zip(outs, expected):
         assert out.dtype == ref.dtype
         assert torch.equal(out, ref)

@@ -17,6 +17,7 @@ keep only what the input gradient needs:
 Both compute the input gradient in the dtype the forward ran in, so they work
 under autocast.
 """
+import functools
 from typing import Tuple
 
 import torch
@@ -54,19 +55,27 @@ def pack_mask(mask: Tensor) -> Tensor:
     return ((words * _GATHER_BITS) >> 56).to(torch.uint8)
 
 
+@functools.lru_cache(maxsize=None)
+def _bit_table(device: torch.device, dtype: torch.dtype) -> Tensor:
+    """(256, 8) table whose row ``b`` holds the bits of ``b`` as 0 / 1 of
+    ``dtype``; built once per device and dtype (a few KB each)."""
+    # a normal tensor even when first asked for under inference mode
+    with torch.inference_mode(False), torch.no_grad():
+        table = (torch.arange(256, device=device).unsqueeze(1) >>
+                 torch.arange(8, device=device)) & 1
+        return table.to(dtype)
+
+
 def unpack_mask(packed: Tensor,
                 shape: torch.Size,
                 dtype: torch.dtype = torch.bool) -> Tensor:
     """Inverse of :func:`pack_mask`: the mask of ``shape``, as 0 / 1 of
     ``dtype`` (e.g. the gradient's, to multiply it with).
 
-    One table lookup per byte: row ``b`` of a (256, 8) table holds the bits
-    of ``b``.
+    One table lookup per byte: row ``b`` of a (256, 8) table (cached per
+    device and dtype) holds the bits of ``b``.
     """
-    device = packed.device
-    table = (torch.arange(256, device=device).unsqueeze(1) >> torch.arange(
-        8, device=device)) & 1
-    bits = table.to(dtype).index_select(0, packed.long())
+    bits = _bit_table(packed.device, dtype).index_select(0, packed.long())
     return bits.view(-1)[:shape.numel()].view(shape)
 
 
@@ -123,13 +132,18 @@ class FrozenConvAffine(Function):
         # the BN scale goes on the (small) weight, not the (large) gradient
         weight = (weight * scale.view(-1, 1, 1, 1)).to(grad.dtype)
         stride, padding, dilation, groups = ctx.conv_args
-        # only the input's shape matters; an uninitialised stand-in (unlike
-        # ``torch.nn.grad.conv2d_input``'s expanded one) is not copied to a
-        # contiguous tensor by the CPU kernels
-        grad_x = torch.ops.aten.convolution_backward(
-            grad, grad.new_empty(ctx.input_shape), weight, None, stride,
-            padding, dilation, False, (0, 0), groups, (True, False,
-                                                       False))[0]
+        # the input gradient of a convolution is the transposed convolution
+        # of ``grad`` with the same weight; ``output_padding`` restores the
+        # input rows/columns the strided forward dropped. Unlike
+        # ``convolution_backward`` it needs no input-sized stand-in tensor.
+        output_padding = [
+            size - ((g - 1) * s - 2 * p + d * (k - 1) + 1)
+            for size, g, s, p, d, k in zip(
+                ctx.input_shape[2:], grad.shape[2:], stride, padding,
+                dilation, weight.shape[2:])
+        ]
+        grad_x = F.conv_transpose2d(grad, weight, None, stride, padding,
+                                    output_padding, groups, dilation)
         return grad_x.to(ctx.input_dtype), None, None, None, None, None
 
 
@@ -181,7 +195,21 @@ def masked_relu(x: Tensor) -> Tensor:
 
 
 def is_plain_conv(conv: nn.Module) -> bool:
-    """Whether ``conv`` is a bias-free ``nn.Conv2d`` with zero padding, which
-    the fast path can run (it runs the convolution without a bias)."""
+    """Whether the fast path can run ``conv`` as upstream does: a bias-free
+    ``nn.Conv2d`` with numeric zero padding (the transposed convolution of
+    backward takes no ``'same'``/``'valid'``) and a frozen weight (the fast
+    path gives the weight no gradient)."""
     return type(conv) is nn.Conv2d and conv.bias is None \
-        and conv.padding_mode == 'zeros'
+        and conv.padding_mode == 'zeros' \
+        and not isinstance(conv.padding, str) \
+        and not conv.weight.requires_grad
+
+
+def is_frozen_bn(norm: nn.Module) -> bool:
+    """Whether the fast path can run ``norm`` as upstream does: an affine
+    BatchNorm with running statistics, in eval mode (a BN in train mode
+    normalises with the batch statistics and updates its buffers) and with
+    frozen weight and bias (the fast path gives them no gradient)."""
+    return isinstance(norm, _BatchNorm) and norm.affine \
+        and norm.track_running_stats and not norm.training \
+        and not norm.weight.requires_grad and not norm.bias.requires_grad

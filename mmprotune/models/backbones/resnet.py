@@ -10,9 +10,8 @@ from mmseg.models.backbones import ResNet as SegResNet
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 from mmseg.registry import MODELS as SEG_MODELS
 
-from torch.nn.modules.batchnorm import _BatchNorm
-
-from .frozen_ops import frozen_conv_affine, is_plain_conv, masked_relu
+from .frozen_ops import (frozen_conv_affine, is_frozen_bn, is_plain_conv,
+                         masked_relu)
 from .prompted import PromptedBackboneMixin
 
 
@@ -110,8 +109,7 @@ class PromptedResNetMixin(PromptedBackboneMixin):
             convs.append(conv)
             norms.append(norm)
         return all(c is None or is_plain_conv(c) for c in convs) and all(
-            n is None or (isinstance(n, _BatchNorm) and n.affine
-                          and n.track_running_stats) for n in norms)
+            n is None or is_frozen_bn(n) for n in norms)
 
 
 @DET_MODELS.register_module()

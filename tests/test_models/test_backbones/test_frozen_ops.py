@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn as nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmprotune.models.backbones.frozen_ops import (frozen_conv_affine, masked_relu,
                                          pack_mask, unpack_mask)
@@ -51,3 +52,46 @@ def test_masked_relu_gradient():
     x = torch.randn(3, 17, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(masked_relu, (x, ))
     assert torch.equal(masked_relu(x), x.relu())
+
+
+class _Ops(TorchDispatchMode):
+    """Records every aten op with the shapes of its tensor outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        outs = out if isinstance(out, (tuple, list)) else (out, )
+        self.calls.append((func.overloadpacket.__name__, [
+            tuple(o.shape) for o in outs if isinstance(o, torch.Tensor)]))
+        return out
+
+
+def test_unpack_mask_table_is_built_once_per_device_and_dtype():
+    packed = pack_mask(torch.rand(5, 7) > 0.5)
+    for dtype in (torch.bool, torch.float32):
+        unpack_mask(packed, torch.Size((5, 7)), dtype)
+        with _Ops() as ops:
+            unpack_mask(packed, torch.Size((5, 7)), dtype)
+        assert not [name for name, _ in ops.calls if name == 'arange'], \
+            ops.calls
+
+
+def test_conv_backward_allocates_no_input_sized_stand_in():
+    """The input gradient is the only input-sized tensor backward makes."""
+    conv = nn.Conv2d(8, 12, 3, padding=1, stride=2, bias=False)
+    bn = nn.BatchNorm2d(12).eval()
+    conv.requires_grad_(False)
+    bn.requires_grad_(False)
+    x = torch.randn(2, 8, 15, 15, requires_grad=True)
+    out = frozen_conv_affine(x, conv, bn, relu=True)
+    grad = torch.randn_like(out)
+    with _Ops() as ops:
+        actual, = torch.autograd.grad(out, x, grad)
+    input_sized = [name for name, shapes in ops.calls
+                   if tuple(x.shape) in shapes]
+    assert len(input_sized) == 1, ops.calls
+    expected, = torch.autograd.grad(bn(conv(x)).relu(), x, grad)
+    assert torch.allclose(actual, expected, atol=1e-5)
