@@ -29,5 +29,9 @@ class BF16AutocastOptimWrapper(OptimWrapper):
 
     @contextmanager
     def optim_context(self, model: nn.Module):
-        with super().optim_context(model), autocast(dtype=torch.bfloat16):
+        # the model's own device: without one, mmengine's autocast() picks
+        # CUDA whenever a GPU exists, and a model on the CPU runs in fp32
+        device = next(model.parameters()).device.type
+        with super().optim_context(model), autocast(
+                device_type=device, dtype=torch.bfloat16):
             yield

@@ -32,7 +32,13 @@ cpu_only = pytest.mark.skipif(
     torch.cuda.is_available(), reason='checks what happens without a GPU')
 
 
-def test_bf16_wrapper_autocasts_the_forward_only():
+@pytest.mark.parametrize('gpu_host', [False, True])
+def test_bf16_wrapper_autocasts_the_forward_only(gpu_host, monkeypatch):
+    """bf16 on the model's device, also where a GPU exists beside a model
+    on the CPU (faked: mmengine's device-less autocast would pick CUDA)."""
+    if gpu_host:
+        import mmengine.runner.amp
+        monkeypatch.setattr(mmengine.runner.amp, 'get_device', lambda: 'cuda')
     model = torch.nn.Linear(4, 4)
     wrapper = build_optim_wrapper(
         model, dict(type='BF16AutocastOptimWrapper',
