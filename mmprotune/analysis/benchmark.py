@@ -87,11 +87,13 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
             vb.pop('prompt_cfg', None)
             vb.pop('efficient_backward', None)
         elif method == 'head-only':
-            vb.setdefault('prompt_cfg', {})['stages'] = []
+            # assigned, not ``setdefault(...)[...] = ``: a ConfigDict's
+            # ``setdefault`` stores a converted copy of a missing default
+            vb.prompt_cfg = dict(vb.get('prompt_cfg') or {}, stages=[])
         elif method == 'protune-naive':
             vb.efficient_backward = False
         elif method in peft:
-            stages = vb.get('prompt_cfg', {}).get('stages')
+            stages = (vb.get('prompt_cfg') or {}).get('stages')
             vb.prompt_cfg = dict(type=peft[method])
             if stages is not None:
                 vb.prompt_cfg['stages'] = stages

@@ -22,6 +22,18 @@ model = dict(
 """
 
 
+# the README's two-line usage: the type changed, ``prompt_cfg`` left out
+TINY_NO_PROMPT_CFG = """
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmprotune'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(type='ProTuneResNet', depth=18, base_channels=8,
+                  stem_channels=8),
+    neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
+    bbox_head=dict(in_channels=16, feat_channels=16, stacked_convs=1))
+"""
+
+
 @pytest.fixture(scope='module')
 def tiny_config(tmp_path_factory):
     path = tmp_path_factory.mktemp('cfg') / 'tiny_retinanet.py'
@@ -46,6 +58,52 @@ def test_method_variants_change_only_the_backbone(tiny_config):
     with pytest.raises(ValueError, match=r"unknown method\(s\) \['ssf'\]; "
                        r"allowed: \[.*'protune', .*'lora', .*'vpt'\]"):
         method_variants(cfg, ['ssf'])
+
+
+def _trainable(model, prefix=''):
+    return {name for name, p in model.named_parameters()
+            if p.requires_grad and name.startswith(prefix)}
+
+
+def test_method_variants_of_a_config_without_prompt_cfg(tmp_path):
+    """Each derived variant builds the model its name says: checked on the
+    built models' trainable parameters, not only on the config dicts."""
+    path = tmp_path / 'tiny_two_line.py'
+    path.write_text(TINY_NO_PROMPT_CFG)
+    cfg = Config.fromfile(str(path))
+    assert 'prompt_cfg' not in cfg.model.backbone
+    methods = ['full', 'head-only', 'protune-naive', 'protune', 'bitfit',
+               'lora']
+    variants = method_variants(cfg, methods)
+    assert 'prompt_cfg' not in cfg.model.backbone  # the input is unchanged
+    models = {m: build_model(variant) for m, variant in variants.items()}
+    backbone = {m: _trainable(model, 'backbone.')
+                for m, model in models.items()}
+    # full: the upstream ResNet, trained whole but for its frozen stem
+    # (frozen_stages=1, as upstream)
+    assert type(models['full'].backbone).__name__ == 'ResNet'
+    assert 'backbone.layer4.1.conv2.weight' in backbone['full']
+    assert not any('prompts' in name for name in backbone['full'])
+    # head-only: nothing in the backbone trains, no prompt blocks at all
+    assert backbone['head-only'] == set()
+    assert len(models['head-only'].backbone.prompts) == 0
+    assert _trainable(models['head-only']) == _trainable(models['full']) - \
+        backbone['full']
+    # Pro-tuning, both backward paths: a prompt block per stage, only those
+    assert backbone['protune'] == backbone['protune-naive'] != set()
+    assert all(name.startswith('backbone.prompts.')
+               for name in backbone['protune'])
+    assert sorted(models['protune'].backbone.prompts) == ['0', '1', '2', '3']
+    assert models['protune'].backbone.efficient_backward is True
+    assert models['protune-naive'].backbone.efficient_backward is False
+    # PEFT baselines: their own type, their own parameters only
+    for method, kind in (('bitfit', 'BitFit'), ('lora', 'LoRA')):
+        assert variants[method].model.backbone.prompt_cfg.type == kind
+        blocks = models[method].backbone.prompts.values()
+        assert {type(b).__name__ for b in blocks} == {kind}, method
+        assert backbone[method] and backbone[method] != backbone['protune']
+        assert all(name.startswith('backbone.prompts.')
+                   for name in backbone[method]), method
 
 
 def test_method_names_and_their_old_spellings():
