@@ -16,6 +16,8 @@ COLUMNS = (
     ('saved for backward (backbone)', 'saved_bytes_backbone', 2**20, 'MiB'),
     ('kept for backward (backbone, allocator)', 'retained_bytes_backbone',
      2**20, 'MiB'),
+    ('peak in backbone forward (CUDA)', 'cuda_peak_bytes_backbone', 2**20,
+     'MiB'),
     ('checkpoint (full)', 'checkpoint_bytes_full', 2**20, 'MiB'),
     ('checkpoint (delta)', 'checkpoint_bytes_delta', 2**20, 'MiB'),
 )
@@ -27,8 +29,9 @@ RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
 def ratio(result: dict, ref: dict, key: str):
     """``result[key]`` over the reference's figure (None if either is
     missing)."""
-    base = ref[RATIO_TO.get(key, key)]
-    return result[key] / base if result[key] is not None and base else None
+    base = ref.get(RATIO_TO.get(key, key))
+    value = result.get(key)
+    return value / base if value is not None and base else None
 
 
 def markdown(results: dict, reference: str) -> str:
@@ -42,7 +45,7 @@ def markdown(results: dict, reference: str) -> str:
     for name, result in results.items():
         cells = []
         for _, key, scale, unit in COLUMNS:
-            value = result[key]
+            value = result.get(key)  # reports of older versions lack some
             if value is None:
                 cells.append('–')
                 continue
@@ -62,7 +65,7 @@ def plot(results: dict, reference: str, title: str, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     ref = results[reference]
-    keys = [c for c in COLUMNS if ref[RATIO_TO.get(c[1], c[1])]]
+    keys = [c for c in COLUMNS if ref.get(RATIO_TO.get(c[1], c[1]))]
     fig, ax = plt.subplots(figsize=(2 + 1.6 * len(keys), 4))
     width = 0.8 / len(results)
     for i, (name, result) in enumerate(results.items()):
