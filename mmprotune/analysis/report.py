@@ -1,6 +1,9 @@
 """The cost report of ``tools/report.py``: the figures of
 :func:`mmprotune.analysis.benchmark.measure_side_by_side` as a markdown table
 and a bar chart of ratios to a reference method."""
+import io
+
+from ..utils import atomic_write
 
 
 #: (label, key, scale, unit) of the table's columns.
@@ -58,6 +61,16 @@ def markdown(results: dict, reference: str) -> str:
     return '\n'.join(lines)
 
 
+def save_figure(fig, path: str) -> None:
+    """Save a matplotlib figure as PNG to ``path`` atomically (rendered in
+    memory, then :func:`mmprotune.utils.atomic_write`), and close it."""
+    import matplotlib.pyplot as plt
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=120)
+    plt.close(fig)
+    atomic_write(buffer.getvalue(), path)
+
+
 def plot(results: dict, reference: str, title: str, path: str) -> None:
     """Bars of each method's ratios to ``reference``, per column that the
     reference has, saved to ``path``."""
@@ -80,4 +93,4 @@ def plot(results: dict, reference: str, title: str, path: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)

@@ -1,6 +1,7 @@
 """tools/report.py measures the methods side by side; its parameter and
 saved-bytes figures agree with independent counts."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,33 @@ def test_report_figures_match_independent_counts(tiny_config, tool,
         results['protune']['saved_bytes_backbone']
     assert results['protune']['checkpoint_bytes_delta'] < \
         results['protune']['checkpoint_bytes_full']
+
+
+def test_reports_are_written_atomically(tmp_path):
+    """report.png and transfer.json/.png: each rewrite is a new file renamed
+    onto the old one (a new inode), never the old file emptied and
+    rewritten in place."""
+    from mmprotune.analysis.report import plot
+    from mmprotune.analysis.transfer import transfer_settings
+    from mmprotune.analysis.transfer_report import plot as transfer_plot
+    from mmprotune.analysis.transfer_report import summarize, write_report
+    results = dict(full=dict(trainable_params=2.0, train_step_s=1.0),
+                   protune=dict(trainable_params=1.0, train_step_s=0.5))
+    settings = transfer_settings(quick=True, out_dir=str(tmp_path))
+    runs = [dict(train_size=8, method='protune', mIoU=50.0, step_s=0.1,
+                 trainable_params=1, backbone_trainable_params=1,
+                 saved_bytes=1, checkpoint_bytes=1)]
+    writes = dict(
+        png=lambda: plot(results, 'full', 'title', str(tmp_path / 'r.png')),
+        json=lambda: write_report(settings, {}, runs, 1.0, False),
+        transfer_png=lambda: transfer_plot(
+            summarize(runs), str(tmp_path / 't.png'), 'resnet18'))
+    files = dict(png='r.png', json='transfer.json', transfer_png='t.png')
+    for kind, write in writes.items():
+        path = tmp_path / files[kind]
+        write()
+        first = os.stat(path).st_ino
+        write()
+        assert os.stat(path).st_ino != first, kind
+        assert path.stat().st_size > 0
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
