@@ -31,6 +31,9 @@
 #   --build-timeout S    seconds for the mmcv ops build (default: 360)
 #   --test-timeout S     seconds for each pytest run (default: 240)
 #   --report-timeout S   seconds for each report (default: 240)
+#   --models LIST        comma-separated reports to run (default: those
+#                        above): mask-rcnn_r50, mask-rcnn_swin-t,
+#                        upernet_r50, upernet_swin-t
 #   --img-size N --steps N --warmup N   passed to tools/report.py
 #                        (default: 512, 3, 1)
 # Exit status: the number of failed steps (0: all passed).
@@ -48,6 +51,7 @@ IMG_SIZE=512
 STEPS=3
 WARMUP=1
 OUT_DIR=
+MODELS=
 METHODS=full,head-only,protune-naive,protune
 
 usage() { sed -n '2,35p' "$0"; }
@@ -69,11 +73,12 @@ while [ $# -gt 0 ]; do
         --img-size) need_value "$@"; IMG_SIZE=$2; shift ;;
         --steps) need_value "$@"; STEPS=$2; shift ;;
         --warmup) need_value "$@"; WARMUP=$2; shift ;;
+        --models) need_value "$@"; MODELS=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "gpu_check.sh: unknown option $1; allowed: --dry-run," \
                 "--phases, --wheels, --work, --build-timeout," \
-                "--test-timeout, --report-timeout, --img-size, --steps," \
-                "--warmup" >&2
+                "--test-timeout, --report-timeout, --models, --img-size," \
+                "--steps, --warmup" >&2
             exit 2 ;;
         *) OUT_DIR=$1 ;;
     esac
@@ -104,10 +109,19 @@ REPORTS=(
     # measured only when the mmdet part is skipped, for a Swin-T figure
     "upernet_swin-t configs/upernet/upernet_protune-swin-t-p4-w7_8xb2-160k_ade20k-512x512.py fallback"
 )
+NAMES=()
 for entry in "${REPORTS[@]}"; do
-    read -r _ config _ <<<"$entry"
+    read -r name config _ <<<"$entry"
+    NAMES+=("$name")
     if [ ! -f "$config" ]; then
         echo "gpu_check.sh: config $config not found" >&2
+        exit 2
+    fi
+done
+for name in ${MODELS//,/ }; do
+    if [[ " ${NAMES[*]} " != *" $name "* ]]; then
+        echo "gpu_check.sh: unknown report '$name' in --models; allowed:" \
+            "${NAMES[*]}" >&2
         exit 2
     fi
 done
@@ -128,6 +142,9 @@ record() {  # record a step's outcome: record WHAT EXIT_STATUS [OK_STATUS]
         SUMMARY+=("planned $1")
     elif [ "$2" = 0 ] || [ "$2" = "${3:-0}" ]; then
         SUMMARY+=("ok      $1")
+    elif [ "$2" = 124 ] || [ "$2" = 137 ]; then
+        SUMMARY+=("FAILED  $1 (timed out: exit $2)")
+        FAILED=$((FAILED + 1))
     else
         SUMMARY+=("FAILED  $1 (exit $2)")
         FAILED=$((FAILED + 1))
@@ -269,11 +286,13 @@ if has_phase report; then
     pngs=()
     for entry in "${REPORTS[@]}"; do
         read -r name config scope <<<"$entry"
-        if [ "$scope" = mmdet ] && [ "$MMDET" = 0 ]; then
-            SUMMARY+=("skipped $name (no mmcv ops)")
+        if [ -n "$MODELS" ]; then  # as asked
+            [[ ",$MODELS," == *",$name,"* ]] || continue
+        elif [ "$scope" = fallback ] && [ "$MMDET" = 1 ]; then
             continue
         fi
-        if [ "$scope" = fallback ] && [ "$MMDET" = 1 ]; then
+        if [ "$scope" = mmdet ] && [ "$MMDET" = 0 ]; then
+            SUMMARY+=("skipped $name (no mmcv ops)")
             continue
         fi
         step "report $name" timeout "$REPORT_TIMEOUT" $PY tools/report.py \

@@ -230,9 +230,10 @@ def model_figures(model: nn.Module, data: dict) -> dict:
         CPU profiler's events, or on CUDA ``torch.cuda.memory_allocated``
         after the forward, graph alive, minus before), the backbone
         forward's CUDA peak over that start (``cuda_peak_bytes_backbone``,
-        None on the CPU), and the checkpoint sizes: the whole model (``checkpoint_bytes_full``) and
-        the delta of a frozen backbone (``checkpoint_bytes_delta``, None for
-        a backbone that is not a ``ProTune*`` one).
+        None on the CPU), and the checkpoint sizes: the whole model
+        (``checkpoint_bytes_full``) and the delta of a frozen backbone
+        (``checkpoint_bytes_delta``, None for a backbone that is not a
+        ``ProTune*`` one).
     """
     inputs = data['inputs']
     params = list(model.parameters()) + list(model.buffers())

@@ -90,6 +90,16 @@ def test_dry_run_prints_every_step_and_writes_nothing(tool, wheels,
     assert f'--out-dir {tmp_path}/work/report/upernet_r50' in reports[-1]
     assert 'planned report upernet_r50' in out
     assert not out_dir.exists() and not (tmp_path / 'work').exists()
+    # a subset, e.g. for a second call on the warm machine
+    rc, out = tool('tools/gpu_check.sh', '--dry-run', '--phases', 'report',
+                   '--models', 'upernet_swin-t,mask-rcnn_r50')
+    assert rc == 0, out
+    assert [line.split()[5] for line in out.splitlines()
+            if line.startswith('+ ') and 'tools/report.py' in line] == [
+        'configs/mask-rcnn/mask-rcnn_protune-r50_fpn_1x_coco.py',
+        'configs/upernet/upernet_protune-swin-t-p4-w7_8xb2-160k_ade20k-'
+        '512x512.py'
+    ]
 
 
 def test_install_phase_installs_what_is_missing(tool, wheels, tmp_path):
@@ -117,6 +127,9 @@ def test_install_phase_installs_what_is_missing(tool, wheels, tmp_path):
      'report'),
     (['--fast'], 'unknown option --fast; allowed: --dry-run'),
     (['--wheels'], '--wheels needs a value'),
+    (['--models', 'upernet_r50,retinanet'],
+     "unknown report 'retinanet' in --models; allowed: mask-rcnn_r50 "
+     'mask-rcnn_swin-t upernet_r50 upernet_swin-t'),
 ])
 def test_gpu_check_rejects_bad_arguments(tool, args, message):
     rc, out = tool('tools/gpu_check.sh', '--dry-run', *args)
