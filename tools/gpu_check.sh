@@ -96,7 +96,7 @@ OUT_DIR=${OUT_DIR:-${OUT:-$REPO/work_dirs/gpu_check}}
 SITE=$WORK/site
 PY=python3
 # mmengine and mmcv import pkg_resources, which warns at every import
-export PYTHONWARNINGS=ignore::UserWarning
+export PYTHONWARNINGS='ignore:pkg_resources is deprecated:UserWarning'
 export PYTHONPATH=$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1
 cd "$REPO" || exit 2
@@ -131,6 +131,7 @@ SUMMARY=()
 if [ "$DRY" = 0 ]; then
     mkdir -p "$OUT_DIR" "$WORK"
     exec > >(tee -a "$OUT_DIR/gpu_check.log") 2>&1
+    TEE_PID=$!
 fi
 
 run() {  # print a step, run it unless --dry-run
@@ -312,4 +313,8 @@ fi
 echo "== summary"
 printf '%s\n' "${SUMMARY[@]}"
 echo "$FAILED failed; files in $OUT_DIR"
+if [ "$DRY" = 0 ]; then  # let tee write the whole log before returning
+    exec >&- 2>&-
+    wait "$TEE_PID" 2>/dev/null
+fi
 exit "$FAILED"
