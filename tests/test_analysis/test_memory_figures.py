@@ -1,6 +1,7 @@
 """The memory figures of the cost report against independent counts: the
 analytic sizes of what a conv/ReLU chain keeps for backward, worked out by
 hand from shapes and dtypes (not by a second copy of the measuring code)."""
+import os
 import weakref
 
 import pytest
@@ -100,4 +101,56 @@ def test_kept_bytes_on_cuda_by_hand():
     net = _chain(dtype, 'cuda')
     x = torch.randn(N, CHANNELS[0], H, W, dtype=dtype, device='cuda')
     kept = _map_bytes(CHANNELS[1], dtype) + _map_bytes(CHANNELS[2], dtype)
+    net(x)  # once first: cuDNN's handle and any lazily kept buffers
     assert retained_bytes(lambda: net(x), x.device)[0] == kept
+
+
+TINY_UPERNET = """
+_base_ = '{base}'
+model = dict(
+    backbone=dict(depth=18, base_channels=8, stem_channels=8),
+    decode_head=dict(in_channels=[8, 16, 32, 64], channels=16),
+    auxiliary_head=dict(in_channels=32, channels=8))
+"""
+
+
+@pytest.mark.parametrize('device', [
+    'cpu',
+    pytest.param('cuda', marks=pytest.mark.skipif(
+        not torch.cuda.is_available(), reason='needs CUDA'))
+])
+def test_saved_and_kept_bytes_agree_in_rank(device, tmp_path):
+    """The report's two memory figures of the backbone, saved for backward
+    (autograd's hooks) and kept (the allocator: the CPU profiler, or the CUDA
+    allocator's statistics), order full fine-tuning, head-only and
+    Pro-tuning alike on each device."""
+    from mmengine.config import Config
+
+    from mmprotune.analysis.benchmark import (make_batch, method_variants,
+                                              model_figures)
+    from mmprotune.testing import REPO_ROOT
+    from mmprotune.utils import build_model
+    path = tmp_path / 'tiny_upernet.py'
+    path.write_text(TINY_UPERNET.format(base=os.path.join(
+        REPO_ROOT,
+        'configs/upernet/upernet_protune-r50_4xb4-160k_ade20k-512x512.py')))
+    cfg = Config.fromfile(str(path))
+    batch = make_batch(cfg, 2, 64)
+    figures = {}
+    for method, variant in method_variants(
+            cfg, ['full', 'head-only', 'protune']).items():
+        torch.manual_seed(0)
+        model = build_model(variant).to(device)
+        data = model.data_preprocessor(batch, True)
+        figures[method] = model_figures(model, data)
+    saved = {m: f['saved_bytes_backbone'] for m, f in figures.items()}
+    kept = {m: f['retained_bytes_backbone'] for m, f in figures.items()}
+    assert saved['head-only'] == 0
+    assert sorted(saved, key=saved.get) == sorted(kept, key=kept.get) == [
+        'head-only', 'protune', 'full']
+    for method in figures:
+        peak = figures[method]['cuda_peak_bytes_backbone']
+        if device == 'cuda':
+            assert peak >= kept[method]
+        else:
+            assert peak is None
