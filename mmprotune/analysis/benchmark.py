@@ -23,7 +23,8 @@ from mmprotune.models import PromptedBackboneMixin
 from mmprotune.models.peft import HookedMethod
 from mmprotune.registry import MODELS as PROMPT_MODELS
 from mmprotune.utils import build_model, count_parameters
-from mmprotune.utils.memory import (read_peak_rss, reset_peak_rss,
+from mmprotune.utils.memory import (allocator_delta, cuda_allocator,
+                                     read_peak_rss, reset_peak_rss,
                                      retained_bytes, saved_tensor_bytes)
 
 #: Methods :func:`method_variants` derives from one Pro-tuning config,
@@ -87,11 +88,13 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
             vb.pop('prompt_cfg', None)
             vb.pop('efficient_backward', None)
         elif method == 'head-only':
-            vb.setdefault('prompt_cfg', {})['stages'] = []
+            # assigned, not ``setdefault(...)[...] = ``: a ConfigDict's
+            # ``setdefault`` stores a converted copy of a missing default
+            vb.prompt_cfg = dict(vb.get('prompt_cfg') or {}, stages=[])
         elif method == 'protune-naive':
             vb.efficient_backward = False
         elif method in peft:
-            stages = vb.get('prompt_cfg', {}).get('stages')
+            stages = (vb.get('prompt_cfg') or {}).get('stages')
             vb.prompt_cfg = dict(type=peft[method])
             if stages is not None:
                 vb.prompt_cfg['stages'] = stages
@@ -223,10 +226,14 @@ def model_figures(model: nn.Module, data: dict) -> dict:
         ``flops_backbone_neck`` (forward), the bytes autograd saves for
         backward in the training loss (``saved_bytes_model``) and in the
         backbone alone (``saved_bytes_backbone``), the bytes the allocator
-        keeps for the backbone's backward (``retained_bytes_backbone``), and
-        the checkpoint sizes: the whole model (``checkpoint_bytes_full``) and
-        the delta of a frozen backbone (``checkpoint_bytes_delta``, None for
-        a backbone that is not a ``ProTune*`` one).
+        keeps for the backbone's backward (``retained_bytes_backbone``: the
+        CPU profiler's events, or on CUDA ``torch.cuda.memory_allocated``
+        after the forward, graph alive, minus before), the backbone
+        forward's CUDA peak over that start (``cuda_peak_bytes_backbone``,
+        None on the CPU), and the checkpoint sizes: the whole model
+        (``checkpoint_bytes_full``) and the delta of a frozen backbone
+        (``checkpoint_bytes_delta``, None for a backbone that is not a
+        ``ProTune*`` one).
     """
     inputs = data['inputs']
     params = list(model.parameters()) + list(model.buffers())
@@ -241,8 +248,14 @@ def model_figures(model: nn.Module, data: dict) -> dict:
     result['saved_bytes_backbone'], out = saved_tensor_bytes(
         lambda: model.backbone(inputs), params)
     del out
-    result['retained_bytes_backbone'], out = retained_bytes(
-        lambda: model.backbone(inputs))
+    if inputs.is_cuda:  # the CUDA allocator's own statistics
+        (result['retained_bytes_backbone'],
+         result['cuda_peak_bytes_backbone'], out) = allocator_delta(
+             lambda: model.backbone(inputs), cuda_allocator(inputs.device))
+    else:  # the CPU profiler's memory events
+        result['retained_bytes_backbone'], out = retained_bytes(
+            lambda: model.backbone(inputs))
+        result['cuda_peak_bytes_backbone'] = None
     del out
     state = model.state_dict()
     result['checkpoint_bytes_full'] = serialized_size(state)

@@ -44,6 +44,7 @@ training, as a frozen backbone uses them), as
     python tools/misc/pretrain_backbone.py --arch swin --task count \
         --lr 5e-4 --out work_dirs/transfer-swin/swin-e32_count.pth
 """
+import io
 import json
 import os
 import os.path as osp
@@ -63,6 +64,7 @@ from mmseg.models.backbones import SwinTransformer
 from PIL import Image
 
 from ..testing import SHAPE_CLASSES, make_coco_shapes
+from ..utils import atomic_write
 
 #: ImageNet statistics (RGB), as in mmdet's ``DetDataPreprocessor`` configs.
 MEAN = (123.675, 116.28, 103.53)
@@ -334,7 +336,11 @@ def pretrain_backbone(args: PretrainSettings) -> str:
         k: v.detach().clone()
         for k, v in model.backbone.state_dict().items()
     }
-    torch.save(dict(state_dict=state_dict), args.out)
+    # serialised in memory, then written atomically: a crash or a full disk
+    # leaves the previous checkpoint, never a truncated one
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict=state_dict), buffer)
+    atomic_write(buffer.getvalue(), args.out)
     print(f'saved {len(state_dict)} backbone tensors to {args.out} '
           f'({time.time() - start:.0f}s in all)')
     return summary

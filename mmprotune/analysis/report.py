@@ -1,6 +1,9 @@
 """The cost report of ``tools/report.py``: the figures of
 :func:`mmprotune.analysis.benchmark.measure_side_by_side` as a markdown table
 and a bar chart of ratios to a reference method."""
+import io
+
+from ..utils import atomic_write
 
 
 #: (label, key, scale, unit) of the table's columns.
@@ -16,6 +19,8 @@ COLUMNS = (
     ('saved for backward (backbone)', 'saved_bytes_backbone', 2**20, 'MiB'),
     ('kept for backward (backbone, allocator)', 'retained_bytes_backbone',
      2**20, 'MiB'),
+    ('peak in backbone forward (CUDA)', 'cuda_peak_bytes_backbone', 2**20,
+     'MiB'),
     ('checkpoint (full)', 'checkpoint_bytes_full', 2**20, 'MiB'),
     ('checkpoint (delta)', 'checkpoint_bytes_delta', 2**20, 'MiB'),
 )
@@ -27,8 +32,9 @@ RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
 def ratio(result: dict, ref: dict, key: str):
     """``result[key]`` over the reference's figure (None if either is
     missing)."""
-    base = ref[RATIO_TO.get(key, key)]
-    return result[key] / base if result[key] is not None and base else None
+    base = ref.get(RATIO_TO.get(key, key))
+    value = result.get(key)
+    return value / base if value is not None and base else None
 
 
 def markdown(results: dict, reference: str) -> str:
@@ -42,7 +48,7 @@ def markdown(results: dict, reference: str) -> str:
     for name, result in results.items():
         cells = []
         for _, key, scale, unit in COLUMNS:
-            value = result[key]
+            value = result.get(key)  # reports of older versions lack some
             if value is None:
                 cells.append('–')
                 continue
@@ -55,6 +61,16 @@ def markdown(results: dict, reference: str) -> str:
     return '\n'.join(lines)
 
 
+def save_figure(fig, path: str) -> None:
+    """Save a matplotlib figure as PNG to ``path`` atomically (rendered in
+    memory, then :func:`mmprotune.utils.atomic_write`), and close it."""
+    import matplotlib.pyplot as plt
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=120)
+    plt.close(fig)
+    atomic_write(buffer.getvalue(), path)
+
+
 def plot(results: dict, reference: str, title: str, path: str) -> None:
     """Bars of each method's ratios to ``reference``, per column that the
     reference has, saved to ``path``."""
@@ -62,7 +78,7 @@ def plot(results: dict, reference: str, title: str, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     ref = results[reference]
-    keys = [c for c in COLUMNS if ref[RATIO_TO.get(c[1], c[1])]]
+    keys = [c for c in COLUMNS if ref.get(RATIO_TO.get(c[1], c[1]))]
     fig, ax = plt.subplots(figsize=(2 + 1.6 * len(keys), 4))
     width = 0.8 / len(results)
     for i, (name, result) in enumerate(results.items()):
@@ -77,4 +93,4 @@ def plot(results: dict, reference: str, title: str, path: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)

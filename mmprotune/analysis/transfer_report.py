@@ -9,6 +9,7 @@ import statistics
 from collections import OrderedDict
 from typing import Dict, List
 
+from .report import save_figure
 from .transfer import BACKBONES, TransferSettings, settings_record
 
 
@@ -95,8 +96,7 @@ def plot(table: Dict[int, Dict[str, dict]], path: str,
                  ' -> shape segmentation')
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def cpu_name() -> str:

@@ -1,6 +1,8 @@
-"""Exact, deterministic measures of the memory a forward keeps for backward,
-without a GPU."""
-from typing import Any, Callable, Iterable, Optional, Tuple
+"""Exact, deterministic measures of the memory a forward keeps for backward:
+what autograd saves (any device), what the allocator keeps (the CPU
+profiler's events on the CPU, the CUDA caching allocator's own statistics on
+a GPU)."""
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -33,14 +35,76 @@ def saved_tensor_bytes(fn: Callable[[], Any],
     return sum(storages.values()), out
 
 
-def retained_bytes(fn: Callable[[], Any]) -> Tuple[int, Any]:
-    """Bytes the CPU allocator still holds after ``fn`` returns, of what was
+class AllocatorStats(NamedTuple):
+    """Readings of one device's allocator (see :func:`allocator_delta`).
+
+    Attributes:
+        allocated (Callable[[], int]): Bytes allocated now.
+        reset_peak (Callable[[], None]): Start a new peak.
+        peak (Callable[[], int]): Highest ``allocated`` since ``reset_peak``.
+        synchronize (Callable[[], None]): Wait for queued work (a GPU runs
+            asynchronously; the readings are the allocator's, which are
+            already up to date, but a kernel failure surfaces here).
+    """
+    allocated: Callable[[], int]
+    reset_peak: Callable[[], None]
+    peak: Callable[[], int]
+    synchronize: Callable[[], None] = lambda: None
+
+
+def cuda_allocator(device: Union[str, torch.device, None] = None
+                   ) -> AllocatorStats:
+    """:class:`AllocatorStats` of a CUDA device's caching allocator
+    (``torch.cuda.memory_allocated``: bytes in live tensors, not the cache
+    it reserves)."""
+    device = torch.device(device if device is not None else 'cuda')
+    return AllocatorStats(
+        allocated=lambda: torch.cuda.memory_allocated(device),
+        reset_peak=lambda: torch.cuda.reset_peak_memory_stats(device),
+        peak=lambda: torch.cuda.max_memory_allocated(device),
+        synchronize=lambda: torch.cuda.synchronize(device))
+
+
+def allocator_delta(fn: Callable[[], Any],
+                    stats: AllocatorStats) -> Tuple[int, int, Any]:
+    """Run ``fn`` and read what the allocator holds because of it.
+
+    Returns:
+        tuple: (kept, peak, what ``fn`` returned): ``kept`` is the bytes
+        still allocated after ``fn`` returned, with its output (and so its
+        autograd graph) alive, over those allocated before; ``peak`` is the
+        highest allocation while it ran over the same start.
+    """
+    stats.synchronize()
+    before = stats.allocated()
+    stats.reset_peak()
+    out = fn()
+    stats.synchronize()
+    return stats.allocated() - before, stats.peak() - before, out
+
+
+def retained_bytes(fn: Callable[[], Any],
+                   device: Union[str, torch.device] = 'cpu'
+                   ) -> Tuple[int, Any]:
+    """Bytes the allocator still holds after ``fn`` returns, of what was
     allocated while it ran: its outputs plus everything kept for backward
     (whether saved through ``save_for_backward`` or not).
+
+    On the CPU the profiler's memory events are summed (nothing else counts
+    CPU allocations); on a CUDA device, where the CPU profiler sees almost
+    nothing, the CUDA allocator's statistics are read
+    (:func:`allocator_delta` with :func:`cuda_allocator`).
+
+    Args:
+        fn: Runs the forward and returns what keeps its graph alive.
+        device (str | torch.device): Where ``fn`` allocates. Default: 'cpu'.
 
     Returns:
         tuple: (bytes, what ``fn`` returned).
     """
+    if torch.device(device).type == 'cuda':
+        kept, _, out = allocator_delta(fn, cuda_allocator(device))
+        return kept, out
     with profile(activities=[ProfilerActivity.CPU],
                  profile_memory=True) as prof:
         out = fn()

@@ -1,15 +1,14 @@
 """tools/report.py measures the methods side by side; its parameter and
 saved-bytes figures agree with independent counts."""
 import json
+import os
 from pathlib import Path
 
 import pytest
-import torch
 from mmengine.config import Config
 
 from mmprotune.analysis.benchmark import method_variants, parse_methods
 from mmprotune.utils import build_model
-from mmprotune.utils.memory import saved_tensor_bytes
 
 REPO = Path(__file__).parents[2]
 TINY = """
@@ -17,6 +16,18 @@ _base_ = '{base}'
 model = dict(
     backbone=dict(depth=18, base_channels=8, stem_channels=8,
                   prompt_cfg=dict(hidden_channels=4)),
+    neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
+    bbox_head=dict(in_channels=16, feat_channels=16, stacked_convs=1))
+"""
+
+
+# the README's two-line usage: the type changed, ``prompt_cfg`` left out
+TINY_NO_PROMPT_CFG = """
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmprotune'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(type='ProTuneResNet', depth=18, base_channels=8,
+                  stem_channels=8),
     neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
     bbox_head=dict(in_channels=16, feat_channels=16, stacked_convs=1))
 """
@@ -48,6 +59,52 @@ def test_method_variants_change_only_the_backbone(tiny_config):
         method_variants(cfg, ['ssf'])
 
 
+def _trainable(model, prefix=''):
+    return {name for name, p in model.named_parameters()
+            if p.requires_grad and name.startswith(prefix)}
+
+
+def test_method_variants_of_a_config_without_prompt_cfg(tmp_path):
+    """Each derived variant builds the model its name says: checked on the
+    built models' trainable parameters, not only on the config dicts."""
+    path = tmp_path / 'tiny_two_line.py'
+    path.write_text(TINY_NO_PROMPT_CFG)
+    cfg = Config.fromfile(str(path))
+    assert 'prompt_cfg' not in cfg.model.backbone
+    methods = ['full', 'head-only', 'protune-naive', 'protune', 'bitfit',
+               'lora']
+    variants = method_variants(cfg, methods)
+    assert 'prompt_cfg' not in cfg.model.backbone  # the input is unchanged
+    models = {m: build_model(variant) for m, variant in variants.items()}
+    backbone = {m: _trainable(model, 'backbone.')
+                for m, model in models.items()}
+    # full: the upstream ResNet, trained whole but for its frozen stem
+    # (frozen_stages=1, as upstream)
+    assert type(models['full'].backbone).__name__ == 'ResNet'
+    assert 'backbone.layer4.1.conv2.weight' in backbone['full']
+    assert not any('prompts' in name for name in backbone['full'])
+    # head-only: nothing in the backbone trains, no prompt blocks at all
+    assert backbone['head-only'] == set()
+    assert len(models['head-only'].backbone.prompts) == 0
+    assert _trainable(models['head-only']) == _trainable(models['full']) - \
+        backbone['full']
+    # Pro-tuning, both backward paths: a prompt block per stage, only those
+    assert backbone['protune'] == backbone['protune-naive'] != set()
+    assert all(name.startswith('backbone.prompts.')
+               for name in backbone['protune'])
+    assert sorted(models['protune'].backbone.prompts) == ['0', '1', '2', '3']
+    assert models['protune'].backbone.efficient_backward is True
+    assert models['protune-naive'].backbone.efficient_backward is False
+    # PEFT baselines: their own type, their own parameters only
+    for method, kind in (('bitfit', 'BitFit'), ('lora', 'LoRA')):
+        assert variants[method].model.backbone.prompt_cfg.type == kind
+        blocks = models[method].backbone.prompts.values()
+        assert {type(b).__name__ for b in blocks} == {kind}, method
+        assert backbone[method] and backbone[method] != backbone['protune']
+        assert all(name.startswith('backbone.prompts.')
+                   for name in backbone[method]), method
+
+
 def test_method_names_and_their_old_spellings():
     assert parse_methods(' full,frozen,,finetune, convadapter ') == [
         'full', 'head-only', 'full', 'conv-adapter']
@@ -56,46 +113,74 @@ def test_method_names_and_their_old_spellings():
 
 def test_report_figures_match_independent_counts(tiny_config, tool,
                                                   tmp_path):
+    """Parameters against the built models; memory against what must hold
+    whatever the code measures: a backbone without anything to train saves
+    nothing (the saved-bytes measure itself is checked against a count by
+    hand in test_memory_figures.py)."""
     out_dir = tmp_path / 'report'
     # ``finetune``: the old spelling of ``full``
     rc, out = tool('tools/report.py', tiny_config, '--methods',
-                   'finetune,protune,lora', '--img-size', '64', '--steps',
-                   '1', '--warmup', '0', '--out-dir', out_dir, timeout=600)
+                   'finetune,head-only,protune', '--img-size', '64',
+                   '--steps', '1', '--warmup', '0', '--out-dir', out_dir,
+                   timeout=600)
     assert rc == 0, out[-3000:]
     assert '| protune |' in out and '×)' in out
     assert (out_dir / 'report.png').stat().st_size > 0
     report = json.loads((out_dir / 'report.json').read_text())
     assert report['reference'] == 'full'
+    results = report['results']
     variants = method_variants(Config.fromfile(str(tiny_config)),
-                               ['full', 'protune', 'lora'])
+                               ['full', 'head-only', 'protune'])
     for method, cfg in variants.items():
-        result = report['results'][method]
+        result = results[method]
         for key in ('train_step_s', 'backbone_step_s', 'inference_s'):
             assert result[key] > 0, (method, key)
         model = build_model(cfg)
         trainable = sum(p.numel() for p in model.parameters()
                         if p.requires_grad)
         assert result['params']['all']['trainable'] == trainable
-        # the backbone's saved bytes, counted here by hand
-        torch.manual_seed(0)
-        x = torch.randn(2, 3, 64, 64)
-        sizes = {}
+        assert result['cuda_peak_bytes_backbone'] is None  # CPU here
+    # head-only: a frozen backbone on an input without gradient
+    assert results['head-only']['saved_bytes_backbone'] == 0
+    params = results['head-only']['params']
+    assert params['backbone (trainable)']['trainable'] == 0
+    assert params['backbone.prompts']['total'] == 0
+    # the backbone's outputs (in float32) are all it keeps
+    assert 0 < results['head-only']['retained_bytes_backbone'] < \
+        results['protune']['retained_bytes_backbone']
+    assert 0 < results['protune']['saved_bytes_backbone'] < \
+        results['full']['saved_bytes_backbone']
+    assert results['protune']['saved_bytes_model'] > \
+        results['protune']['saved_bytes_backbone']
+    assert results['protune']['checkpoint_bytes_delta'] < \
+        results['protune']['checkpoint_bytes_full']
 
-        def pack(t):
-            if not any(t.untyped_storage().data_ptr() ==
-                       p.untyped_storage().data_ptr()
-                       for p in [*model.parameters(), *model.buffers()]):
-                sizes[t.untyped_storage().data_ptr()] = \
-                    t.untyped_storage().nbytes()
-            return t
 
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model.backbone(x)
-        expected, _ = saved_tensor_bytes(
-            lambda: model.backbone(x),
-            [*model.parameters(), *model.buffers()])
-        assert sum(sizes.values()) == expected
-    assert report['results']['protune']['saved_bytes_backbone'] < \
-        report['results']['full']['saved_bytes_backbone']
-    assert report['results']['protune']['checkpoint_bytes_delta'] < \
-        report['results']['protune']['checkpoint_bytes_full']
+def test_reports_are_written_atomically(tmp_path):
+    """report.png and transfer.json/.png: each rewrite is a new file renamed
+    onto the old one (a new inode), never the old file emptied and
+    rewritten in place."""
+    from mmprotune.analysis.report import plot
+    from mmprotune.analysis.transfer import transfer_settings
+    from mmprotune.analysis.transfer_report import plot as transfer_plot
+    from mmprotune.analysis.transfer_report import summarize, write_report
+    results = dict(full=dict(trainable_params=2.0, train_step_s=1.0),
+                   protune=dict(trainable_params=1.0, train_step_s=0.5))
+    settings = transfer_settings(quick=True, out_dir=str(tmp_path))
+    runs = [dict(train_size=8, method='protune', mIoU=50.0, step_s=0.1,
+                 trainable_params=1, backbone_trainable_params=1,
+                 saved_bytes=1, checkpoint_bytes=1)]
+    writes = dict(
+        png=lambda: plot(results, 'full', 'title', str(tmp_path / 'r.png')),
+        json=lambda: write_report(settings, {}, runs, 1.0, False),
+        transfer_png=lambda: transfer_plot(
+            summarize(runs), str(tmp_path / 't.png'), 'resnet18'))
+    files = dict(png='r.png', json='transfer.json', transfer_png='t.png')
+    for kind, write in writes.items():
+        path = tmp_path / files[kind]
+        write()
+        first = os.stat(path).st_ino
+        write()
+        assert os.stat(path).st_ino != first, kind
+        assert path.stat().st_size > 0
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
