@@ -85,6 +85,7 @@ class PromptedBackboneMixin:
             self.init_cfg = ConfigDict(self.init_cfg)
         self.freeze_backbone()
         self.prompts = self._build_prompts(prompt_cfg or {})
+        self.register_forward_pre_hook(self._hook_tuning_modules)
         self._log_overrides(kwargs)
         self._log_trainable()
 
@@ -210,6 +211,17 @@ class PromptedBackboneMixin:
                 f'{tuple(prompt.shape)} for an input of shape '
                 f'{tuple(x.shape)}; a prompt must have the shape of its input')
         return x + prompt
+
+    def _hook_tuning_modules(self, module: nn.Module, args: tuple) -> None:
+        """Forward pre-hook of the wrapper: before the stages run (and before
+        ResNet's fast path looks for hooks), every tuning module checks that
+        the modules of its stage, as they are now, carry its hooks. The
+        Runner may have swapped modules since the build (SyncBN reverted to
+        BN in one process, BN converted to SyncBN for ``sync_bn``), and the
+        new ones start without hooks."""
+        stages = self.stage_modules()
+        for index, block in self.prompts.items():
+            block.hook_onto(stages[int(index)])
 
     # ------------------------------------------------------------------
     def train(self, mode: bool = True):
