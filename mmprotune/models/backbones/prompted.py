@@ -47,8 +47,10 @@ class PromptedBackboneMixin:
     - ``type`` (str): registered prompt block or PEFT method (see
       :mod:`mmprotune.models.peft`). Default: :attr:`default_prompt_type`.
     - ``stages`` (Sequence[int]): stage indices that are tuned (get a prompt
-      block, or the PEFT method's layers). Default: every stage. Empty: no
-      prompts, a frozen backbone only (the head-only baseline).
+      block, or the PEFT method's layers). Default: every stage up to the
+      last ``out_indices`` stage. A stage after it reaches no output and is
+      refused (its parameters would get no gradient). Empty: no prompts, a
+      frozen backbone only (the head-only baseline).
     - the block's own arguments, e.g. ``hidden_channels`` or
       ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
 
@@ -131,8 +133,20 @@ class PromptedBackboneMixin:
                 f'{self._allowed_types()}')
 
         num_stages = len(self.stage_modules())
-        stages = cfg.pop('stages', tuple(range(num_stages)))
-        self._check_stages(stages, num_stages)
+        last = self._last_output_stage(num_stages)
+        if 'stages' in cfg:
+            stages = cfg.pop('stages')
+            self._check_stages(stages, num_stages)
+            self._check_stages_reach_output(stages, last)
+        else:
+            stages = tuple(range(last + 1))
+            if last < num_stages - 1:
+                print_log(
+                    f'{name}: prompt_cfg.stages not given: tuning stages '
+                    f'{list(stages)}, the ones that reach an output (the '
+                    f'last out_indices stage is {last}, out_indices='
+                    f'{tuple(self.out_indices)})',
+                    logger='current')
 
         block_args = block_cls.cfg_fields()
         unknown = sorted(set(cfg) - block_args)
@@ -168,6 +182,29 @@ class PromptedBackboneMixin:
                 f'{name}: prompt_cfg.stages is empty, so no prompt blocks: '
                 'the backbone is frozen as is (the head-only baseline)',
                 logger='current')
+
+    def _last_output_stage(self, num_stages: int) -> int:
+        """The last stage whose output the backbone returns (a later stage
+        reaches no output); the last stage without ``out_indices``."""
+        out_indices = getattr(self, 'out_indices', None)
+        if not out_indices:
+            return num_stages - 1
+        return max(out_indices)
+
+    def _check_stages_reach_output(self, stages: Sequence[int],
+                                   last: int) -> None:
+        """Refuse tuned stages after the last output stage: nothing they
+        compute reaches an output, so their parameters never get a gradient
+        (and DDP with ``find_unused_parameters=False`` fails on them)."""
+        after = sorted(i for i in stages if i > last)
+        if after:
+            raise ValueError(
+                f'{type(self).__name__}: prompt_cfg.stages={list(stages)} '
+                f'tunes stage(s) {after} after the last output stage {last} '
+                f'(out_indices={tuple(self.out_indices)}): nothing they '
+                'compute reaches an output, so their parameters would get no '
+                'gradient; allowed: stages in '
+                f'[0, {last}] (or add the stage to out_indices)')
 
     def _total_stride(self) -> int:
         """Downsampling factor from the image to the last stage's output."""
