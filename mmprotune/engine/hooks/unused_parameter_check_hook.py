@@ -114,7 +114,7 @@ def likely_causes(model: nn.Module, names: List[str]) -> Dict[str, str]:
         prompts = f'{prefix}.prompts.' if prefix else 'prompts.'
         stages = module.stage_modules()
         stage_names = {id(m): n for n, m in module.named_modules()}
-        last = module._last_output_stage(len(stages))
+        last = module.last_output_stage()
         for name in names:
             if not name.startswith(prompts):
                 continue

@@ -133,7 +133,7 @@ class PromptedBackboneMixin:
                 f'{self._allowed_types()}')
 
         num_stages = len(self.stage_modules())
-        last = self._last_output_stage(num_stages)
+        last = self.last_output_stage()
         if 'stages' in cfg:
             stages = cfg.pop('stages')
             self._check_stages(stages, num_stages)
@@ -183,12 +183,12 @@ class PromptedBackboneMixin:
                 'the backbone is frozen as is (the head-only baseline)',
                 logger='current')
 
-    def _last_output_stage(self, num_stages: int) -> int:
+    def last_output_stage(self) -> int:
         """The last stage whose output the backbone returns (a later stage
         reaches no output); the last stage without ``out_indices``."""
         out_indices = getattr(self, 'out_indices', None)
         if not out_indices:
-            return num_stages - 1
+            return len(self.stage_modules()) - 1
         return max(out_indices)
 
     def _check_stages_reach_output(self, stages: Sequence[int],
@@ -258,7 +258,9 @@ class PromptedBackboneMixin:
         new ones start without hooks."""
         stages = self.stage_modules()
         for index, block in self.prompts.items():
-            block.hook_onto(stages[int(index)])
+            hook_onto = getattr(block, 'hook_onto', None)  # a block of one's
+            if hook_onto is not None:  # own may be a plain nn.Module
+                hook_onto(stages[int(index)])
 
     # ------------------------------------------------------------------
     def train(self, mode: bool = True):

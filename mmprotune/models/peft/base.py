@@ -238,7 +238,15 @@ class HookedMethod(TuningModule):
         return cls(
             stage=backbone.stage_modules()[stage_index],
             family=backbone.family,
+            **cls.stage_args(backbone, stage_index),
             **cfg)
+
+    @classmethod
+    def stage_args(cls, backbone: nn.Module, stage_index: int) -> dict:
+        """Constructor arguments beyond ``stage`` and ``family`` that
+        :meth:`build_for_stage` derives from the backbone (listed in
+        :attr:`built_args`). Default: none."""
+        return {}
 
     def forward(self, x: torch.Tensor, *args) -> None:
         """The stage-end call: nothing to add (the method acts through the

@@ -55,7 +55,7 @@ class BitFit(HookedMethod):
         stage (nn.Module): See :class:`HookedMethod`.
         family (str): See :class:`HookedMethod`.
         skip (tuple[str]): Children of the stage left out (set by
-            :meth:`build_for_stage`, not a ``prompt_cfg`` field).
+            :meth:`stage_args`, not a ``prompt_cfg`` field).
             Default: ().
 
     Example:
@@ -86,18 +86,11 @@ class BitFit(HookedMethod):
                              _BiasOffset(module.bias.numel(), channel_dim))
 
     @classmethod
-    def build_for_stage(cls, backbone: nn.Module, stage_index: int,
-                        **cfg) -> 'BitFit':
-        """As :meth:`HookedMethod.build_for_stage`; a Swin stage's output is
-        taken before its patch merging, so the patch merging of the last
-        ``out_indices`` stage reaches no output and gets no offsets."""
-        skip = ()
+    def stage_args(cls, backbone: nn.Module, stage_index: int) -> dict:
+        """A Swin stage's output is taken before its patch merging, so the
+        patch merging of the last ``out_indices`` stage reaches no output
+        and gets no offsets (``skip``)."""
         if backbone.family == 'swin' and \
-                stage_index >= max(backbone.out_indices):
-            skip = ('downsample', )
-        return cls(
-            stage=backbone.stage_modules()[stage_index],
-            family=backbone.family,
-            skip=skip,
-            **cfg)
-
+                stage_index >= backbone.last_output_stage():
+            return dict(skip=('downsample', ))
+        return {}

@@ -8,6 +8,8 @@ act on the new modules: after a few iterations every method parameter moved
 loaded."""
 import copy
 import os
+import socket
+import sys
 
 import pytest
 import torch
@@ -29,6 +31,12 @@ METHODS = {
     'BitFit': dict(type='BitFit'),  # hooks on the BNs themselves
     'Mona': dict(type='Mona', hidden_channels=4),  # hooks on the blocks
 }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -159,3 +167,42 @@ def test_every_hooked_method_survives_swaps(case, method, checkpoints):
     forward_all(wrapped, x)
     assert counts == [len(m._forward_hooks) + len(m._forward_pre_hooks)
                       for m in wrapped.modules()]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='DDP refuses SyncBatchNorm in CPU modules')
+def test_ddp_sync_bn_runner(data, tmp_path, tool):
+    """The real DDP path: ``tools/dist_train.sh`` with 1 GPU process over
+    NCCL, ``sync_bn='torch'`` (``wrap_model`` turns every BN into a SyncBN)
+    and ``find_unused_parameters=False``: BitFit trains, the frozen backbone
+    stays as loaded (the UnusedParameterCheckHook of the config checks the
+    first step too)."""
+    root, loaded = data
+    cfg = tiny_config(
+        Config.fromfile(os.path.join(REPO_ROOT, CONFIG)), str(root / 'ade'),
+        str(tmp_path / 'work'), max_iters=2,
+        checkpoint=str(root / 'pretrained.pth'))
+    cfg.model.backbone.update(RESNET, prompt_cfg=METHODS['BitFit'])
+    cfg.model.backbone.norm_cfg.type = 'BN'
+    cfg.model.decode_head.update(in_channels=CHANNELS, channels=16)
+    cfg.model.auxiliary_head.update(in_channels=CHANNELS[2], channels=16)
+    cfg.sync_bn = 'torch'
+    cfg.env_cfg.dist_cfg = dict(backend='nccl')
+    cfg.find_unused_parameters = False
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=2)
+    cfg.dump(str(tmp_path / 'tiny.py'))
+    rc, out = tool('tools/dist_train.sh', tmp_path / 'tiny.py', 1,
+                   cwd=tmp_path,
+                   env=dict(PORT=str(free_port()), PYTHON=sys.executable),
+                   timeout=600)
+    assert rc == 0, out[-4000:]
+    assert 'Distributed launcher: pytorch' in out
+    state = torch.load(tmp_path / 'work' / 'iter_2.pth', map_location='cpu',
+                       weights_only=False)['state_dict']
+    deltas = [k for k in state if k.startswith('backbone.prompts.')]
+    assert deltas
+    for key in deltas:
+        assert state[key].abs().sum() > 0, key  # zero-initialised, trained
+    for key, value in loaded.items():
+        assert torch.equal(state['backbone.' + key], value), key
