@@ -26,3 +26,8 @@ protune_optim_wrapper = dict(
     type='OptimWrapper',
     constructor='ProTuneOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))
+
+# Stop at the first iteration if a trainable parameter gets no gradient
+# (it would never train; DDP with find_unused_parameters=False fails on it).
+# action='warn' only logs the names.
+custom_hooks = [dict(type='UnusedParameterCheckHook')]

@@ -19,6 +19,9 @@ train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# Stop at the first iteration if a trainable parameter gets no gradient (see
+# configs/_base_/protune.py).
+custom_hooks = [dict(type='UnusedParameterCheckHook')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),

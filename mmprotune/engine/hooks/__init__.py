@@ -1,3 +1,4 @@
 from .delta_checkpoint_hook import DeltaCheckpointHook
+from .unused_parameter_check_hook import UnusedParameterCheckHook
 
-__all__ = ['DeltaCheckpointHook']
+__all__ = ['DeltaCheckpointHook', 'UnusedParameterCheckHook']

@@ -47,8 +47,10 @@ class PromptedBackboneMixin:
     - ``type`` (str): registered prompt block or PEFT method (see
       :mod:`mmprotune.models.peft`). Default: :attr:`default_prompt_type`.
     - ``stages`` (Sequence[int]): stage indices that are tuned (get a prompt
-      block, or the PEFT method's layers). Default: every stage. Empty: no
-      prompts, a frozen backbone only (the head-only baseline).
+      block, or the PEFT method's layers). Default: every stage up to the
+      last ``out_indices`` stage. A stage after it reaches no output and is
+      refused (its parameters would get no gradient). Empty: no prompts, a
+      frozen backbone only (the head-only baseline).
     - the block's own arguments, e.g. ``hidden_channels`` or
       ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
 
@@ -85,6 +87,7 @@ class PromptedBackboneMixin:
             self.init_cfg = ConfigDict(self.init_cfg)
         self.freeze_backbone()
         self.prompts = self._build_prompts(prompt_cfg or {})
+        self.register_forward_pre_hook(self._hook_tuning_modules)
         self._log_overrides(kwargs)
         self._log_trainable()
 
@@ -130,8 +133,20 @@ class PromptedBackboneMixin:
                 f'{self._allowed_types()}')
 
         num_stages = len(self.stage_modules())
-        stages = cfg.pop('stages', tuple(range(num_stages)))
-        self._check_stages(stages, num_stages)
+        last = self.last_output_stage()
+        if 'stages' in cfg:
+            stages = cfg.pop('stages')
+            self._check_stages(stages, num_stages)
+            self._check_stages_reach_output(stages, last)
+        else:
+            stages = tuple(range(last + 1))
+            if last < num_stages - 1:
+                print_log(
+                    f'{name}: prompt_cfg.stages not given: tuning stages '
+                    f'{list(stages)}, the ones that reach an output (the '
+                    f'last out_indices stage is {last}, out_indices='
+                    f'{tuple(self.out_indices)})',
+                    logger='current')
 
         block_args = block_cls.cfg_fields()
         unknown = sorted(set(cfg) - block_args)
@@ -167,6 +182,29 @@ class PromptedBackboneMixin:
                 f'{name}: prompt_cfg.stages is empty, so no prompt blocks: '
                 'the backbone is frozen as is (the head-only baseline)',
                 logger='current')
+
+    def last_output_stage(self) -> int:
+        """The last stage whose output the backbone returns (a later stage
+        reaches no output); the last stage without ``out_indices``."""
+        out_indices = getattr(self, 'out_indices', None)
+        if not out_indices:
+            return len(self.stage_modules()) - 1
+        return max(out_indices)
+
+    def _check_stages_reach_output(self, stages: Sequence[int],
+                                   last: int) -> None:
+        """Refuse tuned stages after the last output stage: nothing they
+        compute reaches an output, so their parameters never get a gradient
+        (and DDP with ``find_unused_parameters=False`` fails on them)."""
+        after = sorted(i for i in stages if i > last)
+        if after:
+            raise ValueError(
+                f'{type(self).__name__}: prompt_cfg.stages={list(stages)} '
+                f'tunes stage(s) {after} after the last output stage {last} '
+                f'(out_indices={tuple(self.out_indices)}): nothing they '
+                'compute reaches an output, so their parameters would get no '
+                'gradient; allowed: stages in '
+                f'[0, {last}] (or add the stage to out_indices)')
 
     def _total_stride(self) -> int:
         """Downsampling factor from the image to the last stage's output."""
@@ -210,6 +248,19 @@ class PromptedBackboneMixin:
                 f'{tuple(prompt.shape)} for an input of shape '
                 f'{tuple(x.shape)}; a prompt must have the shape of its input')
         return x + prompt
+
+    def _hook_tuning_modules(self, module: nn.Module, args: tuple) -> None:
+        """Forward pre-hook of the wrapper: before the stages run (and before
+        ResNet's fast path looks for hooks), every tuning module checks that
+        the modules of its stage, as they are now, carry its hooks. The
+        Runner may have swapped modules since the build (SyncBN reverted to
+        BN in one process, BN converted to SyncBN for ``sync_bn``), and the
+        new ones start without hooks."""
+        stages = self.stage_modules()
+        for index, block in self.prompts.items():
+            hook_onto = getattr(block, 'hook_onto', None)  # a block of one's
+            if hook_onto is not None:  # own may be a plain nn.Module
+                hook_onto(stages[int(index)])
 
     # ------------------------------------------------------------------
     def train(self, mode: bool = True):

@@ -12,7 +12,12 @@ A ProTune* backbone wrapper resolves ``prompt_cfg.type`` in
 - :class:`HookedMethod` (the PEFT baselines): built from the frozen stage
   module; it creates one small trainable layer per frozen target layer and
   attaches it with ``register_forward_hook(layer.forward_hook)``. At the
-  stage end it adds nothing.
+  stage end it adds nothing. Targets are kept by their name in the stage, not
+  by module identity: the Runner replaces modules (``revert_sync_batchnorm``
+  in one process, ``convert_sync_batchnorm`` for ``sync_bn`` under DDP build
+  new BatchNorms without the old ones' hooks), so the wrapper calls
+  :meth:`TuningModule.hook_onto` before every forward, which (re)attaches
+  any hook the module now at that name lacks (idempotently).
 
 Either way every trainable parameter lives under the wrapper's ``prompts``
 and every output path starts at zero, so the tuned backbone computes
@@ -22,7 +27,8 @@ exactly as loaded; a hook is a bound method of the trainable layer, so
 ``copy.deepcopy`` of the backbone hooks each copied frozen layer to the copied
 trainable layer. ResNet's frozen-aware fast path never calls the modules of a
 block, so it is skipped for blocks with hooks (see
-``PromptedResNetMixin._is_plain_block``).
+``PromptedResNetMixin._is_plain_block``); the hooks are back on before that
+check runs.
 
 The argument checks the methods share (:func:`hidden_width`,
 :func:`check_kernel_size`, :func:`check_positive_int`,
@@ -30,7 +36,7 @@ The argument checks the methods share (:func:`hidden_width`,
 ``prompt_cfg`` field and what is allowed.
 """
 import inspect
-from typing import Dict, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import torch
 import torch.nn as nn
@@ -93,6 +99,32 @@ def hidden_width(in_channels: int, hidden_channels: Optional[int],
     return hidden_channels
 
 
+def hook_specs(layer: nn.Module,
+               target: nn.Module) -> List[Tuple[nn.Module, Callable, bool]]:
+    """The hooks that attach the trainable ``layer`` to its frozen
+    ``target``: ``(module, hook, is_pre_hook)`` triples. A layer with more
+    than its ``forward_hook`` on the target (e.g. Mona's Swin layers) defines
+    its own ``hook_specs(target)``."""
+    own = getattr(layer, 'hook_specs', None)
+    if own is not None:
+        return own(target)
+    return [(target, layer.forward_hook, False)]
+
+
+def ensure_hooks(layer: nn.Module, target: nn.Module) -> None:
+    """Register each hook of :func:`hook_specs` that its module does not
+    carry yet; idempotent (a bound method equals another of the same
+    function and the same object)."""
+    for module, hook, pre in hook_specs(layer, target):
+        hooks = module._forward_pre_hooks if pre else module._forward_hooks
+        if any(h == hook for h in hooks.values()):
+            continue
+        if pre:
+            module.register_forward_pre_hook(hook)
+        else:
+            module.register_forward_hook(hook)
+
+
 class TuningModule(BaseModule):
     """What a backbone wrapper asks of a ``prompt_cfg.type``.
 
@@ -133,6 +165,11 @@ class TuningModule(BaseModule):
         """The module that tunes stage ``stage_index`` of ``backbone``, with
         the ``prompt_cfg`` fields ``cfg``."""
         raise NotImplementedError
+
+    def hook_onto(self, stage: nn.Module) -> None:
+        """Make sure the modules of ``stage`` (the stage this module tunes,
+        as it is now) carry this module's hooks. Called by the wrapper before
+        every forward; nothing to do for a module without hooks."""
 
 
 class StageBlock(TuningModule):
@@ -185,6 +222,8 @@ class HookedMethod(TuningModule):
     def __init__(self, stage: nn.Module, family: str):
         super().__init__()
         self.layers = nn.ModuleDict()
+        #: key in ``self.layers`` -> name of its target in the stage
+        self.target_names: Dict[str, str] = {}
 
     @classmethod
     def mismatch(cls, backbone: nn.Module) -> Optional[str]:
@@ -199,7 +238,15 @@ class HookedMethod(TuningModule):
         return cls(
             stage=backbone.stage_modules()[stage_index],
             family=backbone.family,
+            **cls.stage_args(backbone, stage_index),
             **cfg)
+
+    @classmethod
+    def stage_args(cls, backbone: nn.Module, stage_index: int) -> dict:
+        """Constructor arguments beyond ``stage`` and ``family`` that
+        :meth:`build_for_stage` derives from the backbone (listed in
+        :attr:`built_args`). Default: none."""
+        return {}
 
     def forward(self, x: torch.Tensor, *args) -> None:
         """The stage-end call: nothing to add (the method acts through the
@@ -214,10 +261,19 @@ class HookedMethod(TuningModule):
         return dict(stage.named_children())
 
     def _attach(self, name: str, target: nn.Module, layer: nn.Module) -> None:
-        """Keep ``layer`` under ``name`` and add its ``forward_hook`` to the
-        frozen ``target``."""
-        self.layers[name.replace('.', '_')] = layer
-        target.register_forward_hook(layer.forward_hook)
+        """Keep ``layer`` under ``name`` (the target's name in the stage) and
+        hook it onto the frozen ``target`` (see :func:`ensure_hooks`)."""
+        key = name.replace('.', '_')
+        self.layers[key] = layer
+        self.target_names[key] = name
+        ensure_hooks(layer, target)
+
+    def hook_onto(self, stage: nn.Module) -> None:
+        """(Re)attach each layer's hooks to the module now named as its
+        target in ``stage``: a module the Runner swapped in (e.g. a reverted
+        SyncBN) gets them; one that has them is left as is."""
+        for key, name in self.target_names.items():
+            ensure_hooks(self.layers[key], stage.get_submodule(name))
 
     def init_weights(self) -> None:
         """Each layer's own init, whose output path is zero."""

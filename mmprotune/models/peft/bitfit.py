@@ -1,5 +1,7 @@
 """BitFit (Ben Zaken et al., arXiv 2106.10199): a trainable offset on
 every bias of a tuned stage."""
+from typing import Tuple
+
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -43,7 +45,8 @@ class BitFit(HookedMethod):
     offset ``delta`` (zero-initialised) added to its output:
     ``y = W x + (b + delta)``. This equals training ``b`` from its
     pretrained value, while the frozen ``b`` stays bit-identical. A Swin
-    stage includes its patch merging (its LayerNorm gets an offset). Swin's
+    stage includes its patch merging (its LayerNorm gets an offset), except
+    the last ``out_indices`` stage's, which reaches no output. Swin's
     relative position bias tables are attention logits, not layer biases,
     and stay frozen; so do the stem / patch embedding and the output norms,
     which are outside the stages.
@@ -51,6 +54,9 @@ class BitFit(HookedMethod):
     Args:
         stage (nn.Module): See :class:`HookedMethod`.
         family (str): See :class:`HookedMethod`.
+        skip (tuple[str]): Children of the stage left out (set by
+            :meth:`stage_args`, not a ``prompt_cfg`` field).
+            Default: ().
 
     Example:
         >>> from mmprotune.models import ProTuneResNet
@@ -61,10 +67,14 @@ class BitFit(HookedMethod):
     """
     families = ('resnet', 'swin')
     method_name = 'bitfit'
+    built_args = HookedMethod.built_args + ('skip', )
 
-    def __init__(self, stage: nn.Module, family: str):
+    def __init__(self, stage: nn.Module, family: str,
+                 skip: Tuple[str, ...] = ()):
         super().__init__(stage, family)
         for name, module in stage.named_modules():
+            if name.split('.')[0] in skip:
+                continue
             if isinstance(module, (nn.Linear, nn.LayerNorm)):
                 channel_dim = -1
             elif isinstance(module, (nn.Conv2d, _BatchNorm)):
@@ -75,3 +85,12 @@ class BitFit(HookedMethod):
                 self._attach(name, module,
                              _BiasOffset(module.bias.numel(), channel_dim))
 
+    @classmethod
+    def stage_args(cls, backbone: nn.Module, stage_index: int) -> dict:
+        """A Swin stage's output is taken before its patch merging, so the
+        patch merging of the last ``out_indices`` stage reaches no output
+        and gets no offsets (``skip``)."""
+        if backbone.family == 'swin' and \
+                stage_index >= backbone.last_output_stage():
+            return dict(skip=('downsample', ))
+        return {}

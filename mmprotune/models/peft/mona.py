@@ -82,8 +82,13 @@ class _SwinBlockMona(nn.Module):
         self.after_attn = _MonaLayer(channels, hidden, kernel_sizes)
         self.after_ffn = _MonaLayer(channels, hidden, kernel_sizes)
         self._block_input: Optional[torch.Tensor] = None
-        block.register_forward_pre_hook(self.keep_block_input)
-        block.attn.register_forward_hook(self.attn_hook)
+
+    def hook_specs(self, block: nn.Module) -> list:
+        """The block's pre-hook, the attention's hook and the block's hook
+        (see :func:`~mmprotune.models.peft.base.hook_specs`)."""
+        return [(block, self.keep_block_input, True),
+                (block.attn, self.attn_hook, False),
+                (block, self.forward_hook, False)]
 
     def reset_parameters(self) -> None:
         self.after_attn.reset_parameters()
