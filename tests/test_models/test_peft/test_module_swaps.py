@@ -8,8 +8,6 @@ act on the new modules: after a few iterations every method parameter moved
 loaded."""
 import copy
 import os
-import socket
-import sys
 
 import pytest
 import torch
@@ -23,6 +21,7 @@ from mmseg.models.backbones import ResNetV1c
 
 from mmprotune.testing import (REPO_ROOT, make_ade20k_shapes, tiny_config,
                                write_pretrained_checkpoint)
+from mmprotune.testing.distributed import checkpoint_state, dist_train
 
 CONFIG = 'configs/upernet/upernet_protune-r50_4xb4-160k_ade20k-512x512.py'
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
@@ -31,12 +30,6 @@ METHODS = {
     'BitFit': dict(type='BitFit'),  # hooks on the BNs themselves
     'Mona': dict(type='Mona', hidden_channels=4),  # hooks on the blocks
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -171,7 +164,7 @@ def test_every_hooked_method_survives_swaps(case, method, checkpoints):
 
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason='DDP refuses SyncBatchNorm in CPU modules')
-def test_ddp_sync_bn_runner(data, tmp_path, tool):
+def test_ddp_sync_bn_runner(data, tmp_path):
     """The real DDP path: ``tools/dist_train.sh`` with 1 GPU process over
     NCCL, ``sync_bn='torch'`` (``wrap_model`` turns every BN into a SyncBN)
     and ``find_unused_parameters=False``: BitFit trains, the frozen backbone
@@ -191,15 +184,10 @@ def test_ddp_sync_bn_runner(data, tmp_path, tool):
     cfg.find_unused_parameters = False
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', by_epoch=False, interval=2)
-    cfg.dump(str(tmp_path / 'tiny.py'))
-    rc, out = tool('tools/dist_train.sh', tmp_path / 'tiny.py', 1,
-                   cwd=tmp_path,
-                   env=dict(PORT=str(free_port()), PYTHON=sys.executable),
-                   timeout=600)
+    rc, out = dist_train(cfg, 1, tmp_path)
     assert rc == 0, out[-4000:]
     assert 'Distributed launcher: pytorch' in out
-    state = torch.load(tmp_path / 'work' / 'iter_2.pth', map_location='cpu',
-                       weights_only=False)['state_dict']
+    state = checkpoint_state(tmp_path / 'work' / 'iter_2.pth')
     deltas = [k for k in state if k.startswith('backbone.prompts.')]
     assert deltas
     for key in deltas:
