@@ -1,5 +1,6 @@
 """Run a config with ``tools/dist_train.sh`` (torchrun, ``--launcher
-pytorch``) from a test, and read what it trained."""
+pytorch``) from a test, make a config fit for DDP on CPU processes, and read
+what it trained."""
 import socket
 import sys
 from pathlib import Path
@@ -16,6 +17,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def cpu_ddp_config(cfg: Config, checkpoint_iter: int) -> Config:
+    """Make ``cfg`` (in place) train under DDP in CPU processes over gloo.
+
+    DDP gets ``find_unused_parameters=False`` (every trained parameter must
+    get a gradient), mmseg heads get ``BN`` instead of ``SyncBN`` (SyncBN
+    needs GPU modules under DDP: the README's override for a CPU), and a
+    ``CheckpointHook`` saves ``iter_{checkpoint_iter}.pth``.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    cfg.find_unused_parameters = False
+    if cfg.default_scope == 'mmseg':
+        for head in ('decode_head', 'auxiliary_head'):
+            if cfg.model.get(head):
+                cfg.model[head].norm_cfg = dict(type='BN', requires_grad=True)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=checkpoint_iter)
+    return cfg
 
 
 def dist_train(cfg: Config,
