@@ -5,6 +5,7 @@ import argparse
 import importlib
 import os
 import os.path as osp
+import subprocess
 import warnings
 from copy import deepcopy
 from typing import Optional, Tuple
@@ -56,7 +57,9 @@ def load_config(path: str,
 
     ``--cfg-options`` are merged, ``work_dir`` is CLI > config >
     ``./work_dirs/<config name>``. Without CUDA, a distributed launch uses
-    gloo and a CPU DDP (mmengine 0.10.7's own set-up assumes a GPU).
+    gloo and a CPU DDP (mmengine 0.10.7's own set-up assumes a GPU); with
+    ``--launcher slurm`` the ranks come from Slurm's variables
+    (:func:`export_slurm_rank`).
 
     Returns:
         tuple: The config and its scope, ``'mmdet'`` or ``'mmseg'``.
@@ -75,8 +78,12 @@ def load_config(path: str,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
+    if launcher == 'slurm':
+        check_slurm_task()
     if launcher != 'none' and not torch.cuda.is_available():
         if not torch_dist.is_initialized():
+            if launcher == 'slurm':
+                export_slurm_rank()
             torch_dist.init_process_group(backend='gloo')
         wrapper = cfg.get('model_wrapper_cfg') or {}
         cfg.model_wrapper_cfg = dict(
@@ -85,6 +92,55 @@ def load_config(path: str,
                                                 False)),
             **wrapper, device_ids=None)
     return cfg, scope
+
+
+def check_slurm_task() -> None:
+    """``--launcher slurm``: this process must be a task started by
+    ``srun``.
+
+    Raises:
+        RuntimeError: ``SLURM_PROCID``, ``SLURM_NTASKS`` or
+            ``SLURM_NODELIST`` is not set.
+    """
+    missing = [
+        name for name in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
+        if name not in os.environ
+    ]
+    if missing:
+        raise RuntimeError(
+            '--launcher slurm needs the variables srun sets for each task; '
+            f'not set: {", ".join(missing)}. Start the tool with '
+            'tools/slurm_train.sh / tools/slurm_test.sh (or srun), or use '
+            '--launcher none or pytorch.')
+
+
+def export_slurm_rank() -> None:
+    """Set ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
+    ``MASTER_PORT`` from the variables ``srun`` gives each task, as
+    mmengine's slurm launcher does (its own set-up also selects a GPU, which
+    fails without CUDA): the address is the first host of
+    ``scontrol show hostname $SLURM_NODELIST`` unless ``MASTER_ADDR`` is set,
+    the port ``MASTER_PORT`` or 29500.
+
+    Raises:
+        RuntimeError: A Slurm variable is missing (see
+            :func:`check_slurm_task`), or ``scontrol`` fails.
+    """
+    check_slurm_task()
+    if 'MASTER_ADDR' not in os.environ:
+        node_list = os.environ['SLURM_NODELIST']
+        try:
+            hosts = subprocess.run(['scontrol', 'show', 'hostname', node_list],
+                                   capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise RuntimeError(
+                f'`scontrol show hostname {node_list}` (SLURM_NODELIST) '
+                f'failed: {getattr(error, "stderr", None) or error}') from error
+        os.environ['MASTER_ADDR'] = hosts.stdout.split()[0]
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
 
 
 def build_runner(cfg: Config, scope: str) -> Runner:
