@@ -129,14 +129,18 @@ def export_slurm_rank() -> None:
     check_slurm_task()
     if 'MASTER_ADDR' not in os.environ:
         node_list = os.environ['SLURM_NODELIST']
+        command = ['scontrol', 'show', 'hostname', node_list]
         try:
-            hosts = subprocess.run(['scontrol', 'show', 'hostname', node_list],
-                                   capture_output=True, text=True, check=True)
+            hosts = subprocess.run(command, capture_output=True, text=True,
+                                   check=True).stdout.split()
         except (OSError, subprocess.CalledProcessError) as error:
-            raise RuntimeError(
-                f'`scontrol show hostname {node_list}` (SLURM_NODELIST) '
-                f'failed: {getattr(error, "stderr", None) or error}') from error
-        os.environ['MASTER_ADDR'] = hosts.stdout.split()[0]
+            hosts, why = [], getattr(error, 'stderr', None) or error
+        else:
+            why = 'it printed no host'
+        if not hosts:
+            raise RuntimeError(f'`{" ".join(command)}` (SLURM_NODELIST) '
+                               f'failed: {why}')
+        os.environ['MASTER_ADDR'] = hosts[0]
     os.environ.setdefault('MASTER_PORT', '29500')
     os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
     os.environ['RANK'] = os.environ['SLURM_PROCID']

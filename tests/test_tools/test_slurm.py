@@ -24,6 +24,7 @@ from mmprotune.testing import (make_ade20k_shapes, repo_env, tiny_config,
                                tool_command, write_pretrained_checkpoint)
 from mmprotune.testing.distributed import (checkpoint_state, cpu_ddp_config,
                                            free_port, prompt_up_weights)
+from mmprotune.utils.launch import export_slurm_rank
 
 REPO = Path(__file__).parents[2]
 CONFIG = ('configs/transfer/'
@@ -118,7 +119,7 @@ class StandIns:
         start = len(self.records())
         environ = repo_env(
             PATH=f'{self.bin}{os.pathsep}{os.environ["PATH"]}',
-            OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', **env)
+            OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
         for key in list(environ):
             if key.startswith('SLURM') or key in (
                     'MASTER_ADDR', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
@@ -131,9 +132,11 @@ class StandIns:
         return proc.returncode, proc.stdout, self.records()[start:]
 
     def records(self) -> list:
+        """Everything the stand-ins logged so far, one dict a call."""
         if not self.log.exists():
             return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
+        lines = self.log.read_text().splitlines()
+        return [json.loads(line) for line in lines]
 
 
 @pytest.fixture(scope='module')
@@ -282,3 +285,27 @@ def test_usage(slurm, tmp_path):
                            cwd=tmp_path)
     assert rc != 0
     assert 'usage: ' in out and 'PARTITION JOB_NAME CONFIG WORK_DIR' in out
+
+
+def test_export_slurm_rank(slurm, monkeypatch, tmp_path):
+    """Without CUDA, Slurm's variables become torch.distributed's as
+    mmengine's slurm launcher sets them; a failing ``scontrol`` is named."""
+    for key in ('MASTER_ADDR', 'MASTER_PORT', 'RANK', 'WORLD_SIZE',
+                'LOCAL_RANK'):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv('PATH', str(slurm.bin))
+    task = dict(SLURM_PROCID='3', SLURM_LOCALID='1', SLURM_NTASKS='4',
+                SLURM_NODELIST='localhost,node2')
+    for key, value in task.items():
+        monkeypatch.setenv(key, value)
+    export_slurm_rank()
+    assert {key: os.environ[key] for key in (
+        'RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')} \
+        == dict(RANK='3', LOCAL_RANK='1', WORLD_SIZE='4',
+                MASTER_ADDR='localhost', MASTER_PORT='29500')
+
+    monkeypatch.delenv('MASTER_ADDR')
+    monkeypatch.setenv('PATH', str(tmp_path))  # no scontrol
+    with pytest.raises(RuntimeError, match=r'`scontrol show hostname '
+                       r'localhost,node2` \(SLURM_NODELIST\) failed'):
+        export_slurm_rank()
