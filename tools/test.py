@@ -5,7 +5,7 @@ behaves like that package's own ``tools/test.py``::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out OUT]
         [--show] [--show-dir DIR] [--wait-time S] [--tta]
-        [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+        [--cfg-options KEY=VALUE ...] [--launcher {pytorch,slurm}]
 
 ``--out`` is a ``.pkl``/``.pickle`` file of dumped predictions for mmdet and
 a directory of predicted segmentation maps for mmseg.

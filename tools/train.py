@@ -4,7 +4,7 @@ The package is picked from the config's ``default_scope`` and the script then
 behaves like that package's own ``tools/train.py``::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+        [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher {pytorch,slurm}]
 """
 import argparse
 
