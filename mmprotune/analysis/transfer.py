@@ -210,14 +210,19 @@ def transfer_settings(backbone: str = 'resnet18',
         reuse_records (Sequence[str]): See :class:`TransferSettings`.
 
     Raises:
-        ValueError: A method is not one of the track's, or ``iters`` does
-            not fit ``train_sizes`` (the message names the option).
+        ValueError: A method is not one of the track's, ``iters`` does
+            not fit ``train_sizes``, or a ``reuse_records`` folder does not
+            exist (the message names the option).
     """
     if methods is None:
         methods = default_methods(backbone)
     error = methods_error(methods, backbone)
     if error:
         raise ValueError(error)
+    missing = [folder for folder in reuse_records if not osp.isdir(folder)]
+    if missing:
+        raise ValueError(f'--reuse-records: no such folder: '
+                         f'{", ".join(missing)}')
     defaults = SETTINGS['quick'] if quick else dict(
         SETTINGS['full'], **BACKBONES[backbone]['splits'])
     train_sizes = list(train_sizes or defaults['train_sizes'])

@@ -296,3 +296,12 @@ def test_rerun_skips_recorded_runs(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     assert _counts(proc.stdout) == (0, 1)
     assert not (tmp_path / 'second' / 'runs').exists()
+
+
+def test_reuse_records_must_exist(tmp_path):
+    proc = _run('--quick', '--reuse-records', str(tmp_path / 'missing'),
+                '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in \
+        proc.stderr
+    assert not (tmp_path / 'out').exists()
