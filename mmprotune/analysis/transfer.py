@@ -494,13 +494,15 @@ def run_all(settings: TransferSettings,
     Returns:
         list[dict]: One dict per run: ``train_size``, ``method``, ``seed``,
         ``config`` (relative to the repository), :func:`run_once`'s,
-        ``record`` (its file name) and ``reused`` (taken from a record).
+        ``record`` (its file name), ``reused`` (taken from a record) and
+        ``machine`` (where it was measured).
     """
     plan = OrderedDict(
         (f'n{size}_{method}_seed{seed}', (size, method, seed))
         for size in settings.train_sizes for method in settings.methods
         for seed in range(settings.seeds))
     folders = [settings.records, *settings.reuse_records]
+    here = machine()
     runs: List[dict] = []
     for name in (track or iter)(list(plan)):
         size, method, seed = plan[name]
@@ -516,10 +518,11 @@ def run_all(settings: TransferSettings,
             run = dict(train_size=size, method=method, seed=seed,
                        config=osp.relpath(config, REPO_ROOT),
                        **run_once(cfg))
-            write_record(settings.records, key, run, machine=machine(),
+            write_record(settings.records, key, run, machine=here,
                          source_summary=source['summary'])
         runs.append(dict(run, record=record_name(key),
-                         reused=record is not None))
+                         reused=record is not None,
+                         machine=record['machine'] if record else here))
         on_run(runs, len(plan))
     return runs
 

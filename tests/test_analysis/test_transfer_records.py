@@ -1,5 +1,5 @@
-"""The transfer benchmark's records (:mod:`mmprotune.analysis.transfer_records`)
-and its source-checkpoint cache: every setting that affects a run is in its
+"""The transfer benchmark's records (:mod:`.transfer_records`) and its
+source-checkpoint cache: every setting that affects a run is in its
 key, records are written atomically and found again (in the records folder
 or in folders of an earlier machine), and the cached source checkpoint is
 reused only for the very pretraining arguments it was made with."""

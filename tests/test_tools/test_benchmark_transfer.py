@@ -282,6 +282,7 @@ def test_rerun_skips_recorded_runs(tmp_path):
     rerun = json.loads((first / 'transfer.json').read_text())
     assert rerun['runs'][0]['mIoU'] == report['runs'][0]['mIoU']
     assert rerun['runs'][0]['reused'] and not report['runs'][0]['reused']
+    assert rerun['runs'][0]['machine'] == record['machine']
 
     # a changed setting is not skipped
     proc = _run(*args, '--iters', '5', '--out-dir', str(first),
