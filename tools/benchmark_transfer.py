@@ -6,7 +6,11 @@ Prints a markdown table per split (mIoU mean ± std over seeds, the seeds'
 values, trainable parameters, train step time, activation memory saved for
 backward, per-task checkpoint size) and writes ``transfer.json`` and
 ``transfer.png`` into ``--out-dir`` (default ``work_dirs/transfer``, and
-``work_dirs/transfer-swin`` for the Swin track).
+``work_dirs/transfer-swin`` for the Swin track). Each finished run is
+recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
+runs recorded there or in ``--reuse-records`` folders under the same
+settings. ``--from-json`` draws the tables and the plot again from a
+``transfer.json`` without training.
 
 Example::
 
@@ -15,21 +19,24 @@ Example::
     python tools/benchmark_transfer.py --methods full,head-only,protune \\
         --seeds 2 --iters 300 --train-sizes 50
     python tools/benchmark_transfer.py --backbone swin  # the Swin track
+    python tools/benchmark_transfer.py \\
+        --reuse-records docs/transfer_records/resnet18   # continue a study
+    python tools/benchmark_transfer.py \\
+        --from-json work_dirs/transfer/transfer.json     # redraw only
 """
 import argparse
 import os
 import os.path as osp
 import time
 import warnings
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from mmprotune.analysis.benchmark import METHOD_ALIASES, parse_methods
 from mmprotune.analysis.transfer import (BACKBONES, OPT_IN_METHODS,
                                          TransferSettings, backbone_methods,
                                          make_target_data, pretrain, run_all,
                                          transfer_settings)
-from mmprotune.analysis.transfer_report import (markdown, plot, summarize,
-                                                write_report)
+from mmprotune.analysis.transfer_report import redraw, write_report
 
 #: Deprecation notes of the upstream packages, and mmseg's note that the
 #: configs leave the visualisation hook off; printed once per run otherwise.
@@ -37,7 +44,10 @@ NOISY_WARNINGS = ('pkg_resources is deprecated', '``build_loss`` would be',
                   'Default ``avg_non_ignore``', 'The draw is False')
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> TransferSettings:
+def parse_args(argv: Optional[Sequence[str]] = None
+               ) -> Tuple[Optional[TransferSettings], Optional[str]]:
+    """The settings of a run, or (with ``--from-json``) None and the JSON
+    to draw from."""
     parser = argparse.ArgumentParser(
         description='Pretrain a backbone on a source task, then tune it to '
         'a target segmentation task with each method and seed, and tabulate '
@@ -80,9 +90,31 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TransferSettings:
         help='where the table, JSON, plot, checkpoint, data and logs go '
         '(default: ' + ', '.join(f'{spec["out_dir"]} for {b}'
                                  for b, spec in BACKBONES.items()) + ')')
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        '--records',
+        help='the folder each finished run is recorded in, and looked up in '
+        'by a rerun (default: <out-dir>/records)')
+    parser.add_argument(
+        '--reuse-records',
+        action='append',
+        default=[],
+        metavar='DIR',
+        help='another folder of records to skip the runs of (e.g. records '
+        'committed under docs/ from an earlier machine); never written; '
+        'may be given several times')
+    parser.add_argument(
+        '--from-json',
+        metavar='JSON',
+        help='draw the tables and the plot again from this transfer.json, '
+        'without training (the other options are ignored)')
+    args = vars(parser.parse_args(argv))
+    from_json = args.pop('from_json')
+    if from_json:
+        if not osp.isfile(from_json):
+            parser.error(f'--from-json: no such file: {from_json}')
+        return None, from_json
     try:
-        return transfer_settings(**vars(args))
+        return transfer_settings(**args), None
     except ValueError as error:
         parser.error(str(error))
 
@@ -123,17 +155,23 @@ def run(settings: TransferSettings, source: dict, data_root: str,
             write_report(settings, source, runs, time.time() - start,
                          complete=len(runs) == planned)
             run = runs[-1]
+            # a recorded run: its file name, where a trained one's time is
+            how = ('recorded, ', run['record']) if run['reused'] else \
+                ('', f'{run["train_s"] + run["test_s"]:.0f} s')
             progress.console.print(
                 f'n{run["train_size"]}_{run["method"]}_seed{run["seed"]}: '
-                f'mIoU {run["mIoU"]:.2f}, loss {run["loss_curve"][0]:.3f} '
-                f'-> {run["loss_curve"][-1]:.3f}, '
-                f'{run["train_s"] + run["test_s"]:.0f} s')
+                f'{how[0]}mIoU {run["mIoU"]:.2f}, loss '
+                f'{run["loss_curve"][0]:.3f} -> {run["loss_curve"][-1]:.3f}, '
+                f'{how[1]}')
 
         return run_all(settings, source, data_root, on_run, track)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    settings = parse_args(argv)
+    settings, from_json = parse_args(argv)
+    if from_json:
+        print(redraw(from_json))
+        return
     settings.out_dir = osp.abspath(settings.out_dir)
     os.makedirs(settings.out_dir, exist_ok=True)
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -147,14 +185,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print(f'source: {source["summary"]}', flush=True)
     data_root = make_target_data(settings)
     runs = run(settings, source, data_root, start)
-    table = summarize(runs)
-    report = write_report(settings, source, runs, time.time() - start,
-                          complete=True)
-    plot(table, osp.join(settings.out_dir, 'transfer.png'), settings.backbone)
-    device = report['machine']['cuda'] or report['machine']['processor']
-    print(f'\n{len(runs)} runs in {report["total_s"] / 60:.1f} min on '
-          f'{device}; mIoU on {settings.num_val} validation images\n')
-    print(markdown(table, settings.iters))
+    write_report(settings, source, runs, time.time() - start, complete=True)
+    # drawn from the JSON just written, as --from-json draws them
+    print(redraw(osp.join(settings.out_dir, 'transfer.json')))
 
 
 if __name__ == '__main__':

@@ -14,21 +14,27 @@ logic of ``tools/benchmark_transfer.py``.
    loaded through ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
 3. Each method trains from the same checkpoint, on each training split,
    with each seed, through a fresh mmengine ``Runner``, and is evaluated
-   (mIoU) on the same validation images (:func:`run_all`); the report is
-   :mod:`.transfer_report`. See docs/transfer_benchmark.md.
+   (mIoU) on the same validation images (:func:`run_all`); each finished
+   run is recorded (:mod:`.transfer_records`, keyed by :func:`run_key`) and
+   skipped by a rerun; the report is :mod:`.transfer_report`. See
+   docs/transfer_benchmark.md.
 """
 import contextlib
+import hashlib
+import json
 import os.path as osp
-import re
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
 from ..testing import REPO_ROOT, make_ade20k_shapes
+from ..utils import atomic_write
 from .pretrain import PretrainSettings, pretrain_backbone
+from .transfer_records import (RECORD_PROTOCOL, canonical, find_record,
+                               key_hash, machine, record_name, write_record)
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'transfer')
 #: Per track (``--backbone``): the ``configs/transfer/`` suffix of its
@@ -103,9 +109,15 @@ class TransferSettings:
         train_sizes (list[int]): Training split sizes.
         iters (dict[int, int]): Training iterations per split size.
         num_val (int): Validation images.
-        pretrain_iters (int): Iterations of the source pretraining.
-        pretrain_images (int): Images of the source task.
+        pretrain (dict): Every argument of the source pretraining
+            (:class:`~mmprotune.analysis.pretrain.PretrainSettings` but
+            ``out``); the checkpoint cache key (:func:`source_key`).
         out_dir (str): Where the report, checkpoint, data and logs go.
+        records (str): The folder the finished runs are recorded in and
+            looked up in. Default: ``<out_dir>/records``.
+        reuse_records (list[str]): More folders whose records a run is
+            looked up in (e.g. records committed under ``docs/`` from an
+            earlier machine); never written. Default: none.
     """
     backbone: str
     methods: List[str]
@@ -113,9 +125,13 @@ class TransferSettings:
     train_sizes: List[int]
     iters: Dict[int, int]
     num_val: int
-    pretrain_iters: int
-    pretrain_images: int
+    pretrain: dict
     out_dir: str
+    records: str = ''
+    reuse_records: List[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.records = self.records or osp.join(self.out_dir, 'records')
 
 
 def backbone_methods(backbone: str) -> List[str]:
@@ -178,7 +194,10 @@ def transfer_settings(backbone: str = 'resnet18',
                       train_sizes: Optional[Sequence[int]] = None,
                       num_val: Optional[int] = None,
                       quick: bool = False,
-                      out_dir: Optional[str] = None) -> TransferSettings:
+                      out_dir: Optional[str] = None,
+                      records: Optional[str] = None,
+                      reuse_records: Sequence[str] = ()
+                      ) -> TransferSettings:
     """The settings of a run: what is not given is the shipped benchmark's
     (``SETTINGS['full']`` and the track's source and splits), or the smoke
     run's with ``quick``.
@@ -187,20 +206,28 @@ def transfer_settings(backbone: str = 'resnet18',
         iters (Sequence[int], optional): One value for every split, or one
             per split of ``train_sizes``. Default: the shipped iterations of
             each split.
+        records (str, optional): See :class:`TransferSettings`.
+        reuse_records (Sequence[str]): See :class:`TransferSettings`.
 
     Raises:
-        ValueError: A method is not one of the track's, or ``iters`` does
-            not fit ``train_sizes`` (the message names the option).
+        ValueError: A method is not one of the track's, ``iters`` does
+            not fit ``train_sizes``, or a ``reuse_records`` folder does not
+            exist (the message names the option).
     """
     if methods is None:
         methods = default_methods(backbone)
     error = methods_error(methods, backbone)
     if error:
         raise ValueError(error)
+    missing = [folder for folder in reuse_records if not osp.isdir(folder)]
+    if missing:
+        raise ValueError(f'--reuse-records: no such folder: '
+                         f'{", ".join(missing)}')
     defaults = SETTINGS['quick'] if quick else dict(
         SETTINGS['full'], **BACKBONES[backbone]['splits'])
     train_sizes = list(train_sizes or defaults['train_sizes'])
     source = defaults if quick else BACKBONES[backbone]
+    out_dir = out_dir or BACKBONES[backbone]['out_dir']
     return TransferSettings(
         backbone=backbone,
         methods=list(methods),
@@ -209,16 +236,34 @@ def transfer_settings(backbone: str = 'resnet18',
         iters=split_iters(
             train_sizes, iters or shipped_iters(train_sizes, defaults)),
         num_val=num_val or defaults['num_val'],
-        pretrain_iters=source['pretrain_iters'],
-        pretrain_images=source['pretrain_images'],
-        out_dir=out_dir or BACKBONES[backbone]['out_dir'])
+        pretrain=pretrain_args(backbone, source['pretrain_iters'],
+                               source['pretrain_images']),
+        out_dir=out_dir,
+        records=records or '',
+        reuse_records=list(reuse_records))
 
 
-def pretrain_kwargs(backbone: str) -> dict:
-    """The :class:`~mmprotune.analysis.pretrain.PretrainSettings` of
-    ``backbone``'s source, besides ``out``, ``iters`` and ``num_images``."""
-    return dict(task='count', **BACKBONES[backbone]['pretrain'],
-                img_size=IMG_SIZE, batch_size=32, seed=PRETRAIN_SEED)
+def pretrain_args(backbone: str, iters: int, num_images: int) -> dict:
+    """Every argument of ``backbone``'s source pretraining: the
+    :class:`~mmprotune.analysis.pretrain.PretrainSettings` fields but
+    ``out`` (their defaults where the track sets none)."""
+    args = asdict(
+        PretrainSettings(
+            task='count',
+            **BACKBONES[backbone]['pretrain'],
+            img_size=IMG_SIZE,
+            batch_size=32,
+            seed=PRETRAIN_SEED,
+            iters=iters,
+            num_images=num_images))
+    args.pop('out')
+    return args
+
+
+def source_key(args: dict) -> str:
+    """The cache key of a source checkpoint: the hash of every pretraining
+    argument (:func:`pretrain_args`)."""
+    return key_hash(dict(args))
 
 
 def config_path(method: str, backbone: str = 'resnet18') -> str:
@@ -229,27 +274,61 @@ def config_path(method: str, backbone: str = 'resnet18') -> str:
 
 # ----------------------------------------------------------------------
 # source checkpoint and target data
-def pretrain(settings: TransferSettings) -> Dict[str, str]:
-    """Pretrain the track's source backbone (unless its checkpoint exists),
-    with its progress in a log file beside it; return the checkpoint path and
-    the pretraining's summary line."""
+def pretrain(settings: TransferSettings) -> dict:
+    """Pretrain the track's source backbone, with its progress in a log file
+    beside it, unless the checkpoint there was made with every one of
+    ``settings.pretrain`` (its ``.json`` sidecar names them and the
+    checkpoint's sha256).
+
+    Returns:
+        dict: ``checkpoint`` (path), ``summary`` (the pretraining's
+        summary line), ``settings`` (the pretraining arguments), ``key``
+        (:func:`source_key`) and ``sha256`` (of the checkpoint).
+    """
+    args = dict(settings.pretrain)
     stem = (f'{BACKBONES[settings.backbone]["checkpoint_stem"]}-'
-            f'{settings.pretrain_iters}i-{settings.pretrain_images}img')
+            f'{args["iters"]}i-{args["num_images"]}img')
     checkpoint = osp.join(settings.out_dir, f'{stem}.pth')
-    log_file = osp.join(settings.out_dir, f'{stem}.log')
-    if not osp.isfile(checkpoint):
-        with open(log_file, 'w', encoding='utf-8') as log, \
-                contextlib.redirect_stdout(log):
-            pretrain_backbone(
-                PretrainSettings(
-                    out=checkpoint,
-                    iters=settings.pretrain_iters,
-                    num_images=settings.pretrain_images,
-                    **pretrain_kwargs(settings.backbone)))
-    with open(log_file, encoding='utf-8') as f:
-        summary = re.findall(r'final train loss .*', f.read())
-    return dict(checkpoint=checkpoint,
-                summary=summary[-1] if summary else '')
+    sidecar = osp.join(settings.out_dir, f'{stem}.json')
+    key = source_key(args)
+    cached = _cached_source(checkpoint, sidecar, key)
+    if cached:
+        return cached
+    with open(osp.join(settings.out_dir, f'{stem}.log'), 'w',
+              encoding='utf-8') as log, contextlib.redirect_stdout(log):
+        summary = pretrain_backbone(PretrainSettings(out=checkpoint, **args))
+    source = dict(checkpoint=checkpoint, summary=summary,
+                  settings=canonical(args), key=key,
+                  sha256=_sha256(checkpoint))
+    atomic_write(json.dumps(source, indent=2), sidecar, encoding='utf-8')
+    return source
+
+
+def _cached_source(checkpoint: str, sidecar: str,
+                   key: str) -> Optional[dict]:
+    """The sidecar of ``checkpoint`` if it was made under ``key`` and the
+    checkpoint is the one it names (a pretraining stopped between the two
+    writes is not taken for the old one); else None."""
+    if not (osp.isfile(checkpoint) and osp.isfile(sidecar)):
+        return None
+    try:
+        with open(sidecar, encoding='utf-8') as f:
+            source = json.load(f)
+    except ValueError:
+        return None
+    if source.get('key') != key or source.get('sha256') != _sha256(
+            checkpoint):
+        return None
+    return dict(source, checkpoint=checkpoint)
+
+
+def _sha256(path: str) -> str:
+    """The sha256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def make_target_data(settings: TransferSettings) -> str:
@@ -343,42 +422,107 @@ def run_once(cfg: Config) -> dict:
     return result
 
 
+def run_key(settings: TransferSettings,
+            method: str,
+            train_size: int,
+            seed: int,
+            config: Optional[str] = None) -> dict:
+    """Every setting that affects the run of ``method`` on ``train_size``
+    images with ``seed``: the key of its record. Nothing of the machine (no
+    path), so records move between machines.
+
+    Args:
+        config (str, optional): The method's config. Default:
+            :func:`config_path`.
+
+    Returns:
+        dict: ``protocol`` (``RECORD_PROTOCOL``), ``backbone``, ``method``,
+        ``train_size``, ``seed``, ``iters``, ``lr`` (the config's),
+        ``config`` (the hash of the resolved config, its ``_base_`` files
+        included), ``source`` (every pretraining argument), ``data`` (the
+        target set's images and seed) and ``versions`` (mmprotune, mmseg,
+        mmengine).
+    """
+    import mmengine
+    import mmseg
+
+    from .. import __version__
+    cfg = Config.fromfile(config or config_path(method, settings.backbone))
+    return canonical(
+        dict(
+            protocol=RECORD_PROTOCOL,
+            backbone=settings.backbone,
+            method=method,
+            train_size=train_size,
+            seed=seed,
+            iters=settings.iters[train_size],
+            lr=cfg.optim_wrapper.optimizer.lr,
+            config=key_hash(cfg.to_dict()),
+            source=settings.pretrain,
+            data=dict(
+                num_train=max(settings.train_sizes),
+                num_val=settings.num_val,
+                img_size=IMG_SIZE,
+                seed=TARGET_SEED),
+            versions=dict(
+                mmprotune=__version__,
+                mmseg=mmseg.__version__,
+                mmengine=mmengine.__version__)))
+
+
 def run_all(settings: TransferSettings,
             source: dict,
             data_root: str,
             on_run: Callable[[List[dict], int], None],
             track: Optional[Callable] = None) -> List[dict]:
-    """Every (split, method, seed) run, in that order.
+    """Every (split, method, seed) run, in that order: one recorded under
+    its :func:`run_key` in ``settings.records`` or ``settings.reuse_records``
+    is taken from there; any other trains and is recorded in
+    ``settings.records`` as soon as it finishes.
 
     Args:
         settings (TransferSettings): What to run.
         source (dict): The source checkpoint (:func:`pretrain`).
         data_root (str): The target data (:func:`make_target_data`).
-        on_run (callable): Called after each run with the runs so far and
-            the number planned (e.g. to rewrite the report and print a line,
-            so that a stopped benchmark keeps what it measured).
+        on_run (callable): Called after each run (trained or taken from a
+            record) with the runs so far and the number planned (e.g. to
+            rewrite the report and print a line).
         track (callable, optional): ``track(names)`` wraps the run names
             (``n<size>_<method>_seed<seed>``), e.g. a progress bar.
             Default: None (plain iteration).
 
     Returns:
         list[dict]: One dict per run: ``train_size``, ``method``, ``seed``,
-        ``config`` (relative to the repository) and :func:`run_once`'s.
+        ``config`` (relative to the repository), :func:`run_once`'s,
+        ``record`` (its file name), ``reused`` (taken from a record) and
+        ``machine`` (where it was measured).
     """
     plan = OrderedDict(
         (f'n{size}_{method}_seed{seed}', (size, method, seed))
         for size in settings.train_sizes for method in settings.methods
         for seed in range(settings.seeds))
+    folders = [settings.records, *settings.reuse_records]
+    here = machine()
     runs: List[dict] = []
     for name in (track or iter)(list(plan)):
         size, method, seed = plan[name]
-        config = config_path(method, settings.backbone)
-        cfg = run_config(config, data_root, source['checkpoint'], size,
-                         seed, settings.iters[size],
-                         osp.join(settings.out_dir, 'runs', name))
-        runs.append(dict(train_size=size, method=method, seed=seed,
-                         config=osp.relpath(config, REPO_ROOT),
-                         **run_once(cfg)))
+        key = run_key(settings, method, size, seed)
+        record = find_record(folders, key)
+        if record:
+            run = record['run']
+        else:
+            config = config_path(method, settings.backbone)
+            cfg = run_config(config, data_root, source['checkpoint'], size,
+                             seed, settings.iters[size],
+                             osp.join(settings.out_dir, 'runs', name))
+            run = dict(train_size=size, method=method, seed=seed,
+                       config=osp.relpath(config, REPO_ROOT),
+                       **run_once(cfg))
+            write_record(settings.records, key, run, machine=here,
+                         source_summary=source['summary'])
+        runs.append(dict(run, record=record_name(key),
+                         reused=record is not None,
+                         machine=record['machine'] if record else here))
         on_run(runs, len(plan))
     return runs
 
@@ -386,8 +530,7 @@ def run_all(settings: TransferSettings,
 def settings_record(settings: TransferSettings) -> dict:
     """The settings as ``transfer.json`` records them."""
     record = asdict(settings)
-    record.pop('out_dir')
-    record.update(img_size=IMG_SIZE,
-                  pretrain_args=pretrain_kwargs(settings.backbone),
-                  target_seed=TARGET_SEED)
+    for path in ('out_dir', 'records', 'reuse_records'):
+        record.pop(path)
+    record.update(img_size=IMG_SIZE, target_seed=TARGET_SEED)
     return record

@@ -1,16 +1,16 @@
 """The transfer benchmark's report (:mod:`.transfer`): seed statistics per
-method and split, the markdown table, the plot, the machine the timings
-were measured on, and ``transfer.json``."""
-import os
+method and split, the markdown table, the plot, and ``transfer.json``,
+which holds everything they are drawn from (:func:`redraw` draws them again
+without training)."""
+import json
 import os.path as osp
-import platform
-import re
 import statistics
 from collections import OrderedDict
 from typing import Dict, List
 
 from .report import save_figure
 from .transfer import BACKBONES, TransferSettings, settings_record
+from .transfer_records import machine
 
 
 def summarize(runs: List[dict]) -> Dict[int, Dict[str, dict]]:
@@ -99,39 +99,48 @@ def plot(table: Dict[int, Dict[str, dict]], path: str,
     save_figure(fig, path)
 
 
-def cpu_name() -> str:
-    """The CPU model from ``/proc/cpuinfo`` (Linux), else what
-    ``platform`` knows."""
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            names = re.findall(r'^model name\s*:\s*(.+)$', f.read(), re.M)
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor()
-
-
-def machine() -> dict:
-    """What the timings were measured on."""
-    import torch
-    return dict(platform=platform.platform(), processor=cpu_name(),
-                cpus=os.cpu_count(), torch=torch.__version__,
-                torch_threads=torch.get_num_threads(),
-                cuda=torch.cuda.get_device_name()
-                if torch.cuda.is_available() else None)
-
-
 def write_report(settings: TransferSettings, source: dict, runs: List[dict],
                  total_s: float, complete: bool) -> dict:
     """Write ``transfer.json`` into ``settings.out_dir``: settings, machine,
-    source, the summary and every run so far (``complete: false`` until the
-    last); return it."""
+    source, the summary, how many runs trained now and how many came from
+    records, and every run so far (``complete: false`` until the last);
+    return it."""
     import mmengine
     summary = {str(k): v for k, v in summarize(runs).items()}
+    reused = sum(bool(run.get('reused')) for run in runs)
     report = dict(settings=settings_record(settings), machine=machine(),
                   source=source, complete=complete, total_s=total_s,
+                  trained=len(runs) - reused, reused=reused,
                   summary=summary, runs=runs)
     # mmengine's dump turns numpy scalars into Python numbers, and writes
     # atomically once mmprotune is imported (AtomicLocalBackend)
     mmengine.dump(report, osp.join(settings.out_dir, 'transfer.json'),
                   indent=2)
     return report
+
+
+def report_text(report: dict) -> str:
+    """What the benchmark prints at the end, from its ``transfer.json``
+    (``report``): a line on the runs and the machine, then
+    :func:`markdown`."""
+    settings = report['settings']
+    device = report['machine']['cuda'] or report['machine']['processor']
+    runs = report['runs']
+    head = (f'{len(runs)} runs ({report["trained"]} trained, '
+            f'{report["reused"]} from records) in '
+            f'{report["total_s"] / 60:.1f} min on {device}; mIoU on '
+            f'{settings["num_val"]} validation images')
+    iters = {int(size): n for size, n in settings['iters'].items()}
+    return f'\n{head}\n\n{markdown(summarize(runs), iters)}'
+
+
+def redraw(json_path: str) -> str:
+    """Draw the plot (``transfer.png`` beside ``json_path``) again from a
+    ``transfer.json`` alone, without training; return the text the run
+    printed (:func:`report_text`)."""
+    with open(json_path, encoding='utf-8') as f:
+        report = json.load(f)
+    plot(summarize(report['runs']),
+         osp.join(osp.dirname(osp.abspath(json_path)), 'transfer.png'),
+         report['settings']['backbone'])
+    return report_text(report)

@@ -85,6 +85,17 @@ def test_benchmark_transfer_quick(tmp_path, backbone):
     assert summary['protune']['checkpoint_bytes'] < \
         summary['full']['checkpoint_bytes'] / 5
     assert (out_dir / 'transfer.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # the tables and the plot drawn again from the JSON alone, without
+    # training: the same text as the run printed
+    (out_dir / 'transfer.png').unlink()
+    redraw = _run('--from-json', str(out_dir / 'transfer.json'),
+                  cwd=tmp_path)
+    assert redraw.returncode == 0, (redraw.stdout + redraw.stderr)[-5000:]
+    assert '| method | mIoU | seeds |' in redraw.stdout
+    assert out.endswith(redraw.stdout)
+    assert f'{len(methods)} runs ({len(methods)} trained, 0 from records)' \
+        in redraw.stdout
+    assert (out_dir / 'transfer.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     # the source checkpoint is a plain backbone state dict, with the keys
     # of the target configs' upstream backbone
     checkpoint = Path(report['source']['checkpoint'])
@@ -237,4 +248,61 @@ def test_unknown_method_lists_allowed(tmp_path, args, allowed, hint):
     assert f'allowed: {allowed}' in proc.stderr
     if hint:
         assert hint in proc.stderr
+    assert not (tmp_path / 'out').exists()
+
+
+def _counts(stdout: str) -> tuple:
+    """(trained, from records) of the run's summary line."""
+    import re
+    found = re.search(r'runs \((\d+) trained, (\d+) from records\)', stdout)
+    assert found, stdout[-3000:]
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_rerun_skips_recorded_runs(tmp_path):
+    """A run is recorded as it finishes; a rerun trains only what is not
+    recorded under the same settings, also from another machine's records
+    (here: another out dir's, as if committed under docs/)."""
+    first = tmp_path / 'first'
+    args = ('--quick', '--methods', 'head-only')
+    proc = _run(*args, '--out-dir', str(first), cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert _counts(proc.stdout) == (1, 0)
+    records = list((first / 'records').glob('*.json'))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert record['key']['method'] == 'head-only'
+    assert record['key']['iters'] == 4 and record['key']['seed'] == 0
+    report = json.loads((first / 'transfer.json').read_text())
+
+    proc = _run(*args, '--out-dir', str(first), cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert _counts(proc.stdout) == (0, 1)
+    assert 'n8_head-only_seed0: recorded' in proc.stdout
+    rerun = json.loads((first / 'transfer.json').read_text())
+    assert rerun['runs'][0]['mIoU'] == report['runs'][0]['mIoU']
+    assert rerun['runs'][0]['reused'] and not report['runs'][0]['reused']
+    assert rerun['runs'][0]['machine'] == record['machine']
+
+    # a changed setting is not skipped
+    proc = _run(*args, '--iters', '5', '--out-dir', str(first),
+                cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert _counts(proc.stdout) == (1, 0)
+    assert len(list((first / 'records').glob('*.json'))) == 2
+
+    # another machine: a fresh out dir, the first one's records reused
+    proc = _run(*args, '--out-dir', str(tmp_path / 'second'),
+                '--reuse-records', str(first / 'records'), cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert _counts(proc.stdout) == (0, 1)
+    assert not (tmp_path / 'second' / 'runs').exists()
+
+
+def test_reuse_records_must_exist(tmp_path):
+    proc = _run('--quick', '--reuse-records', str(tmp_path / 'missing'),
+                '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in \
+        proc.stderr
     assert not (tmp_path / 'out').exists()

@@ -1,0 +1,112 @@
+"""Records of the transfer benchmark (:mod:`.transfer`): one JSON file per
+finished run, written atomically, keyed by every setting that affects the
+run, so that a rerun skips what is recorded and a study that takes days
+continues where it stopped, on this machine or another (records committed
+under ``docs/`` are found like those of the out dir).
+
+A record is ``{'key': ..., 'key_hash': ..., 'run': ..., 'machine': ...}``
+in ``<folder>/<backbone>_n<size>_<method>_seed<seed>-<hash[:16]>.json``;
+``key`` holds nothing of the machine (no paths), ``machine`` says where the
+run was measured. See docs/transfer_benchmark.md.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import platform
+import re
+from typing import Iterable, Optional
+
+import mmengine
+
+from ..utils import atomic_write
+
+#: Bumped whenever the way a run is set up or measured changes (e.g.
+#: ``run_config``), so that older records are not taken for new runs.
+RECORD_PROTOCOL = 1
+
+
+def canonical(obj) -> object:
+    """``obj`` as JSON gives it back (tuples become lists, numpy scalars
+    numbers, dict keys strings), so that keys compare equal after a round
+    trip through a record file."""
+    return json.loads(mmengine.dump(obj, file_format='json',
+                                    sort_keys=True))
+
+
+def key_hash(key: dict) -> str:
+    """The sha256 (hex) of ``key``'s canonical JSON."""
+    text = json.dumps(canonical(key), sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def record_name(key: dict) -> str:
+    """``<backbone>_n<train_size>_<method>_seed<seed>-<hash[:16]>.json``."""
+    return (f'{key["backbone"]}_n{key["train_size"]}_{key["method"]}_seed'
+            f'{key["seed"]}-{key_hash(key)[:16]}.json')
+
+
+def write_record(folder: str, key: dict, run: dict, **extra) -> str:
+    """Write the record of ``run`` under ``key`` into ``folder`` atomically
+    (a crash or a full disk leaves the previous record or none, never a
+    truncated one); return its path.
+
+    Args:
+        folder (str): The records folder (made if missing).
+        key (dict): Every setting that affects the run (``run_key``).
+        run (dict): What the run measured.
+        **extra: More to keep beside them, e.g. ``machine``.
+    """
+    path = osp.join(folder, record_name(key))
+    record = dict(key=canonical(key), key_hash=key_hash(key), run=run,
+                  **extra)
+    atomic_write(mmengine.dump(record, file_format='json', indent=2), path,
+                 encoding='utf-8')
+    return path
+
+
+def find_record(folders: Iterable[str], key: dict) -> Optional[dict]:
+    """The record of ``key`` in the first of ``folders`` that holds it (with
+    ``path`` added), or None.
+
+    Raises:
+        ValueError: A record file of ``key`` is not valid JSON (names the
+            file: delete it to run again).
+    """
+    name = record_name(key)
+    key = canonical(key)
+    for folder in folders:
+        path = osp.join(folder, name)
+        if not osp.isfile(path):
+            continue
+        try:
+            with open(path, encoding='utf-8') as f:
+                record = json.load(f)
+        except ValueError as error:
+            raise ValueError(
+                f'transfer record {path} is not valid JSON ({error}); '
+                'delete it to run again') from error
+        if record.get('key') == key:
+            return dict(record, path=path)
+    return None
+
+
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo`` (Linux), else what
+    ``platform`` knows."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            names = re.findall(r'^model name\s*:\s*(.+)$', f.read(), re.M)
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor()
+
+
+def machine() -> dict:
+    """What the timings were measured on."""
+    import torch
+    return dict(platform=platform.platform(), processor=cpu_name(),
+                cpus=os.cpu_count(), torch=torch.__version__,
+                torch_threads=torch.get_num_threads(),
+                cuda=torch.cuda.get_device_name()
+                if torch.cuda.is_available() else None)

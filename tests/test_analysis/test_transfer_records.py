@@ -1,0 +1,151 @@
+"""The transfer benchmark's records (:mod:`.transfer_records`) and its
+source-checkpoint cache: every setting that affects a run is in its
+key, records are written atomically and found again (in the records folder
+or in folders of an earlier machine), and the cached source checkpoint is
+reused only for the very pretraining arguments it was made with."""
+import dataclasses
+import json
+import os
+
+import pytest
+import torch
+
+from mmprotune.analysis import transfer
+from mmprotune.analysis.pretrain import PretrainSettings
+from mmprotune.analysis.transfer import run_key
+from mmprotune.analysis.transfer_records import (find_record, key_hash,
+                                                 write_record)
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
+
+
+def _quick(tmp_path, **kwargs):
+    kwargs.setdefault('iters', [4])  # one value for every split
+    return transfer.transfer_settings(quick=True, out_dir=str(tmp_path),
+                                      **kwargs)
+
+
+def _changed(value):
+    """A different value of the same type."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value * 2 + 1
+    return f'{value}-other'
+
+
+def test_source_key_covers_every_pretraining_argument(tmp_path):
+    settings = _quick(tmp_path)
+    fields = {f.name for f in dataclasses.fields(PretrainSettings)} - {'out'}
+    assert set(settings.pretrain) == fields
+    base = transfer.source_key(settings.pretrain)
+    for name in sorted(fields):
+        changed = dict(settings.pretrain, **{name: _changed(
+            settings.pretrain[name])})
+        assert transfer.source_key(changed) != base, name
+    # the same arguments, another machine's folder: the same key
+    assert transfer.source_key(_quick(tmp_path / 'b').pretrain) == base
+
+
+def test_changed_pretraining_argument_pretrains_again(tmp_path, monkeypatch):
+    """Reused when every argument is the same; pretrained again when any
+    one differs (here the ResNet track's lr, which the checkpoint name does
+    not show)."""
+    first = transfer.pretrain(_quick(tmp_path))
+    checkpoint = first['checkpoint']
+    before = torch.load(checkpoint, weights_only=True)['state_dict']
+    mtime = os.stat(checkpoint).st_mtime_ns
+    assert transfer.pretrain(_quick(tmp_path)) == first
+    assert os.stat(checkpoint).st_mtime_ns == mtime  # not pretrained again
+
+    monkeypatch.setitem(transfer.BACKBONES['resnet18']['pretrain'], 'lr',
+                        1e-4)
+    second = transfer.pretrain(_quick(tmp_path))
+    after = torch.load(second['checkpoint'], weights_only=True)['state_dict']
+    assert not torch.equal(before['conv1.weight'], after['conv1.weight'])
+    assert second['settings']['lr'] == 1e-4
+    assert second['key'] != first['key']
+
+
+def test_run_key_changes_with_every_setting(tmp_path):
+    settings = _quick(tmp_path, train_sizes=[8, 16])
+    base = key_hash(run_key(settings, 'protune', 8, 0))
+    variants = dict(
+        method=run_key(settings, 'full', 8, 0),
+        train_size=run_key(settings, 'protune', 16, 0),
+        seed=run_key(settings, 'protune', 8, 1),
+        iters=run_key(_quick(tmp_path, train_sizes=[8, 16], iters=[5]),
+                      'protune', 8, 0),
+        num_val=run_key(_quick(tmp_path, train_sizes=[8, 16], num_val=9),
+                        'protune', 8, 0),
+        data_pool=run_key(_quick(tmp_path), 'protune', 8, 0),
+    )
+    pretrained = _quick(tmp_path, train_sizes=[8, 16])
+    pretrained.pretrain['iters'] += 1
+    variants['pretraining'] = run_key(pretrained, 'protune', 8, 0)
+    # the config's content (here its lr), not its file name
+    config = tmp_path / 'protune_lr.py'
+    config.write_text(
+        f'_base_ = {transfer.config_path("protune")!r}\n'
+        'optim_wrapper = dict(optimizer=dict(lr=3e-3))\n')
+    variants['config'] = run_key(settings, 'protune', 8, 0,
+                                 config=str(config))
+    assert variants['config']['lr'] == 3e-3
+    hashes = {name: key_hash(key) for name, key in variants.items()}
+    for name, value in hashes.items():
+        assert value != base, name
+    assert len(set(hashes.values())) == len(hashes)
+    # nothing of this machine: another out dir gives the same key
+    assert key_hash(run_key(_quick(tmp_path / 'elsewhere', train_sizes=[8,
+                                                                   16]),
+                            'protune', 8, 0)) == base
+
+
+def _record(tmp_path, miou=50.0):
+    settings = _quick(tmp_path / 'out')
+    key = run_key(settings, 'head-only', 8, 0)
+    return key, dict(train_size=8, method='head-only', seed=0, mIoU=miou)
+
+
+def test_records_are_found_in_every_folder(tmp_path):
+    key, run = _record(tmp_path)
+    mine, committed = tmp_path / 'records', tmp_path / 'docs_records'
+    assert find_record([str(mine), str(committed)], key) is None
+    path = write_record(str(committed), key, run)
+    assert os.path.dirname(path) == str(committed)
+    found = find_record([str(mine), str(committed)], key)
+    assert found['run'] == run and found['key'] == key
+    other = dict(key, seed=1)
+    assert find_record([str(mine), str(committed)], other) is None
+
+
+def test_a_broken_record_is_an_error_that_names_it(tmp_path):
+    key, run = _record(tmp_path)
+    path = write_record(str(tmp_path / 'records'), key, run)
+    with open(path, 'w') as f:
+        f.write('{"key": ')
+    with pytest.raises(ValueError, match=f'{path}.*delete it'):
+        find_record([str(tmp_path / 'records')], key)
+
+
+@pytest.mark.skipif(resource is None, reason='needs RLIMIT_FSIZE')
+def test_records_are_written_atomically(tmp_path):
+    folder = tmp_path / 'records'
+    key, run = _record(tmp_path)
+    path = write_record(str(folder), key, run)
+    before = open(path, 'rb').read()
+    # a full disk (a file-size limit) while the record is rewritten
+    run = dict(run, mIoU=60.0, loss_curve=[0.5] * 1000)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 10, hard))
+    try:
+        with pytest.raises(OSError, match='File too large'):
+            write_record(str(folder), key, run)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert open(path, 'rb').read() == before
+    assert os.listdir(folder) == [os.path.basename(path)]  # no temp file
+    assert json.loads(before)['run']['mIoU'] == 50.0
