@@ -19,19 +19,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_ddp_config(cfg: Config, checkpoint_iter: int) -> Config:
-    """Make ``cfg`` (in place) train under DDP in CPU processes over gloo.
+def ddp_config(cfg: Config,
+               checkpoint_iter: int,
+               backend: str = 'gloo') -> Config:
+    """Make ``cfg`` (in place) train under DDP over ``backend``.
 
     DDP gets ``find_unused_parameters=False`` (every trained parameter must
-    get a gradient), mmseg heads get ``BN`` instead of ``SyncBN`` (SyncBN
-    needs GPU modules under DDP: the README's override for a CPU), and a
-    ``CheckpointHook`` saves ``iter_{checkpoint_iter}.pth``.
+    get a gradient) and a ``CheckpointHook`` saves
+    ``iter_{checkpoint_iter}.pth``. With ``'gloo'`` (CPU processes) mmseg
+    heads get ``BN`` instead of ``SyncBN`` (SyncBN needs GPU modules under
+    DDP: the README's override for a CPU); with ``'nccl'`` (GPU processes)
+    the config keeps its SyncBN and ``env_cfg.dist_cfg`` names the backend.
 
     Returns:
         Config: ``cfg``.
     """
+    if backend not in ('gloo', 'nccl'):
+        raise ValueError(f"backend must be 'gloo' or 'nccl', got {backend!r}")
     cfg.find_unused_parameters = False
-    if cfg.default_scope == 'mmseg':
+    if backend == 'nccl':
+        cfg.env_cfg.dist_cfg = dict(backend='nccl')
+    elif cfg.default_scope == 'mmseg':
         for head in ('decode_head', 'auxiliary_head'):
             if cfg.model.get(head):
                 cfg.model[head].norm_cfg = dict(type='BN', requires_grad=True)

@@ -12,8 +12,8 @@ from mmengine.runner import Runner
 
 from mmprotune.testing import (make_ade20k_shapes, tiny_config,
                                write_pretrained_checkpoint)
-from mmprotune.testing.distributed import (checkpoint_state, dist_train,
-                                           prompt_up_weights)
+from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
+                                           dist_train, prompt_up_weights)
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='needs a CUDA GPU')
@@ -39,11 +39,7 @@ def test_ddp_one_gpu_nccl(name, tmp_path):
     work_dir = tmp_path / 'work'
     cfg = tiny_config(Config.fromfile(str(REPO / DDP_CONFIGS[name])),
                       str(tmp_path / 'data'), str(work_dir), max_iters=2)
-    cfg.env_cfg.dist_cfg = dict(backend='nccl')
-    cfg.find_unused_parameters = False
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False, interval=2)
-    rc, out = dist_train(cfg, 1, tmp_path)
+    rc, out = dist_train(ddp_config(cfg, 2, backend='nccl'), 1, tmp_path)
     assert rc == 0, out[-4000:]
     assert 'Distributed launcher: pytorch' in out
     prompts = prompt_up_weights(checkpoint_state(work_dir / 'iter_2.pth'))

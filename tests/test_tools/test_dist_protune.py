@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from mmprotune.testing import make_ade20k_shapes, make_coco_shapes, tiny_config
-from mmprotune.testing.distributed import (checkpoint_state, cpu_ddp_config,
+from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                            dist_train, prompt_up_weights)
 
 REPO = Path(__file__).parents[2]
@@ -26,7 +26,7 @@ def test_two_process_training(name, tmp_path):
     work_dir = tmp_path / 'work'
     cfg = tiny_config(Config.fromfile(str(REPO / config)),
                       str(tmp_path / 'data'), str(work_dir), max_iters=2)
-    rc, out = dist_train(cpu_ddp_config(cfg, 2), 2, tmp_path)
+    rc, out = dist_train(ddp_config(cfg, 2), 2, tmp_path)
     assert rc == 0, out[-4000:]
     assert 'Distributed launcher: pytorch' in out
     state = checkpoint_state(work_dir / 'iter_2.pth')

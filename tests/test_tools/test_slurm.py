@@ -22,7 +22,7 @@ from mmseg.models import ResNet
 
 from mmprotune.testing import (make_ade20k_shapes, repo_env, tiny_config,
                                tool_command, write_pretrained_checkpoint)
-from mmprotune.testing.distributed import (checkpoint_state, cpu_ddp_config,
+from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                            free_port, prompt_up_weights)
 from mmprotune.utils.launch import export_slurm_rank
 
@@ -161,7 +161,7 @@ def trained(slurm, tmp_path_factory):
         ResNet(depth=18, stem_channels=16, base_channels=16),
         root / 'resnet18.pth')
     source = Config.fromfile(str(REPO / CONFIG))
-    cfg = cpu_ddp_config(
+    cfg = ddp_config(
         tiny_config(source, str(root / 'data'), str(root / 'unused'),
                     max_iters=2, checkpoint=str(root / 'resnet18.pth')), 2)
     # evaluate the checkpoint on the validation images afterwards

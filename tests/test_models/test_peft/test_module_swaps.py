@@ -21,7 +21,8 @@ from mmseg.models.backbones import ResNetV1c
 
 from mmprotune.testing import (REPO_ROOT, make_ade20k_shapes, tiny_config,
                                write_pretrained_checkpoint)
-from mmprotune.testing.distributed import checkpoint_state, dist_train
+from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
+                                            dist_train)
 
 CONFIG = 'configs/upernet/upernet_protune-r50_4xb4-160k_ade20k-512x512.py'
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
@@ -180,11 +181,7 @@ def test_ddp_sync_bn_runner(data, tmp_path):
     cfg.model.decode_head.update(in_channels=CHANNELS, channels=16)
     cfg.model.auxiliary_head.update(in_channels=CHANNELS[2], channels=16)
     cfg.sync_bn = 'torch'
-    cfg.env_cfg.dist_cfg = dict(backend='nccl')
-    cfg.find_unused_parameters = False
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False, interval=2)
-    rc, out = dist_train(cfg, 1, tmp_path)
+    rc, out = dist_train(ddp_config(cfg, 2, backend='nccl'), 1, tmp_path)
     assert rc == 0, out[-4000:]
     assert 'Distributed launcher: pytorch' in out
     state = checkpoint_state(tmp_path / 'work' / 'iter_2.pth')
