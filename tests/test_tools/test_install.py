@@ -55,3 +55,15 @@ def test_pinned_versions_installed():
 @pytest.mark.parametrize('dist_name', sorted(_pins()) + ['mmprotune'])
 def test_requirements_met(dist_name):
     assert _unmet(dist_name) == []
+
+
+def test_torchvision_ops_load():
+    """mmpretrain imports torchvision: its compiled ops must load with the
+    installed torch (they do not with the +cpu build of torch)."""
+    import torch
+    import torchvision
+
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.],
+                          [20., 20., 30., 30.]])
+    keep = torchvision.ops.nms(boxes, torch.tensor([.9, .8, .7]), 0.5)
+    assert keep.tolist() == [0, 2]
