@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Download, here (internet to PyPI), what tools/gpu_check.sh installs on the
-# lent GPU machine (Python 3.12, a CUDA build of torch 2.11, nvcc, no
-# internet, no OpenMMLab packages): the Python 3.12 x86_64 wheels of the
-# OpenMMLab packages and of their needs that its image lacks, and the
-# mmcv 2.1.0 source, which gpu_check.sh compiles there.
+# lent GPU machine (Python 3.12, CUDA builds of torch 2.11 and torchvision
+# 0.26, nvcc, no internet, no OpenMMLab packages): the Python 3.12 x86_64
+# wheels of the OpenMMLab packages and of their needs that its image lacks,
+# and the mmcv 2.1.0 source, which gpu_check.sh compiles there.
 #
 #   bash tools/gpu_wheels.sh [--dry-run] [DEST]     # DEST: default .whl
 #
@@ -37,6 +37,8 @@ REQUIRED=(
     addict==2.4.0 yapf==0.43.0 platformdirs==4.14.9 termcolor==3.3.0
     pycocotools==2.0.11 shapely==2.2.0 terminaltables==3.1.10
     ftfy==6.3.1 wcwidth==0.9.4 prettytable==3.18.0
+    mmpretrain==1.2.0 mat4py==0.6.0 modelindex==0.0.2 model-index==0.1.11
+    ordered-set==4.1.0 importlib-metadata==10.2.0 lazy-importer==0.1.0
     # pkg_resources (mmengine at import, mmcv's setup.py): gone in 81
     setuptools==80.9.0
 )
