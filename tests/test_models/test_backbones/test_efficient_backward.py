@@ -7,8 +7,8 @@ from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmseg.models.backbones import SwinTransformer as SegSwin
 
 from mmprotune.models import (ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
-                              ProTuneResNet, ProTuneResNetV1c,
-                              ProTuneSwinTransformer,
+                              ClsProTuneVisionTransformer, ProTuneResNet,
+                              ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
 from mmprotune.testing.backbone_pairs import efficient_and_plain, prompt_grads
 from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
@@ -34,6 +34,11 @@ CASES = {
                                        num_heads=(1, 2, 2, 4)),
                              window_size=2, img_size=64,
                              use_abs_pos_embed=True)),
+    # 4 prompted layers before the last, whose class token is the output
+    'mmpretrain-ViT': (ClsProTuneVisionTransformer,
+                       dict(arch=dict(embed_dims=16, num_layers=5,
+                                      num_heads=2, feedforward_channels=32),
+                            img_size=64, patch_size=16)),
 }
 
 

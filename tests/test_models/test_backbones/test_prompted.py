@@ -6,7 +6,8 @@ from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmpretrain.models.backbones import SwinTransformer as ClsSwin
 
-from mmprotune.models import (ClsProTuneSwinTransformer, ProTuneResNet,
+from mmprotune.models import (ClsProTuneSwinTransformer,
+                              ClsProTuneVisionTransformer, ProTuneResNet,
                               ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
 from mmprotune.testing import write_pretrained_checkpoint
@@ -16,6 +17,8 @@ SWIN = dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2),
             out_indices=(0, 1), window_size=4)
 CLS_SWIN = dict(arch=dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2)),
                 window_size=4, img_size=32, out_indices=(1, ))
+VIT = dict(arch=dict(embed_dims=16, num_layers=3, num_heads=2,
+                     feedforward_channels=32), img_size=32, patch_size=8)
 
 
 @pytest.mark.parametrize('prompt_cfg, pattern', [
@@ -172,3 +175,19 @@ def test_classifier_swin_loads_old_norm_keys_as_upstream(tmp_path):
     model.init_weights()
     assert torch.equal(model.norm1.weight, saved['norm1.weight'])
     assert torch.equal(model.norm1.weight, upstream.norm1.weight)
+
+
+def test_vit_refuses_what_cannot_reach_its_output():
+    """With the class token as output, the last layer's prompt (on the patch
+    tokens) would get no gradient; the hooked baselines do not apply."""
+    with pytest.raises(ValueError, match=r"tunes stage\(s\) \[2\] after the "
+                       r"last output stage 1 \(out_indices=\(2,\), "
+                       r"out_type='cls_token'"):
+        ClsProTuneVisionTransformer(**VIT, prompt_cfg=dict(stages=[1, 2]))
+    model = ClsProTuneVisionTransformer(**VIT, out_type='featmap',
+                                        prompt_cfg=dict(stages=[1, 2]))
+    assert list(model.prompts) == ['1', '2']
+    with pytest.raises(ValueError, match=r"applies to \['resnet', 'swin'\] "
+                       r"backbones, not to 'vit'; allowed: "
+                       r"\['TokenPromptBlock'\]"):
+        ClsProTuneVisionTransformer(**VIT, prompt_cfg=dict(type='LoRA'))

@@ -33,6 +33,14 @@ CLS_SWIN = dict(
     window_size=2,
     img_size=IMG,
     drop_path_rate=0.1)
+#: a ViT on a 4x4 patch grid, classifying from the class token
+CLS_VIT = dict(
+    type='VisionTransformer',
+    arch=dict(embed_dims=16, num_layers=3, num_heads=2,
+              feedforward_channels=32),
+    img_size=IMG,
+    patch_size=16,
+    drop_rate=0.1)
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
 RESNET_CHANNELS = [8, 16, 32, 64]
 
@@ -177,7 +185,8 @@ SEG_BASES = dict(
     '8xb2-160k_ade20k-512x512.py')
 CLS_BASES = dict(
     resnet='mmpretrain::resnet/resnet18_8xb32_in1k.py',
-    swin='mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py')
+    swin='mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
+    vit='mmpretrain::vision_transformer/vit-base-p16_64xb64_in1k.py')
 CASES = {
     'mmdet-retinanet-resnet': ('mmdet', 'resnet'),
     'mmdet-retinanet-swin': ('mmdet', 'swin'),
@@ -185,6 +194,7 @@ CASES = {
     'mmseg-upernet-swin': ('mmseg', 'swin'),
     'mmpretrain-classifier-resnetv1d': ('mmpretrain', 'resnet'),
     'mmpretrain-classifier-swin': ('mmpretrain', 'swin'),
+    'mmpretrain-classifier-vit': ('mmpretrain', 'vit'),
 }
 
 
@@ -196,8 +206,10 @@ def _build(name, data, tmp_path):
         upstream_classes = dict(resnet=ResNet, swin=SwinTransformer)
         resnet = dict(RESNET, type='ResNet', frozen_stages=1, norm_eval=True)
     elif scope == 'mmpretrain':
-        from mmpretrain.models.backbones import ResNetV1d, SwinTransformer
-        upstream_classes = dict(resnet=ResNetV1d, swin=SwinTransformer)
+        from mmpretrain.models.backbones import (ResNetV1d, SwinTransformer,
+                                                 VisionTransformer)
+        upstream_classes = dict(resnet=ResNetV1d, swin=SwinTransformer,
+                                vit=VisionTransformer)
         resnet = dict(RESNET, type='ResNetV1d', drop_path_rate=0.1)
         swin = CLS_SWIN
     else:
@@ -206,8 +218,9 @@ def _build(name, data, tmp_path):
         resnet = dict(RESNET, type='ResNetV1c', norm_eval=False,
                       dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
                       norm_cfg=dict(type='SyncBN', requires_grad=True))
-    upstream = dict(resnet=resnet, swin=swin)[kind]
-    channels = dict(resnet=RESNET_CHANNELS, swin=SWIN_CHANNELS)[kind]
+    upstream = dict(resnet=resnet, swin=swin, vit=CLS_VIT)[kind]
+    channels = dict(resnet=RESNET_CHANNELS, swin=SWIN_CHANNELS,
+                    vit=[16])[kind]
     checkpoint = tmp_path / 'pretrained.pth'
     kwargs = {k: v for k, v in upstream.items() if k != 'type'}
     if 'norm_cfg' in kwargs:
