@@ -263,6 +263,12 @@ def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
 
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert math.isfinite(loss)
+    # step 0 is the pretrained model: a model-level init (Swin-T
+    # classifier's TruncNormal of every Linear) left the prompts' zero
+    # up-projections at zero
+    ups = [k for k in snapshot.state if k.startswith('backbone.prompts.')
+           and '.up.' in k]
+    assert ups and not any(snapshot.state[k].any() for k in ups)
     state = runner.model.state_dict()
     upstream_keys = assert_upstream_as_loaded(state, loaded)
     moved = {
