@@ -1,5 +1,6 @@
 from .backbones import (ClsProTuneResNet, ClsProTuneResNetV1c,
                         ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
+                        ClsProTuneVisionTransformer,
                         ProTuneResNet, ProTuneResNetV1c, ProTuneResNetV1d,
                         ProTuneSwinTransformer, PromptedBackboneMixin,
                         PromptedClsResNetMixin, PromptedResNetMixin,
@@ -14,6 +15,7 @@ __all__ = [
     'ProTuneResNetV1c', 'ProTuneResNetV1d', 'SegProTuneResNetV1d',
     'PromptedClsResNetMixin', 'ClsProTuneResNet', 'ClsProTuneResNetV1c',
     'ClsProTuneResNetV1d', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
-    'SegProTuneSwinTransformer', 'ClsProTuneSwinTransformer', 'BitFit',
+    'SegProTuneSwinTransformer', 'ClsProTuneSwinTransformer',
+    'ClsProTuneVisionTransformer', 'BitFit',
     'LoRA', 'AdaptFormer', 'ConvAdapter', 'Mona', 'VPT'
 ]

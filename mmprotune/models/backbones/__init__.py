@@ -6,6 +6,7 @@ from .resnet import (ClsProTuneResNet, ClsProTuneResNetV1c,
                      SegProTuneResNetV1d)
 from .swin import (ClsProTuneSwinTransformer, ProTuneSwinTransformer,
                    PromptedSwinMixin, SegProTuneSwinTransformer)
+from .vit import ClsProTuneVisionTransformer
 
 __all__ = [
     'PromptedBackboneMixin', 'PromptedResNetMixin', 'ProTuneResNet',
@@ -13,5 +14,5 @@ __all__ = [
     'SegProTuneResNetV1d', 'PromptedClsResNetMixin', 'ClsProTuneResNet',
     'ClsProTuneResNetV1c', 'ClsProTuneResNetV1d', 'PromptedSwinMixin',
     'ProTuneSwinTransformer', 'SegProTuneSwinTransformer',
-    'ClsProTuneSwinTransformer'
+    'ClsProTuneSwinTransformer', 'ClsProTuneVisionTransformer'
 ]

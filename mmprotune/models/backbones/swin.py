@@ -5,7 +5,6 @@ from typing import List, Tuple
 
 import torch
 from torch.nn.modules.utils import _pair
-from torch.utils.checkpoint import checkpoint
 from mmdet.models.backbones import SwinTransformer as DetSwinTransformer
 from mmdet.registry import MODELS as DET_MODELS
 from mmpretrain.models.backbones import SwinTransformer as ClsSwinTransformer
@@ -27,7 +26,8 @@ class PromptedSwinMixin(PromptedBackboneMixin):
     lack them; they keep their (1, 0) init and stay frozen like the rest.
 
     With ``efficient_backward`` the frozen blocks after the first prompt are
-    activation-checkpointed (see :meth:`_run_block`).
+    activation-checkpointed (see
+    :meth:`PromptedBackboneMixin._run_checkpointed_block`).
 
     Example:
         >>> from mmprotune.models import ProTuneSwinTransformer
@@ -80,7 +80,7 @@ class PromptedSwinMixin(PromptedBackboneMixin):
         outs = []
         for i, stage in enumerate(self.stages):
             for block in stage.blocks:
-                x = self._run_block(block, x, hw_shape)
+                x = self._run_checkpointed_block(block, x, hw_shape)
             x = self._add_prompt(i, x, hw_shape)
             out, out_hw_shape = x, hw_shape
             if stage.downsample:
@@ -94,17 +94,6 @@ class PromptedSwinMixin(PromptedBackboneMixin):
                              self.num_features[i]).permute(0, 3, 1,
                                                            2).contiguous())
         return outs
-
-    def _run_block(self, block: torch.nn.Module, x: torch.Tensor,
-                   hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """One Swin block; with ``efficient_backward``, a block that must
-        pass a gradient to an earlier prompt keeps only its input and
-        recomputes its (frozen, deterministic eval-mode) forward in backward:
-        attention, softmax, LayerNorm and GELU keep nothing alive."""
-        if self.efficient_backward and torch.is_grad_enabled() \
-                and x.requires_grad:
-            return checkpoint(block, x, hw_shape, use_reentrant=False)
-        return block(x, hw_shape)
 
 
 @DET_MODELS.register_module()

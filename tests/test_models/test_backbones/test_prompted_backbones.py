@@ -11,6 +11,7 @@ from mmpretrain.models.backbones import ResNet as ClsResNet
 from mmpretrain.models.backbones import ResNetV1c as ClsResNetV1c
 from mmpretrain.models.backbones import ResNetV1d as ClsResNetV1d
 from mmpretrain.models.backbones import SwinTransformer as ClsSwin
+from mmpretrain.models.backbones import VisionTransformer as ClsViT
 from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.models.backbones import ResNet as SegResNet
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
@@ -21,9 +22,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmprotune.models import (ClsProTuneResNet, ClsProTuneResNetV1c,
                               ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
-                              ProTuneResNet, ProTuneResNetV1c,
-                              ProTuneSwinTransformer, SegProTuneResNet,
-                              SegProTuneResNetV1d, SegProTuneSwinTransformer)
+                              ClsProTuneVisionTransformer, ProTuneResNet,
+                              ProTuneResNetV1c, ProTuneSwinTransformer,
+                              SegProTuneResNet, SegProTuneResNetV1d,
+                              SegProTuneSwinTransformer)
 from mmprotune.testing import write_pretrained_checkpoint
 
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
@@ -34,6 +36,9 @@ SWIN = dict(
     window_size=4,
     pretrain_img_size=64,
     drop_path_rate=0.3)
+#: a ViT on a 4x4 patch grid
+VIT_ARCH = dict(embed_dims=16, num_heads=2, feedforward_channels=32)
+VIT = dict(img_size=64, patch_size=16, drop_path_rate=0.3)
 #: mmpretrain's Swin takes the widths as ``arch``; its image size is
 #: ``img_size``; a window larger than the last stage's 2x2 map is refused
 #: (unless ``pad_small_map=True``)
@@ -79,6 +84,14 @@ CASES = {
         CLS_MODELS, 'ProTuneSwinTransformer', ClsProTuneSwinTransformer,
         ClsSwin, dict(CLS_SWIN, out_indices=(0, 1, 2, 3),
                       out_after_downsample=True, frozen_stages=1)),
+    # the class token of the last layer: its 5th layer gets no prompt
+    'mmpretrain-ViT': (CLS_MODELS, 'ProTuneVisionTransformer',
+                       ClsProTuneVisionTransformer, ClsViT,
+                       dict(VIT, arch=dict(VIT_ARCH, num_layers=5))),
+    'mmpretrain-ViT-avg-featmap': (
+        CLS_MODELS, 'ProTuneVisionTransformer', ClsProTuneVisionTransformer,
+        ClsViT, dict(VIT, arch=dict(VIT_ARCH, num_layers=4),
+                     out_indices=[1, 3], out_type='avg_featmap')),
 }
 
 
