@@ -1,6 +1,7 @@
 """Point any mmdet/mmseg/mmpretrain config of this repository at the tiny
 synthetic data, so that a test can run the real model for a few iterations on
 a CPU."""
+import copy
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
@@ -65,7 +66,7 @@ def tiny_config(cfg: Config,
             that read no annotation file of their own (mmseg's and
             mmpretrain's). Default: False (no validation, no test loop).
     """
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)  # Config.copy() shares the nested dicts
     scope = cfg.get('default_scope')
     cfg.work_dir = work_dir
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
