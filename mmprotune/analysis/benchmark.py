@@ -308,8 +308,11 @@ def measure_side_by_side(configs: Dict[str, Config],
         track: Wraps the rounds, e.g. a progress bar.
     """
     context = multiprocessing.get_context('spawn')
+    # a copy for each worker: pickling mmpretrain's DataSample for a process
+    # turns its tensors into numpy arrays in place (its ForkingPickler
+    # reducer), so a second worker would get arrays
     workers = {
-        name: context.Pool(1, _start_worker, (cfg, batch))
+        name: context.Pool(1, _start_worker, (cfg, copy.deepcopy(batch)))
         for name, cfg in configs.items()
     }
     names = list(workers)

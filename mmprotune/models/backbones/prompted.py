@@ -2,7 +2,7 @@
 the wrapped backbone, add the tuning modules, keep frozen layers in eval mode
 and check that pretrained weights really fill the wrapped backbone.
 
-A family (ResNet, Swin) only says its name (``family``), the layout of its
+A family (ResNet, Swin, ViT) only says its name (``family``), the layout of its
 stage outputs (``stage_layout``), what its stages are and output
 (:meth:`PromptedBackboneMixin.stage_modules`,
 :meth:`PromptedBackboneMixin.stage_channels`) and where its stages end (its
