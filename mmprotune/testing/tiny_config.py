@@ -1,6 +1,7 @@
 """Point any mmdet/mmseg/mmpretrain config of this repository at the tiny
 synthetic data, so that a test can run the real model for a few iterations on
 a CPU."""
+import copy
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
@@ -59,31 +60,34 @@ def tiny_config(cfg: Config,
     configured.
 
     Args:
-        validate (bool): Keep the config's validation (its evaluator, on the
-            val split of ``data_root``) after the last iteration. Only for
-            evaluators that read no annotation file of their own (mmseg's and
-            mmpretrain's). Default: False (no validation).
+        validate (bool): Keep the config's validation (after the last
+            iteration) and its test loop, with their evaluators, on the
+            splits of ``data_root`` the config names. Only for evaluators
+            that read no annotation file of their own (mmseg's and
+            mmpretrain's). Default: False (no validation, no test loop).
     """
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)  # Config.copy() shares the nested dicts
     scope = cfg.get('default_scope')
     cfg.work_dir = work_dir
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-    stages = ('test', ) if validate else ('val', 'test')
-    for stage in stages:
-        cfg[f'{stage}_cfg'] = cfg[f'{stage}_dataloader'] = None
-        cfg[f'{stage}_evaluator'] = None
-    if validate:
-        evaluators = cfg.val_evaluator
+    for stage in ('val', 'test'):
+        if not validate:
+            cfg[f'{stage}_cfg'] = cfg[f'{stage}_dataloader'] = None
+            cfg[f'{stage}_evaluator'] = None
+            continue
+        evaluators = cfg[f'{stage}_evaluator']
         if isinstance(evaluators, dict):
             evaluators = [evaluators]
         with_files = [e.type for e in evaluators if e.get('ann_file')]
         if with_files:
             raise ValueError(
-                f'tiny_config(validate=True): the val_evaluator {with_files} '
-                'reads its own ann_file, which is not moved to data_root; '
-                'validate=True supports evaluators without ann_file')
+                f'tiny_config(validate=True): the {stage}_evaluator '
+                f'{with_files} reads its own ann_file, which is not moved to '
+                'data_root; validate=True supports evaluators without '
+                'ann_file')
+        _point_loader(cfg[f'{stage}_dataloader'], data_root, img_size)
+    if validate:
         cfg.train_cfg.val_interval = max_iters
-        _point_loader(cfg.val_dataloader, data_root, img_size)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = 1

@@ -1,6 +1,7 @@
 """Every config under configs/ (found by walking the folder) parses, builds
 its real model and trains one iteration on the tiny synthetic data, and
 freezes what its method says; the classification configs also validate."""
+import copy
 import math
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from mmengine.runner import Runner
 
 from mmprotune.testing import (make_ade20k_shapes, make_cifar_shapes,
                                make_coco_shapes, make_imagenet_shapes,
-                               tiny_config)
+                               tiny_config, write_pretrained_checkpoint)
+from mmprotune.utils import build_model
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs'
 CONFIGS = sorted(
@@ -20,7 +22,7 @@ CONFIGS = sorted(
 
 
 def test_configs_are_found():
-    assert len(CONFIGS) >= 25
+    assert len(CONFIGS) >= 44
 
 
 @pytest.fixture(scope='module')
@@ -135,3 +137,34 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
         ]
         assert changed == []
     assert {'accuracy/top1'} <= set(record.metrics)
+
+
+CLS_CONFIGS = sorted(
+    p for p in (CONFIG_DIR / 'image-classifier').glob('*_in1k.py')
+    if 'head-only' not in p.stem)  # head-only loads as protune does
+
+
+@pytest.mark.parametrize(
+    'config', CLS_CONFIGS, ids=[p.stem for p in CLS_CONFIGS])
+def test_classifier_loads_released_checkpoint_layout(config, tmp_path):
+    """The classification configs load their backbone from a whole-classifier
+    checkpoint (mmpretrain's releases: ``backbone.*`` and ``head.*`` keys)
+    through ``init_cfg.prefix='backbone'``: every backbone weight and BN
+    statistic comes from the file (here a local one of that layout)."""
+    cfg = Config.fromfile(str(config))
+    released = copy.deepcopy(cfg)
+    released.model.backbone.type = cfg.model.backbone.type.replace(
+        'ProTune', '')
+    released.model.backbone.pop('prompt_cfg', None)
+    path = tmp_path / 'release.pth'
+    saved = write_pretrained_checkpoint(build_model(released), path)
+    assert any(k.startswith('head.') for k in saved)
+    cfg.model.backbone.init_cfg.checkpoint = str(path)
+    backbone = build_model(cfg, pretrained=True).backbone
+    loaded = {
+        k: v
+        for k, v in backbone.state_dict().items()
+        if not k.startswith('prompts.')
+    }
+    assert loaded and all(
+        torch.equal(v, saved[f'backbone.{k}']) for k, v in loaded.items())
