@@ -1,8 +1,9 @@
-"""mmprotune: Pro-tuning of frozen backbones for mmdet 3.x and mmseg 1.x.
+"""mmprotune: Pro-tuning of frozen backbones for mmdet 3.x, mmseg 1.x and
+mmpretrain 1.x.
 
 Importing the package (``custom_imports=dict(imports=['mmprotune'])``)
-registers the ``ProTune*`` backbones in mmdet's and mmseg's ``MODELS``, the
-prompt blocks in :data:`mmprotune.registry.MODELS`, the
+registers the ``ProTune*`` backbones in mmdet's, mmseg's and mmpretrain's
+``MODELS``, the prompt blocks in :data:`mmprotune.registry.MODELS`, the
 ``ProTuneOptimWrapperConstructor``, the ``DeltaCheckpointHook``, a local
 checkpoint loader that works under torch >= 2.6 (see
 :mod:`mmprotune.utils.checkpoint`) and crash-safe local checkpoint writing

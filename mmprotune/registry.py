@@ -2,9 +2,10 @@
 names (Pro-tuning's prompt blocks and the PEFT baselines,
 :mod:`mmprotune.models.peft`).
 
-The backbone wrappers are registered in mmdet's and mmseg's ``MODELS`` (so a
-config with ``default_scope='mmdet'`` or ``'mmseg'`` finds them); the tuning
-modules live here, so that one ``prompt_cfg.type`` works in both scopes.
+The backbone wrappers are registered in mmdet's, mmseg's and mmpretrain's
+``MODELS`` (so a config with ``default_scope='mmdet'``, ``'mmseg'`` or
+``'mmpretrain'`` finds them); the tuning modules live here, so that one
+``prompt_cfg.type`` works in every scope.
 """
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry

@@ -1,8 +1,10 @@
-"""Deterministic tiny "shapes" datasets in the real COCO / ADE20K layouts.
+"""Deterministic tiny "shapes" datasets in the real COCO / ADE20K / ImageNet /
+CIFAR-100 layouts.
 
-The datasets exist for demos, smoke trainings and unit tests: the COCO and
-ADE20K archives (and any model hub) cannot be downloaded here, yet the upstream
-mmdet / mmsegmentation configs should run unchanged apart from ``data_root``.
+The datasets exist for demos, smoke trainings and unit tests: the archives
+(and any model hub) cannot be downloaded here, yet the upstream mmdet /
+mmsegmentation / mmpretrain configs should run unchanged apart from
+``data_root``.
 
 Each image shows 1-4 filled, coloured shapes (circle, axis-aligned or rotated
 square, triangle) on a textured background (smooth noise, stripes or a
@@ -26,13 +28,20 @@ Annotation conventions:
   background, ``2``/``3``/``4`` = circle/square/triangle.  After
   ``reduce_zero_label`` these become 255 (ignored) and 0..3, the indices of
   :data:`SEG_CLASSES`.
+* Classification (:func:`make_imagenet_shapes`, :func:`make_cifar_shapes`):
+  one label per image, the :data:`SHAPE_CLASSES` index of the shape with the
+  largest *visible* area (ties: the one drawn first). Occlusion and the
+  1-4 shapes of other classes make it a task a model has to learn, not one
+  that a colour or a pixel count answers.
 
 Generation uses only numpy and Pillow with a seeded
 ``numpy.random.default_rng``; identical arguments give byte-identical files.
 """
+import hashlib
 import json
 import os
 import os.path as osp
+import pickle
 from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
                     Union)
 
@@ -203,6 +212,18 @@ def _render_scene(rng: np.random.Generator, h: int, w: int) -> _Scene:
     ]
     image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
     return _Scene(image, inst_map, labels, keep)
+
+
+def _render_labelled_scene(rng: np.random.Generator, h: int,
+                           w: int) -> Tuple[np.ndarray, int]:
+    """Render scenes until one has a shape; return ``(image, label)`` with
+    the label of the shape with the largest visible area."""
+    while True:
+        scene = _render_scene(rng, h, w)
+        if scene.labels:
+            visible = np.bincount(
+                scene.inst_map.ravel(), minlength=len(scene.labels) + 1)[1:]
+            return scene.image, scene.labels[int(np.argmax(visible))]
 
 
 def _split_rng(seed: int, split: int) -> np.random.Generator:
@@ -412,3 +433,129 @@ def make_ade20k_shapes(data_root: str,
         })
     out['classes'] = SEG_CLASSES
     return out
+
+
+def make_imagenet_shapes(data_root: str,
+                         num_train: int = 32,
+                         num_val: int = 16,
+                         img_size: ImgSize = 128,
+                         seed: int = 0) -> Dict[str, object]:
+    """Write a tiny shapes classification set in the ImageNet layout of
+    mmpretrain's ``ImageNet`` / ``CustomDataset`` (with annotation files).
+
+    Layout under ``data_root``: ``{train,val}/shapes_{train,val}_<i>.JPEG``
+    and ``meta/{train,val}.txt`` with one ``file label`` line per image
+    (paths relative to ``train/`` or ``val/``, as ImageNet's). The label is
+    the :data:`SHAPE_CLASSES` index of the shape with the largest visible
+    area (see the module docstring; about 38% circles, 40% squares and 22%
+    triangles).
+
+    Args:
+        data_root (str): Output folder (created if missing).
+        num_train (int): Number of training images. Defaults to 32.
+        num_val (int): Number of validation images. Defaults to 16.
+        img_size (int | tuple[int, int]): Side, or ``(h, w)``. Defaults to 128.
+        seed (int): Base seed; train and val derive distinct generators.
+            Defaults to 0.
+
+    Returns:
+        dict: ``data_root``, ``train_img_dir``, ``val_img_dir``,
+        ``train_ann_file``, ``val_ann_file``, ``num_train``, ``num_val``,
+        ``train_labels``, ``val_labels`` (list of int, in file order) and
+        ``classes``.
+    """
+    h, w = _parse_size(img_size)
+    out: Dict[str, object] = dict(data_root=data_root)
+    os.makedirs(osp.join(data_root, 'meta'), exist_ok=True)
+    for split, (name, num) in enumerate((('train', num_train),
+                                         ('val', num_val))):
+        img_dir = osp.join(data_root, name)
+        ann_file = osp.join(data_root, 'meta', f'{name}.txt')
+        os.makedirs(img_dir, exist_ok=True)
+        rng = _split_rng(seed, split)
+        lines, labels = [], []
+        for i in range(1, int(num) + 1):
+            image, label = _render_labelled_scene(rng, h, w)
+            rel_path = f'shapes_{name}_{i:08d}.JPEG'
+            _save_jpeg(image, osp.join(img_dir, rel_path))
+            lines.append(f'{rel_path} {label}\n')
+            labels.append(label)
+        with open(ann_file, 'w', encoding='utf-8') as f:
+            f.writelines(lines)
+        out.update({
+            f'{name}_img_dir': img_dir,
+            f'{name}_ann_file': ann_file,
+            f'num_{name}': int(num),
+            f'{name}_labels': labels
+        })
+    out['classes'] = SHAPE_CLASSES
+    return out
+
+
+def make_cifar_shapes(data_root: str,
+                      num_train: int = 32,
+                      num_val: int = 16,
+                      seed: int = 0) -> Dict[str, object]:
+    """Write a tiny 32x32 shapes classification set in the python-pickle
+    layout of CIFAR-100 (``cifar-100-python.tar.gz`` extracted), as
+    mmpretrain's ``CIFAR100`` reads it.
+
+    Files under ``data_root/cifar-100-python``: ``train`` and ``test``
+    (pickled dicts with ``data``: ``(N, 3072)`` uint8 rows of the R, G and B
+    planes, ``fine_labels``, ``coarse_labels``, ``filenames`` and
+    ``batch_label``) and ``meta`` (``fine_label_names``: the 3
+    :data:`SHAPE_CLASSES`, ``coarse_label_names``: ``['shape']``). The fine
+    label is the class of the largest visible shape; the validation images
+    form the ``test`` split, as in CIFAR.
+
+    mmpretrain's ``CIFAR100`` checks the files against the MD5 sums of the
+    real archive before it reads them (and downloads the archive if they
+    differ); the returned ``md5`` lets a test point that check at these files.
+
+    Args:
+        data_root (str): Output folder (created if missing).
+        num_train (int): Number of training images. Defaults to 32.
+        num_val (int): Number of ``test`` images. Defaults to 16.
+        seed (int): Base seed; train and test derive distinct generators.
+            Defaults to 0.
+
+    Returns:
+        dict: ``data_root``, ``num_train``, ``num_val``, ``train_labels``,
+        ``val_labels`` (list of int), ``md5`` (``{file name: md5 hex}`` of
+        ``train``, ``test`` and ``meta``) and ``classes``.
+    """
+    folder = osp.join(data_root, 'cifar-100-python')
+    os.makedirs(folder, exist_ok=True)
+    out: Dict[str, object] = dict(data_root=data_root)
+    md5: Dict[str, str] = {}
+    for split, (name, file_name, num) in enumerate(
+        (('train', 'train', num_train), ('val', 'test', num_val))):
+        rng = _split_rng(seed, split)
+        images, labels = [], []
+        num = int(num)
+        for _ in range(num):
+            image, label = _render_labelled_scene(rng, 32, 32)
+            images.append(image.transpose(2, 0, 1).reshape(-1))
+            labels.append(label)
+        entry = dict(
+            filenames=[f'shapes_{file_name}_{i}.png' for i in range(num)],
+            batch_label=f'{file_name} batch 1 of 1',
+            fine_labels=labels,
+            coarse_labels=[0] * len(labels),
+            data=np.asarray(images, dtype=np.uint8).reshape(-1, 3072))
+        md5[file_name] = _write_pickle(entry, osp.join(folder, file_name))
+        out.update({f'num_{name}': num, f'{name}_labels': labels})
+    md5['meta'] = _write_pickle(
+        dict(
+            fine_label_names=list(SHAPE_CLASSES),
+            coarse_label_names=['shape']), osp.join(folder, 'meta'))
+    out.update(md5=md5, classes=SHAPE_CLASSES)
+    return out
+
+
+def _write_pickle(obj: dict, path: str) -> str:
+    """Pickle ``obj`` to ``path``; return the file's MD5 hex digest."""
+    data = pickle.dumps(obj, protocol=2)
+    with open(path, 'wb') as f:
+        f.write(data)
+    return hashlib.md5(data).hexdigest()

@@ -1,14 +1,20 @@
 """Every config under configs/ (found by walking the folder) parses, builds
 its real model and trains one iteration on the tiny synthetic data, and
-freezes what its method says."""
+freezes what its method says; the classification configs also validate."""
+import copy
 import math
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmprotune.testing import make_ade20k_shapes, make_coco_shapes, tiny_config
+from mmprotune.testing import (make_ade20k_shapes, make_cifar_shapes,
+                               make_coco_shapes, make_imagenet_shapes,
+                               tiny_config, write_pretrained_checkpoint)
+from mmprotune.utils import build_model
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs'
 CONFIGS = sorted(
@@ -16,15 +22,31 @@ CONFIGS = sorted(
 
 
 def test_configs_are_found():
-    assert len(CONFIGS) >= 18
+    assert len(CONFIGS) >= 44
 
 
 @pytest.fixture(scope='module')
 def data_roots(tmp_path_factory):
+    """Tiny data per dataset type of the configs. mmpretrain's ``CIFAR100``
+    checks its files against the MD5 sums of the real archive: pointed at
+    the synthetic files' sums for this module."""
+    from mmpretrain.datasets import CIFAR100
     root = tmp_path_factory.mktemp('data')
     make_coco_shapes(str(root / 'coco'), num_train=4, num_val=2, img_size=64)
     make_ade20k_shapes(str(root / 'ade'), num_train=4, num_val=2, img_size=64)
-    return dict(mmdet=str(root / 'coco'), mmseg=str(root / 'ade'))
+    make_imagenet_shapes(
+        str(root / 'imagenet'), num_train=4, num_val=2, img_size=64)
+    md5 = make_cifar_shapes(str(root / 'cifar'), num_train=4,
+                            num_val=2)['md5']
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CIFAR100, 'train_list', [['train', md5['train']]])
+        patch.setattr(CIFAR100, 'test_list', [['test', md5['test']]])
+        patch.setattr(CIFAR100, 'meta', dict(CIFAR100.meta, md5=md5['meta']))
+        yield dict(
+            mmdet=str(root / 'coco'),
+            mmseg=str(root / 'ade'),
+            ImageNet=str(root / 'imagenet'),
+            CIFAR100=str(root / 'cifar'))
 
 
 #: Config-name methods that tune the frozen backbone through ``prompts``:
@@ -42,12 +64,36 @@ def method_of(config: Path) -> str:
                 backbone_field.split('-')[0])
 
 
+class RecordHook(Hook):
+    """Copies the model's state when training starts (after the weights are
+    initialised) and keeps the validation metrics."""
+
+    def before_train(self, runner) -> None:
+        self.start = {
+            k: v.clone()
+            for k, v in runner.model.state_dict().items()
+        }
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self.metrics = metrics
+
+
 @pytest.mark.parametrize(
     'config', CONFIGS, ids=[str(p.relative_to(CONFIG_DIR)) for p in CONFIGS])
 def test_config_trains_one_iteration(config, data_roots, tmp_path):
     cfg = Config.fromfile(str(config))
-    cfg = tiny_config(cfg, data_roots[cfg.default_scope], str(tmp_path))
+    classification = cfg.default_scope == 'mmpretrain'
+    data = data_roots[cfg.train_dataloader.dataset.type
+                      if classification else cfg.default_scope]
+    # mmpretrain's Swin needs every stage's map (stride 32 at the end) at
+    # least as large as its 7x7 window.
+    swin = cfg.model.backbone.type.endswith('SwinTransformer')
+    img_size = 224 if classification and swin else 64
+    cfg = tiny_config(
+        cfg, data, str(tmp_path), img_size=img_size, validate=classification)
     runner = Runner.from_cfg(cfg)
+    record = RecordHook()
+    runner.register_hook(record)
     runner.train()
     assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
 
@@ -69,3 +115,56 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
     else:
         assert method in METHODS or \
             config.parent.name == 'demo', method
+
+    if not classification:
+        return
+    # Classification: exactly the prompts and the head train, the frozen
+    # backbone (weights and BN statistics) stays bit-identical, and the
+    # validation of the config ran.
+    end = runner.model.state_dict()
+    trained = sorted(n for n, p in runner.model.named_parameters()
+                     if p.requires_grad)
+    assert any(n.startswith('head.') for n in trained)
+    assert all(not torch.equal(record.start[n], end[n]) for n in trained
+               if n.startswith('head.'))
+    if method != 'full':
+        assert all(n.startswith(('head.', 'backbone.prompts.'))
+                   for n in trained), trained
+        changed = [
+            k for k, v in end.items() if k.startswith('backbone.')
+            and not k.startswith('backbone.prompts.')
+            and not torch.equal(record.start[k], v)
+        ]
+        assert changed == []
+    assert {'accuracy/top1'} <= set(record.metrics)
+
+
+CLS_CONFIGS = sorted(
+    p for p in (CONFIG_DIR / 'image-classifier').glob('*_in1k.py')
+    if 'head-only' not in p.stem)  # head-only loads as protune does
+
+
+@pytest.mark.parametrize(
+    'config', CLS_CONFIGS, ids=[p.stem for p in CLS_CONFIGS])
+def test_classifier_loads_released_checkpoint_layout(config, tmp_path):
+    """The classification configs load their backbone from a whole-classifier
+    checkpoint (mmpretrain's releases: ``backbone.*`` and ``head.*`` keys)
+    through ``init_cfg.prefix='backbone'``: every backbone weight and BN
+    statistic comes from the file (here a local one of that layout)."""
+    cfg = Config.fromfile(str(config))
+    released = copy.deepcopy(cfg)
+    released.model.backbone.type = cfg.model.backbone.type.replace(
+        'ProTune', '')
+    released.model.backbone.pop('prompt_cfg', None)
+    path = tmp_path / 'release.pth'
+    saved = write_pretrained_checkpoint(build_model(released), path)
+    assert any(k.startswith('head.') for k in saved)
+    cfg.model.backbone.init_cfg.checkpoint = str(path)
+    backbone = build_model(cfg, pretrained=True).backbone
+    loaded = {
+        k: v
+        for k, v in backbone.state_dict().items()
+        if not k.startswith('prompts.')
+    }
+    assert loaded and all(
+        torch.equal(v, saved[f'backbone.{k}']) for k, v in loaded.items())

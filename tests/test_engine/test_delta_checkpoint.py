@@ -3,7 +3,9 @@
 ResNet-18 of 16 base channels) trains 4 iterations with
 ``DeltaCheckpointHook``; its deltas are checked, resumed, tested with
 ``tools/test.py``, merged with ``tools/merge_delta.py`` (and
-:func:`~mmprotune.engine.delta.merge_delta`) and refused on another base."""
+:func:`~mmprotune.engine.delta.merge_delta`) and refused on another base.
+A tiny Pro-tuned mmpretrain classifier makes the same save + merge round
+trip."""
 import os
 import pickle
 import re
@@ -27,8 +29,8 @@ from mmprotune.engine.delta import (DELTA_META_KEY, DeltaBaseMismatchError,
                                     split_delta)
 from mmprotune.models import ProTuneResNet
 from mmprotune.testing import (REPO_ROOT, SHAPE_CLASSES, make_coco_shapes,
-                               repo_env, tiny_config, tool_command,
-                               write_pretrained_checkpoint)
+                               make_imagenet_shapes, repo_env, tiny_config,
+                               tool_command, write_pretrained_checkpoint)
 from mmprotune.version import __version__
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +38,8 @@ CONFIG = REPO / 'configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py'
 IMG = 64
 BACKBONE = dict(depth=18, base_channels=16)
 CHANNELS = [16, 32, 64, 128]
+CLS_CONFIG = REPO / ('configs/image-classifier/'
+                     'image-classifier_protune-r50_8xb32-100e_in1k.py')
 
 
 def make_config(data_root, work_dir, pretrained, max_iters=4, hook=True):
@@ -348,3 +352,51 @@ def test_hook_needs_a_pretrained_base(trained, tmp_path):
     with pytest.raises(ValueError, match='loads no pretrained checkpoint'):
         Runner.from_cfg(cfg).train()
     assert not list(tmp_path.glob('*.pth'))
+
+
+def test_classifier_delta_and_merge_round_trip(tmp_path):
+    """An mmpretrain ``ImageClassifier`` with a ``ProTuneResNet`` (the
+    repository's ImageNet config, shrunk): its delta lacks exactly the frozen
+    backbone; merged with its base it is the trained classifier, which a
+    plain mmengine load reproduces."""
+    from mmpretrain.models.backbones import ResNet as ClsResNet
+    make_imagenet_shapes(str(tmp_path / 'imagenet'), num_train=4, num_val=2,
+                         img_size=IMG)
+    pretrained = str(tmp_path / 'resnet18_base.pth')
+    write_pretrained_checkpoint(ClsResNet(**BACKBONE), pretrained)
+    cfg = tiny_config(Config.fromfile(str(CLS_CONFIG)),
+                      str(tmp_path / 'imagenet'), str(tmp_path / 'train'),
+                      img_size=IMG, max_iters=2, checkpoint=pretrained)
+    cfg.model.backbone.update(BACKBONE, prompt_cfg=dict(hidden_channels=8))
+    cfg.model.head.update(num_classes=len(SHAPE_CLASSES),
+                          in_channels=CHANNELS[-1])
+    cfg.data_preprocessor.num_classes = len(SHAPE_CLASSES)
+    cfg.custom_hooks = [dict(type='DeltaCheckpointHook')]
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=2)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    state = {
+        k: v.detach().clone()
+        for k, v in runner.model.state_dict().items()
+    }
+    delta_file = str(tmp_path / 'train' / 'iter_2.pth')
+    delta = torch.load(delta_file, weights_only=False)
+    frozen = {k for k in state
+              if k.startswith('backbone.') and
+              not k.startswith('backbone.prompts.')}
+    assert is_delta(delta) and frozen
+    assert set(delta['state_dict']) == set(state) - frozen
+
+    merged = merge_delta(cfg, delta_file, str(tmp_path / 'merged.pth'))
+    assert set(merged['state_dict']) == set(state)
+    for key, value in state.items():
+        assert torch.equal(merged['state_dict'][key], value), key
+    init_default_scope('mmpretrain')
+    plain = MODELS.build(cfg.model)
+    load_checkpoint(plain, str(tmp_path / 'merged.pth'), strict=True)
+    inputs = torch.rand(2, 3, IMG, IMG,
+                        generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(plain.eval()(inputs, mode='tensor'),
+                           runner.model.eval()(inputs, mode='tensor'))

@@ -1,6 +1,8 @@
-"""Tests for the synthetic COCO / ADE20K shapes generators."""
+"""Tests for the synthetic COCO / ADE20K / ImageNet / CIFAR-100 shapes
+generators."""
 import copy
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +10,8 @@ import pytest
 from PIL import Image
 
 from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
-                               make_coco_shapes)
+                               make_cifar_shapes, make_coco_shapes,
+                               make_imagenet_shapes)
 from mmprotune.testing.synthetic_data import encode_rle
 
 NUM_TRAIN, NUM_VAL, SIZE = 6, 3, 64
@@ -27,6 +30,20 @@ def ade_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('ade')
     make_ade20k_shapes(str(root), NUM_TRAIN, NUM_VAL, SIZE, seed=3)
     return root
+
+
+@pytest.fixture(scope='module')
+def imagenet_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('imagenet')
+    info = make_imagenet_shapes(str(root), NUM_TRAIN, NUM_VAL, SIZE, seed=3)
+    return root, info
+
+
+@pytest.fixture(scope='module')
+def cifar_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('cifar')
+    info = make_cifar_shapes(str(root), NUM_TRAIN, NUM_VAL, seed=3)
+    return root, info
 
 
 def _files(root: Path) -> dict:
@@ -169,7 +186,88 @@ def test_mmseg_dataset(ade_root):
     assert {0, 255} <= seen and seen & {1, 2, 3}
 
 
-@pytest.mark.parametrize('make', [make_coco_shapes, make_ade20k_shapes])
+def _coco_largest_labels(root: Path, split: str) -> list:
+    """Per image of a COCO shapes set: the class index of the annotation
+    with the largest (visible) area, the first one on ties."""
+    coco = json.loads(
+        (root / 'annotations' / f'instances_{split}2017.json').read_text())
+    labels = []
+    for image in coco['images']:
+        anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
+        largest = max(anns, key=lambda a: (a['area'], -a['id']))
+        labels.append(largest['category_id'] - 1)
+    return labels
+
+
+def test_imagenet_layout_and_labels(imagenet_root):
+    pytest.importorskip('mmpretrain')
+    from mmpretrain.datasets import ImageNet
+    root, info = imagenet_root
+    for split, num in (('train', NUM_TRAIN), ('val', NUM_VAL)):
+        dataset = ImageNet(data_root=str(root), split=split, pipeline=[])
+        assert len(dataset) == num
+        labels = [dataset.get_data_info(i)['gt_label'] for i in range(num)]
+        assert labels == info[f'{split}_labels']
+        for i in range(num):
+            img = Image.open(dataset.get_data_info(i)['img_path'])
+            assert img.mode == 'RGB' and img.size == (SIZE, SIZE)
+    labels = set(info['train_labels']) | set(info['val_labels'])
+    assert labels <= {0, 1, 2} and len(labels) > 1
+
+
+def test_classification_labels_follow_the_rule(tmp_path, imagenet_root,
+                                               cifar_root):
+    """The label is the class of the largest visible shape: the COCO maker
+    draws the same scenes from the same seed (the same JPEG bytes), and its
+    annotations give every visible shape's class and area."""
+    root, info = imagenet_root
+    coco = tmp_path / 'coco'
+    make_coco_shapes(str(coco), NUM_TRAIN, NUM_VAL, SIZE, seed=3)
+    for split in ('train', 'val'):
+        coco_files = sorted((coco / f'{split}2017').glob('*.jpg'))
+        with open(root / 'meta' / f'{split}.txt') as f:
+            lines = [line.split() for line in f]
+        for coco_file, (path, _) in zip(coco_files, lines):
+            assert (root / split / path).read_bytes() == \
+                coco_file.read_bytes()
+        assert [int(label) for _, label in lines] == \
+            _coco_largest_labels(coco, split) == info[f'{split}_labels']
+    # The CIFAR set follows the same rule at 32x32.
+    make_coco_shapes(str(coco / 'small'), NUM_TRAIN, NUM_VAL, 32, seed=3)
+    _, cifar = cifar_root
+    for split in ('train', 'val'):
+        assert cifar[f'{split}_labels'] == \
+            _coco_largest_labels(coco / 'small', split)
+
+
+def test_cifar100_layout(cifar_root, monkeypatch):
+    """mmpretrain's CIFAR100 reads the files (its MD5 check of the real
+    archive pointed at these files) and yields the images and labels."""
+    pytest.importorskip('mmpretrain')
+    from mmpretrain.datasets import CIFAR100
+    root, info = cifar_root
+    md5 = info['md5']
+    monkeypatch.setattr(CIFAR100, 'train_list', [['train', md5['train']]])
+    monkeypatch.setattr(CIFAR100, 'test_list', [['test', md5['test']]])
+    monkeypatch.setattr(CIFAR100, 'meta',
+                        dict(CIFAR100.meta, md5=md5['meta']))
+    for split, name, num in (('train', 'train', NUM_TRAIN),
+                             ('test', 'val', NUM_VAL)):
+        dataset = CIFAR100(
+            data_root=str(root), split=split, download=False, pipeline=[])
+        assert len(dataset) == num
+        assert [dataset.get_data_info(i)['gt_label']
+                for i in range(num)] == info[f'{name}_labels']
+        img = dataset.get_data_info(0)['img']
+        assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+        assert img.std() > 10  # a picture, not a constant
+    with open(root / 'cifar-100-python' / 'meta', 'rb') as f:
+        meta = pickle.load(f)
+    assert meta['fine_label_names'] == list(SHAPE_CLASSES)
+
+
+@pytest.mark.parametrize(
+    'make', [make_coco_shapes, make_ade20k_shapes, make_imagenet_shapes])
 def test_determinism(tmp_path, make):
     kwargs = dict(num_train=4, num_val=2, img_size=(48, 64))
     make(str(tmp_path / 'a'), seed=7, **kwargs)
@@ -179,9 +277,10 @@ def test_determinism(tmp_path, make):
     files_c = _files(tmp_path / 'c')
     assert len(files_a) > 0 and files_a == files_b
     assert files_a.keys() == files_c.keys()
-    assert all(files_a[k] != files_c[k] for k in files_a if k.endswith('jpg'))
+    assert all(files_a[k] != files_c[k] for k in files_a
+               if k.lower().endswith(('.jpg', '.jpeg')))
     # Train and val come from different generators.
-    jpgs = sorted(k for k in files_a if k.endswith('.jpg'))
+    jpgs = sorted(k for k in files_a if k.lower().endswith(('.jpg', '.jpeg')))
     assert files_a[jpgs[0]] != files_a[jpgs[-1]]
     img = Image.open(tmp_path / 'a' / jpgs[0])
     assert img.size == (64, 48)

@@ -2,18 +2,24 @@
 
 Every tool runs in a subprocess with a real mmengine Runner on tiny configs
 that inherit the upstream mmdet / mmseg configs (ResNet-18 with 16 base
-channels, 64-96 px synthetic images, 2-3 iterations).
+channels, 64-96 px synthetic images, 2-3 iterations), and on the repository's
+ImageNet Pro-tuning ResNet-50 classifier (mmpretrain) shrunk by
+:func:`mmprotune.testing.tiny_config`.
 """
 import pickle
 import socket
 import sys
 
 import pytest
+from mmengine.config import Config
 
-from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
-                               make_coco_shapes)
+from mmprotune.testing import (REPO_ROOT, SEG_CLASSES, SHAPE_CLASSES,
+                               make_ade20k_shapes, make_coco_shapes,
+                               make_imagenet_shapes, tiny_config)
 
 NUM_VAL = 4
+CLS_CONFIG = ('configs/image-classifier/'
+              'image-classifier_protune-r50_8xb32-100e_in1k.py')
 
 DET_CFG = """
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
@@ -144,7 +150,18 @@ def configs(tmp_path_factory):
     seg_cfg.write_text(
         SEG_CFG.format(
             data_root=str(seg_root), classes=SEG_CLASSES, palette=palette))
-    return dict(root=root, mmdet=det_cfg, mmseg=seg_cfg)
+    cls_root, cls_cfg = root / 'imagenet', root / 'tiny_classifier.py'
+    make_imagenet_shapes(str(cls_root), 4, NUM_VAL, img_size=64, seed=0)
+    cfg = tiny_config(
+        Config.fromfile(f'{REPO_ROOT}/{CLS_CONFIG}'),
+        str(cls_root),
+        str(root / 'unused'),
+        max_iters=2,
+        validate=True)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=1000, save_last=True)
+    cfg.dump(str(cls_cfg))
+    return dict(root=root, mmdet=det_cfg, mmseg=seg_cfg, mmpretrain=cls_cfg)
 
 
 @pytest.fixture(scope='module')
@@ -158,10 +175,17 @@ def trained(configs, tool):
     # mmseg: no --work-dir, so ./work_dirs/<config name> under the cwd
     seg_run = tool('tools/train.py', configs['mmseg'], cwd=root)
     seg_dir = root / 'work_dirs' / 'tiny_fcn'
-    return dict(mmdet=(det_dir, det_run, 3), mmseg=(seg_dir, seg_run, 2))
+    # mmpretrain: the scope comes from the config's default_scope
+    cls_dir = root / 'cls_work'
+    cls_run = tool('tools/train.py', configs['mmpretrain'], '--work-dir',
+                   cls_dir)
+    return dict(
+        mmdet=(det_dir, det_run, 3),
+        mmseg=(seg_dir, seg_run, 2),
+        mmpretrain=(cls_dir, cls_run, 2))
 
 
-@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
 def test_train(trained, scope):
     work_dir, (rc, out), iters = trained[scope]
     assert rc == 0, out[-5000:]
@@ -170,6 +194,20 @@ def test_train(trained, scope):
     assert (work_dir / 'last_checkpoint').is_file()
     if scope == 'mmdet':  # max_iters=2 in the config, 3 from --cfg-options
         assert not (work_dir / 'iter_2.pth').exists()
+    if scope == 'mmpretrain':  # validated after the last iteration
+        assert 'accuracy/top1' in out
+        assert 'trainable (prompt) of' in out
+
+
+def test_test_classifier(trained, configs, tool, tmp_path):
+    """tools/test.py evaluates the classifier's checkpoint (mmpretrain's
+    Accuracy on the val split)."""
+    work_dir, (rc, _), iters = trained['mmpretrain']
+    assert rc == 0, 'training failed'
+    rc, log = tool('tools/test.py', configs['mmpretrain'],
+                   work_dir / f'iter_{iters}.pth', '--work-dir', tmp_path)
+    assert rc == 0, log[-5000:]
+    assert 'accuracy/top1' in log and 'accuracy/top5' in log
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
@@ -227,7 +265,7 @@ def test_clear_errors(tmp_path, tool, args, config, message):
     assert rc != 0
     assert message in out, out[-3000:]
     if 'default_scope' in message:
-        assert "expected one of ('mmdet', 'mmseg')" in out
+        assert "expected one of ('mmdet', 'mmseg', 'mmpretrain')" in out
 
 
 def _free_port():

@@ -1,13 +1,15 @@
-"""mmdet's and mmseg's own tools/train.py (shipped in their wheels) train our
-configs unchanged."""
+"""mmdet's, mmseg's and mmpretrain's own tools/train.py (shipped in their
+wheels) train our configs unchanged."""
 from pathlib import Path
 
 import mmdet
+import mmpretrain
 import mmseg
 import pytest
 from mmengine.config import Config
 
-from mmprotune.testing import make_ade20k_shapes, make_coco_shapes, tiny_config
+from mmprotune.testing import (make_ade20k_shapes, make_coco_shapes,
+                               make_imagenet_shapes, tiny_config)
 
 REPO = Path(__file__).parents[2]
 CASES = {
@@ -16,6 +18,8 @@ CASES = {
     'mmseg': (mmseg,
               'configs/upernet/upernet_protune-swin-t-p4-w7_8xb2-160k_'
               'ade20k-512x512.py', make_ade20k_shapes),
+    'mmpretrain': (mmpretrain, 'configs/image-classifier/image-classifier_'
+                   'protune-r50_8xb32-100e_in1k.py', make_imagenet_shapes),
 }
 
 

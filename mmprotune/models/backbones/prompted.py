@@ -2,7 +2,7 @@
 the wrapped backbone, add the tuning modules, keep frozen layers in eval mode
 and check that pretrained weights really fill the wrapped backbone.
 
-A family (ResNet, Swin) only says its name (``family``), the layout of its
+A family (ResNet, Swin, ViT) only says its name (``family``), the layout of its
 stage outputs (``stage_layout``), what its stages are and output
 (:meth:`PromptedBackboneMixin.stage_modules`,
 :meth:`PromptedBackboneMixin.stage_channels`) and where its stages end (its
@@ -201,14 +201,30 @@ class PromptedBackboneMixin:
             raise ValueError(
                 f'{type(self).__name__}: prompt_cfg.stages={list(stages)} '
                 f'tunes stage(s) {after} after the last output stage {last} '
-                f'(out_indices={tuple(self.out_indices)}): nothing they '
-                'compute reaches an output, so their parameters would get no '
-                'gradient; allowed: stages in '
-                f'[0, {last}] (or add the stage to out_indices)')
+                f'({self._output_note()}): nothing they compute reaches an '
+                'output, so their parameters would get no gradient; allowed: '
+                f'stages in [0, {last}] (or add the stage to out_indices)')
+
+    def _output_note(self) -> str:
+        """What decides :meth:`last_output_stage`, for its error
+        messages."""
+        return f'out_indices={tuple(self.out_indices)}'
 
     def _total_stride(self) -> int:
         """Downsampling factor from the image to the last stage's output."""
         raise NotImplementedError
+
+    def _run_checkpointed_block(self, block: nn.Module, x: torch.Tensor,
+                                *args) -> torch.Tensor:
+        """One frozen transformer block, ``block(x, *args)``; with
+        ``efficient_backward``, a block that must pass a gradient to an
+        earlier prompt keeps only its input and recomputes its (frozen,
+        deterministic eval-mode) forward in backward: attention, softmax,
+        LayerNorm and GELU keep nothing alive."""
+        if self.efficient_backward and torch.is_grad_enabled() \
+                and x.requires_grad:
+            return checkpoint(block, x, *args, use_reentrant=False)
+        return block(x, *args)
 
     def _check_input_size(self, x: torch.Tensor) -> None:
         """Refuse images smaller than the total stride, whose last stages

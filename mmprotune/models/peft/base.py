@@ -128,8 +128,8 @@ def ensure_hooks(layer: nn.Module, target: nn.Module) -> None:
 class TuningModule(BaseModule):
     """What a backbone wrapper asks of a ``prompt_cfg.type``.
 
-    The wrapper (``backbone`` below) offers ``family`` (``'resnet'`` or
-    ``'swin'``), ``stage_layout`` (``'map'`` or ``'token'``),
+    The wrapper (``backbone`` below) offers ``family`` (``'resnet'``,
+    ``'swin'`` or ``'vit'``), ``stage_layout`` (``'map'`` or ``'token'``),
     ``stage_channels()`` and ``stage_modules()``.
 
     Attributes:
@@ -211,7 +211,8 @@ class HookedMethod(TuningModule):
     Args:
         stage (nn.Module): The frozen stage (ResNet ``layer{i+1}``, Swin
             ``stages[i]``). It is not registered as a child.
-        family (str): ``'resnet'`` or ``'swin'``.
+        family (str): ``'resnet'`` or ``'swin'`` (the families with hooked
+            methods; none applies to ``'vit'``).
 
     Attributes:
         families (tuple[str]): Backbone families the method applies to.

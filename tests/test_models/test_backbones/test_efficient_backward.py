@@ -6,8 +6,9 @@ from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmseg.models.backbones import SwinTransformer as SegSwin
 
-from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
-                              ProTuneSwinTransformer,
+from mmprotune.models import (ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
+                              ClsProTuneVisionTransformer, ProTuneResNet,
+                              ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
 from mmprotune.testing.backbone_pairs import efficient_and_plain, prompt_grads
 from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
@@ -24,6 +25,20 @@ CASES = {
                                                strides=(1, 2, 1, 1))),
     'mmdet-Swin': (ProTuneSwinTransformer, SWIN),
     'mmseg-Swin': (SegProTuneSwinTransformer, SWIN),
+    # classifiers: the last stage's output; stochastic depth in the blocks
+    'mmpretrain-ResNet50-v1d': (ClsProTuneResNetV1d,
+                                dict(depth=50, base_channels=4,
+                                     stem_channels=4, drop_path_rate=0.1)),
+    'mmpretrain-Swin': (ClsProTuneSwinTransformer,
+                        dict(arch=dict(embed_dims=16, depths=(2, 1, 2, 1),
+                                       num_heads=(1, 2, 2, 4)),
+                             window_size=2, img_size=64,
+                             use_abs_pos_embed=True)),
+    # 4 prompted layers before the last, whose class token is the output
+    'mmpretrain-ViT': (ClsProTuneVisionTransformer,
+                       dict(arch=dict(embed_dims=16, num_layers=5,
+                                      num_heads=2, feedforward_channels=32),
+                            img_size=64, patch_size=16)),
 }
 
 
@@ -42,6 +57,7 @@ grads = prompt_grads
     ('mmdet-ResNet18', (1, 3), False),
     ('mmseg-ResNetV1c', (1, 3), True),
     ('mmdet-Swin', (1, 3), False),
+    ('mmpretrain-Swin', (0, 2), True),
 ])
 def test_gradients_match_plain_autograd(name, stages, mode):
     efficient, plain = pair(name, stages)

@@ -1,7 +1,7 @@
 """A few iterations of the real mmengine Runner with each PEFT baseline in
-a detector or a segmentor of its family: losses finite, frozen weights and BN
-statistics bit-identical to the loaded checkpoint, every method parameter
-moved."""
+a detector, a segmentor or a classifier of its family: losses finite, frozen
+weights and BN statistics bit-identical to the loaded checkpoint, every
+method parameter moved."""
 import math
 
 import pytest
@@ -12,7 +12,7 @@ from test_training import (Snapshot, _build,  # noqa: F401
                            assert_upstream_as_loaded, data)
 
 # (Runner case of test_training, prompt_cfg): each method once per family,
-# detectors and segmentors both covered
+# detectors, segmentors and classifiers covered
 PEFT_CASES = {
     'mmdet-retinanet-resnet-BitFit': ('mmdet-retinanet-resnet',
                                       dict(type='BitFit')),
@@ -34,6 +34,12 @@ PEFT_CASES = {
     # the tokens get a gradient from the 2nd iteration (the gates start at 0)
     'mmseg-upernet-swin-VPT': ('mmseg-upernet-swin',
                                dict(type='VPT', num_tokens=4)),
+    'mmpretrain-classifier-resnetv1d-ConvAdapter': (
+        'mmpretrain-classifier-resnetv1d', dict(type='ConvAdapter')),
+    'mmpretrain-classifier-swin-VPT': ('mmpretrain-classifier-swin',
+                                       dict(type='VPT', num_tokens=4)),
+    'mmpretrain-classifier-swin-Mona': ('mmpretrain-classifier-swin',
+                                        dict(type='Mona', hidden_channels=4)),
 }
 
 

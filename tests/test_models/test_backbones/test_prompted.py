@@ -4,15 +4,21 @@ import pytest
 import torch
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
+from mmpretrain.models.backbones import SwinTransformer as ClsSwin
 
-from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
-                              ProTuneSwinTransformer,
+from mmprotune.models import (ClsProTuneSwinTransformer,
+                              ClsProTuneVisionTransformer, ProTuneResNet,
+                              ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
 from mmprotune.testing import write_pretrained_checkpoint
 
 RESNET = dict(depth=18, base_channels=8)
 SWIN = dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2), strides=(4, 2),
             out_indices=(0, 1), window_size=4)
+CLS_SWIN = dict(arch=dict(embed_dims=16, depths=(1, 1), num_heads=(1, 2)),
+                window_size=4, img_size=32, out_indices=(1, ))
+VIT = dict(arch=dict(embed_dims=16, num_layers=3, num_heads=2,
+                     feedforward_channels=32), img_size=32, patch_size=8)
 
 
 @pytest.mark.parametrize('prompt_cfg, pattern', [
@@ -134,3 +140,54 @@ def test_swin_bare_state_dict_is_refused_clearly(tmp_path):
     model = ProTuneSwinTransformer(**SWIN, init_cfg=_pretrained(path))
     with pytest.raises(ValueError, match='bare_swin.pth'):
         model.init_weights()
+
+
+def test_classifier_swin_needs_its_last_norm(tmp_path):
+    """mmpretrain's last output norm is part of the ImageNet network: a
+    checkpoint without it is refused (the other stages' norms may be new)."""
+    path = tmp_path / 'no_norm.pth'
+    kwargs = dict(CLS_SWIN, out_indices=(0, 1))
+    write_pretrained_checkpoint(ClsSwin(**kwargs), path)
+    state = torch.load(path)
+    state['state_dict'] = {k: v for k, v in state['state_dict'].items()
+                           if not k.startswith('norm')}
+    torch.save(state, path)
+    model = ClsProTuneSwinTransformer(**kwargs, init_cfg=_pretrained(path))
+    with pytest.raises(ValueError, match=r"2 missing key\(s\) \['norm1.bias', "
+                       r"'norm1.weight'\]"):
+        model.init_weights()
+
+
+def test_classifier_swin_loads_old_norm_keys_as_upstream(tmp_path):
+    """A checkpoint saved before version 2 of mmpretrain's Swin names the
+    last output norm ``norm``; upstream renames it for its own class only,
+    the wrapper does the same and matches it."""
+    path = tmp_path / 'old_swin.pth'
+    saved = write_pretrained_checkpoint(ClsSwin(**CLS_SWIN), path)
+    state = torch.load(path)
+    state['state_dict'] = {k.replace('norm1.', 'norm.', 1)
+                           if k.startswith('norm1.') else k: v
+                           for k, v in state['state_dict'].items()}
+    torch.save(state, path)
+    upstream = ClsSwin(**CLS_SWIN, init_cfg=_pretrained(path))
+    upstream.init_weights()
+    model = ClsProTuneSwinTransformer(**CLS_SWIN, init_cfg=_pretrained(path))
+    model.init_weights()
+    assert torch.equal(model.norm1.weight, saved['norm1.weight'])
+    assert torch.equal(model.norm1.weight, upstream.norm1.weight)
+
+
+def test_vit_refuses_what_cannot_reach_its_output():
+    """With the class token as output, the last layer's prompt (on the patch
+    tokens) would get no gradient; the hooked baselines do not apply."""
+    with pytest.raises(ValueError, match=r"tunes stage\(s\) \[2\] after the "
+                       r"last output stage 1 \(out_indices=\(2,\), "
+                       r"out_type='cls_token'"):
+        ClsProTuneVisionTransformer(**VIT, prompt_cfg=dict(stages=[1, 2]))
+    model = ClsProTuneVisionTransformer(**VIT, out_type='featmap',
+                                        prompt_cfg=dict(stages=[1, 2]))
+    assert list(model.prompts) == ['1', '2']
+    with pytest.raises(ValueError, match=r"applies to \['resnet', 'swin'\] "
+                       r"backbones, not to 'vit'; allowed: "
+                       r"\['TokenPromptBlock'\]"):
+        ClsProTuneVisionTransformer(**VIT, prompt_cfg=dict(type='LoRA'))

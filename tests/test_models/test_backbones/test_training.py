@@ -1,6 +1,7 @@
-"""A few iterations of the real mmengine Runner for a detector and a
-segmentor with each wrapper family: losses finite, frozen weights and BN
-statistics bit-identical to the loaded checkpoint, prompts and heads moved."""
+"""A few iterations of the real mmengine Runner for a detector, a segmentor
+and a classifier with each wrapper family: losses finite, frozen weights and
+BN statistics bit-identical to the loaded checkpoint, every prompt parameter
+and the heads moved."""
 import math
 
 import pytest
@@ -10,7 +11,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
-                               make_coco_shapes, write_pretrained_checkpoint)
+                               make_coco_shapes, make_imagenet_shapes,
+                               write_pretrained_checkpoint)
 
 IMG = 64
 SWIN = dict(
@@ -23,6 +25,22 @@ SWIN = dict(
     drop_path_rate=0.1,
     out_indices=(0, 1, 2, 3))
 SWIN_CHANNELS = [16, 32, 64, 128]
+#: the same Swin in mmpretrain's arguments, as a classifier takes it (the
+#: last stage's output; a window no larger than its 2x2 map)
+CLS_SWIN = dict(
+    type='SwinTransformer',
+    arch=dict(embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4)),
+    window_size=2,
+    img_size=IMG,
+    drop_path_rate=0.1)
+#: a ViT on a 4x4 patch grid, classifying from the class token
+CLS_VIT = dict(
+    type='VisionTransformer',
+    arch=dict(embed_dims=16, num_layers=3, num_heads=2,
+              feedforward_channels=32),
+    img_size=IMG,
+    patch_size=16,
+    drop_rate=0.1)
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
 RESNET_CHANNELS = [8, 16, 32, 64]
 
@@ -34,6 +52,8 @@ def data(tmp_path_factory):
                      img_size=IMG)
     make_ade20k_shapes(str(root / 'ade'), num_train=8, num_val=2,
                        img_size=IMG)
+    make_imagenet_shapes(str(root / 'imagenet'), num_train=8, num_val=2,
+                         img_size=IMG)
     return root
 
 
@@ -120,11 +140,38 @@ def seg_cfg(data_root, work_dir, base, backbone, channels):
     return _common(cfg, work_dir)
 
 
-def _backbone(kind, upstream, checkpoint):
+def cls_cfg(data_root, work_dir, base, backbone, channels):
+    """An mmpretrain ``ImageClassifier`` from an upstream ImageNet config
+    (Swin-T's keeps its Mixup/CutMix and model-level init), on the shapes
+    classification set."""
+    cfg = get_config(base)
+    cfg.model.backbone = backbone
+    cfg.model.head.update(num_classes=len(SHAPE_CLASSES),
+                          in_channels=channels[-1], topk=(1, ))
+    cfg.data_preprocessor.num_classes = len(SHAPE_CLASSES)
+    cfg.train_dataloader.update(batch_size=2, num_workers=0,
+                                persistent_workers=False)
+    cfg.train_dataloader.dataset = dict(
+        type='CustomDataset',
+        data_root=str(data_root),
+        ann_file='meta/train.txt',
+        data_prefix='train',
+        metainfo=dict(classes=SHAPE_CLASSES),
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+            dict(type='PackInputs')
+        ])
+    return _common(cfg, work_dir)
+
+
+def _backbone(upstream, checkpoint, prefix):
     """A ``ProTune*`` backbone config as a user writes it: the upstream
-    config with ``type`` changed, loading the same checkpoint."""
+    config with ``type`` changed, loading the same checkpoint (with
+    ``prefix='backbone.'`` for a detector's checkpoint unless the backbone
+    strips it itself)."""
     cfg = dict(upstream, type='ProTune' + upstream['type'])
-    if kind == 'swin':
+    if not prefix:
         cfg['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint)
     else:
         cfg['init_cfg'] = dict(
@@ -136,37 +183,57 @@ SEG_BASES = dict(
     resnet='mmseg::fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py',
     swin='mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
     '8xb2-160k_ade20k-512x512.py')
+CLS_BASES = dict(
+    resnet='mmpretrain::resnet/resnet18_8xb32_in1k.py',
+    swin='mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
+    vit='mmpretrain::vision_transformer/vit-base-p16_64xb64_in1k.py')
 CASES = {
     'mmdet-retinanet-resnet': ('mmdet', 'resnet'),
     'mmdet-retinanet-swin': ('mmdet', 'swin'),
     'mmseg-fcn-resnetv1c': ('mmseg', 'resnet'),
     'mmseg-upernet-swin': ('mmseg', 'swin'),
+    'mmpretrain-classifier-resnetv1d': ('mmpretrain', 'resnet'),
+    'mmpretrain-classifier-swin': ('mmpretrain', 'swin'),
+    'mmpretrain-classifier-vit': ('mmpretrain', 'vit'),
 }
 
 
 def _build(name, data, tmp_path):
     scope, kind = CASES[name]
+    swin = SWIN
     if scope == 'mmdet':
         from mmdet.models.backbones import ResNet, SwinTransformer
         upstream_classes = dict(resnet=ResNet, swin=SwinTransformer)
         resnet = dict(RESNET, type='ResNet', frozen_stages=1, norm_eval=True)
+    elif scope == 'mmpretrain':
+        from mmpretrain.models.backbones import (ResNetV1d, SwinTransformer,
+                                                 VisionTransformer)
+        upstream_classes = dict(resnet=ResNetV1d, swin=SwinTransformer,
+                                vit=VisionTransformer)
+        resnet = dict(RESNET, type='ResNetV1d', drop_path_rate=0.1)
+        swin = CLS_SWIN
     else:
         from mmseg.models.backbones import ResNetV1c, SwinTransformer
         upstream_classes = dict(resnet=ResNetV1c, swin=SwinTransformer)
         resnet = dict(RESNET, type='ResNetV1c', norm_eval=False,
                       dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
                       norm_cfg=dict(type='SyncBN', requires_grad=True))
-    upstream = dict(resnet=resnet, swin=SWIN)[kind]
-    channels = dict(resnet=RESNET_CHANNELS, swin=SWIN_CHANNELS)[kind]
+    upstream = dict(resnet=resnet, swin=swin, vit=CLS_VIT)[kind]
+    channels = dict(resnet=RESNET_CHANNELS, swin=SWIN_CHANNELS,
+                    vit=[16])[kind]
     checkpoint = tmp_path / 'pretrained.pth'
     kwargs = {k: v for k, v in upstream.items() if k != 'type'}
     if 'norm_cfg' in kwargs:
         kwargs['norm_cfg'] = dict(type='BN', requires_grad=True)
     loaded = write_pretrained_checkpoint(
         upstream_classes[kind](**kwargs), checkpoint, prefix='backbone.')
-    backbone = _backbone(kind, upstream, str(checkpoint))
+    backbone = _backbone(upstream, str(checkpoint),
+                         prefix=kind == 'resnet' or scope == 'mmpretrain')
     if scope == 'mmdet':
         cfg = det_cfg(data / 'coco', tmp_path, backbone, channels)
+    elif scope == 'mmpretrain':
+        cfg = cls_cfg(data / 'imagenet', tmp_path, CLS_BASES[kind], backbone,
+                      channels)
     else:
         base = SEG_BASES[kind]
         cfg = seg_cfg(data / 'ade', tmp_path, base, backbone, channels)
@@ -196,6 +263,12 @@ def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
 
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert math.isfinite(loss)
+    # step 0 is the pretrained model: a model-level init (Swin-T
+    # classifier's TruncNormal of every Linear) left the prompts' zero
+    # up-projections at zero
+    ups = [k for k in snapshot.state if k.startswith('backbone.prompts.')
+           and '.up.' in k]
+    assert ups and not any(snapshot.state[k].any() for k in ups)
     state = runner.model.state_dict()
     upstream_keys = assert_upstream_as_loaded(state, loaded)
     moved = {
@@ -203,9 +276,13 @@ def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
         if state[k].is_floating_point()
         and not torch.equal(state[k], snapshot.state[k])
     }
-    assert any(k.startswith('backbone.prompts.') for k in moved)
-    head = 'bbox_head.' if CASES[name][0] == 'mmdet' else 'decode_head.'
+    # every prompt parameter got a gradient (AdamW moves each one that did)
+    prompt_keys = [k for k, p in runner.model.named_parameters()
+                   if k.startswith('backbone.prompts.')]
+    assert prompt_keys and all(k in moved for k in prompt_keys)
+    head = dict(mmdet='bbox_head.', mmseg='decode_head.',
+                mmpretrain='head.')[CASES[name][0]]
     assert any(k.startswith(head) for k in moved)
-    assert any(k.startswith('neck.' if CASES[name][0] == 'mmdet'
-                            else 'decode_head.') for k in moved)
+    if CASES[name][0] == 'mmdet':
+        assert any(k.startswith('neck.') for k in moved)
     assert not any(k in upstream_keys for k in moved)

@@ -6,10 +6,13 @@ import torch
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmengine.config import ConfigDict
+from mmpretrain.models.backbones import ResNetV1d as ClsResNetV1d
+from mmpretrain.models.backbones import SwinTransformer as ClsSwin
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 from mmseg.models.backbones import SwinTransformer as SegSwin
 
-from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
+from mmprotune.models import (ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
+                              ProTuneResNet, ProTuneResNetV1c,
                               ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
 
@@ -22,6 +25,12 @@ SWIN = dict(
     out_indices=(0, 1),
     window_size=4,
     pretrain_img_size=32)
+#: the same Swin in mmpretrain's arguments
+CLS_SWIN = dict(
+    arch=dict(embed_dims=16, depths=(2, 1), num_heads=(1, 2)),
+    out_indices=(0, 1),
+    window_size=4,
+    img_size=32)
 IMG = 32
 
 # case -> (wrapper, upstream class, upstream kwargs, family)
@@ -35,6 +44,10 @@ WRAPPERS = {
                         'resnet'),
     'mmdet-Swin': (ProTuneSwinTransformer, DetSwin, SWIN, 'swin'),
     'mmseg-Swin': (SegProTuneSwinTransformer, SegSwin, SWIN, 'swin'),
+    # a classifier's backbone: the last stage's output only
+    'mmpretrain-ResNetV1d': (ClsProTuneResNetV1d, ClsResNetV1d, RESNET,
+                             'resnet'),
+    'mmpretrain-Swin': (ClsProTuneSwinTransformer, ClsSwin, CLS_SWIN, 'swin'),
 }
 RANK, HIDDEN, REDUCTION, TOKENS = 2, 4, 2, 3
 METHODS = {
