@@ -231,7 +231,8 @@ def check_test_out(scope: str, out: Optional[str]) -> None:
 def enable_visualization(cfg: Config, scope: str, show: bool,
                          wait_time: float, show_dir: Optional[str]) -> None:
     """``--show`` / ``--show-dir``: turn on ``default_hooks.visualization``
-    (Det/SegVisualizationHook).
+    (Det/SegVisualizationHook), drawing every test image unless the config
+    sets the hook's ``interval`` (mmseg's draws one image in 50 by default).
 
     Raises:
         RuntimeError: The config has no visualization hook.
@@ -243,6 +244,7 @@ def enable_visualization(cfg: Config, scope: str, show: bool,
             '"visualization=dict(type=\'DetVisualizationHook\')" (mmdet) or '
             '"visualization=dict(type=\'SegVisualizationHook\')" (mmseg).')
     hook['draw'] = True
+    hook.setdefault('interval', 1)
     if show:
         hook['show'] = True
         hook['wait_time'] = wait_time
