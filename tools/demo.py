@@ -82,10 +82,15 @@ METRIC = re.compile(r'coco/(\w+): (-?[\d.]+)')
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Pretrain a ResNet-18, Pro-tune a detector with it '
-        'frozen, evaluate it, and summarise metrics, parameters and times.')
+        description='Pretrain a ResNet-18, train a detector on it frozen '
+        'without (head-only) and with prompt blocks (Pro-tuning), evaluate '
+        'both, draw their predictions, and summarise metrics, pictures, '
+        'parameters and times.')
     parser.add_argument(
-        '--config', default=DEFAULT_CONFIG, help='demo config file')
+        '--config',
+        default=DEFAULT_CONFIG,
+        help='the Pro-tuning config (a ProTune* backbone); its head-only '
+        'baseline is derived from it')
     parser.add_argument(
         '--work-dir',
         help='where checkpoints and logs go (default: work_dirs/demo, '

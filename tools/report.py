@@ -33,6 +33,7 @@ from mmprotune.analysis.benchmark import (METHOD_ALIASES, METHODS,
                                           peft_methods)
 from mmprotune.analysis.report import redraw
 
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('configs', nargs='*', help='config files')
