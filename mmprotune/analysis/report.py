@@ -3,6 +3,7 @@
 and a chart of ratios to a reference method, both drawn from
 ``report.json`` (:func:`redraw`)."""
 import io
+import itertools
 import json
 import os.path as osp
 
@@ -53,7 +54,7 @@ METHOD_COLOURS = {
     'mona': '#e377c2',
     'vpt': '#bcbd22',
 }
-OTHER_COLOURS = ('#d62728', '#17becf', '#7f7f7f', '#1f77b4')
+OTHER_COLOURS = ('#d62728', '#17becf', '#e6ab02', '#1b9e77')
 
 
 def ratio(result: dict, ref: dict, key: str):
@@ -101,7 +102,7 @@ def save_figure(fig, path: str) -> None:
 def method_colours(methods) -> dict:
     """``methods`` -> their colours: :data:`METHOD_COLOURS`, else the next
     of :data:`OTHER_COLOURS` (in turn, repeating)."""
-    others = (c for i in range(len(methods)) for c in OTHER_COLOURS)
+    others = itertools.cycle(OTHER_COLOURS)
     return {m: METHOD_COLOURS.get(m) or next(others) for m in methods}
 
 
