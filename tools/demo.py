@@ -1,15 +1,20 @@
 """Pro-tuning demo: frozen pretrained ResNet-18 + prompt blocks on a detector.
 
-Runs end to end on a CPU in a few minutes, with no download:
+Runs end to end on a CPU in about a quarter of an hour, with no download:
 
 1. write the synthetic COCO-layout "shapes" dataset (if absent);
 2. pretrain the ResNet-18 on a source task (if its checkpoint is absent):
    ``tools/misc/pretrain_backbone.py``;
-3. Pro-tune the detector (frozen backbone, trainable prompts, neck and
-   heads): ``tools/train.py``;
-4. evaluate the saved checkpoint: ``tools/test.py``;
-5. print the COCO metrics, the trainable-parameter figures and the time of
-   each step.
+3. train the detector on the frozen backbone twice with ``tools/train.py``:
+   the head-only baseline (no prompt blocks: the frozen backbone as it is,
+   derived from the config by
+   :func:`mmprotune.analysis.benchmark.method_variants`) and Pro-tuning
+   (trainable prompts), the neck and heads trained in both;
+4. evaluate each saved checkpoint with ``tools/test.py --show-dir``, which
+   also draws its predictions on every validation image (ground truth left,
+   predictions right; mmdet's ``DetVisualizationHook``);
+5. print the COCO metrics of both, where their pictures are, the
+   trainable-parameter figures and the time of each step.
 
 Example::
 
@@ -32,6 +37,7 @@ with warnings.catch_warnings():  # pkg_resources deprecation notes
     from mmengine.config import Config
     from mmengine.logging import MMLogger
 
+    from mmprotune.analysis.benchmark import method_variants
     from mmprotune.testing import (REPO_ROOT, make_coco_shapes, repo_env,
                                    tool_command)
     from mmprotune.utils import build_model, count_parameters
@@ -41,6 +47,10 @@ DEFAULT_CONFIG = osp.join(
     'faster-rcnn_protune-r18_fpn_1xb8-300i_shapes-coco.py')
 PRETRAINED_NAME = 'resnet18_shapes-pretrain.pth'
 DATA_SEED = 0  # the pretraining uses its own seed (tools/misc/...: 1)
+#: The models the demo trains, tests and draws: the frozen backbone as it is
+#: (the baseline), then Pro-tuned.
+METHODS = OrderedDict([('head-only', 'head-only (frozen backbone)'),
+                       ('protune', 'Pro-tuning')])
 
 #: Sizes of the full and the quick run.
 SETTINGS = dict(
@@ -50,14 +60,17 @@ SETTINGS = dict(
         img_size=128,
         pretrain=['--iters', '300', '--img-size', '64', '--batch-size', '32',
                   '--num-images', '2000'],
-        max_iters=None),
+        max_iters=None,
+        score_thr=0.3),  # DetVisualizationHook's default
     quick=dict(
         num_train=16,
         num_val=8,
         img_size=128,
         pretrain=['--iters', '4', '--img-size', '64', '--batch-size', '8',
                   '--num-images', '32'],
-        max_iters=4))
+        max_iters=4,
+        # after 4 iterations no box scores the drawing's default 0.3
+        score_thr=0.0))
 
 #: Child-process log lines worth echoing to the console (after the logger's
 #: ``<date> <time> - mmengine - INFO - `` prefix is cut).
@@ -69,10 +82,15 @@ METRIC = re.compile(r'coco/(\w+): (-?[\d.]+)')
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Pretrain a ResNet-18, Pro-tune a detector with it '
-        'frozen, evaluate it, and summarise metrics, parameters and times.')
+        description='Pretrain a ResNet-18, train a detector on it frozen '
+        'without (head-only) and with prompt blocks (Pro-tuning), evaluate '
+        'both, draw their predictions, and summarise metrics, pictures, '
+        'parameters and times.')
     parser.add_argument(
-        '--config', default=DEFAULT_CONFIG, help='demo config file')
+        '--config',
+        default=DEFAULT_CONFIG,
+        help='the Pro-tuning config (a ProTune* backbone); its head-only '
+        'baseline is derived from it')
     parser.add_argument(
         '--work-dir',
         help='where checkpoints and logs go (default: work_dirs/demo, '
@@ -152,6 +170,20 @@ def parse_metrics(output: str) -> Dict[str, float]:
     return {name: float(value) for name, value in METRIC.findall(output)}
 
 
+def write_head_only_config(config: str, out_dir: str) -> str:
+    """Write the head-only baseline of the Pro-tuning ``config`` (the same
+    config without prompt blocks) into ``out_dir``, named as ``config`` with
+    ``head-only`` for ``protune``; return its path."""
+    cfg = method_variants(Config.fromfile(config), ['head-only'])['head-only']
+    name = osp.basename(config)
+    name = name.replace('protune', 'head-only') if 'protune' in name else \
+        f'head-only_{name}'
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, name)
+    cfg.dump(path)
+    return path
+
+
 def last_checkpoint(work_dir: str) -> str:
     """The checkpoint that ``tools/train.py`` saved last."""
     with open(osp.join(work_dir, 'last_checkpoint'), encoding='utf-8') as f:
@@ -191,9 +223,15 @@ def main() -> int:
             f'default_hooks.checkpoint.interval={n}',
             'default_hooks.logger.interval=1'
         ]
+    # the boxes drawn by tools/test.py --show-dir
+    test_options = [
+        f'default_hooks.visualization.score_thr={settings["score_thr"]}'
+    ]
 
     times: Dict[str, float] = OrderedDict()
     notes: Dict[str, str] = {}
+    metrics: Dict[str, Dict[str, float]] = {}
+    pictures: Dict[str, str] = {}
     start = time.time()
     try:
         t = time.time()
@@ -215,33 +253,44 @@ def main() -> int:
             notes['pretrain'] = found[-1] if found else 'done'
         times['2. pretrain backbone'] = time.time() - t
 
-        t = time.time()
-        run_step(
-            'train',
-            tool_command('tools/train.py', config, '--work-dir', work_dir,
-                         '--cfg-options', *cfg_options),
-            osp.join(log_dir, 'train.log'))
-        checkpoint = last_checkpoint(work_dir)
-        times['3. train (Pro-tuning)'] = time.time() - t
+        configs = dict(
+            protune=config,
+            **{'head-only': write_head_only_config(
+                config, osp.join(work_dir, 'head-only'))})
+        checkpoints = {}
+        for i, (method, name) in enumerate(METHODS.items()):
+            t = time.time()
+            run_step(
+                f'train {method}',
+                tool_command('tools/train.py', configs[method], '--work-dir',
+                             osp.join(work_dir, method), '--cfg-options',
+                             *cfg_options),
+                osp.join(log_dir, f'train_{method}.log'))
+            checkpoints[method] = last_checkpoint(osp.join(work_dir, method))
+            times[f'{3 + i}. train {name}'] = time.time() - t
 
-        t = time.time()
-        out = run_step(
-            'test',
-            tool_command('tools/test.py', config, checkpoint, '--work-dir',
-                         osp.join(work_dir, 'test'), '--cfg-options',
-                         *cfg_options),
-            osp.join(log_dir, 'test.log'))
-        metrics = parse_metrics(out)
-        if 'bbox_mAP' not in metrics:
-            raise StepFailed('no coco/bbox_mAP in the test log '
-                             f'{osp.join(log_dir, "test.log")}')
-        times['4. test'] = time.time() - t
+        for i, (method, name) in enumerate(METHODS.items()):
+            t = time.time()
+            pictures[method] = osp.join(work_dir, 'pictures', method)
+            out = run_step(
+                f'test {method}',
+                tool_command('tools/test.py', configs[method],
+                             checkpoints[method], '--work-dir',
+                             osp.join(work_dir, method, 'test'), '--show-dir',
+                             pictures[method], '--cfg-options', *cfg_options,
+                             *test_options),
+                osp.join(log_dir, f'test_{method}.log'))
+            metrics[method] = parse_metrics(out)
+            if 'bbox_mAP' not in metrics[method]:
+                raise StepFailed('no coco/bbox_mAP in the test log '
+                                 f'{osp.join(log_dir, f"test_{method}.log")}')
+            times[f'{5 + i}. test {name}'] = time.time() - t
 
         t = time.time()
         # the training log already has the backbone's own report
         MMLogger.get_instance('mmprotune_demo', log_level='WARNING')
         params = count_parameters(build_model(Config.fromfile(config)))
-        times['5. count parameters'] = time.time() - t
+        times['7. count parameters'] = time.time() - t
     except StepFailed as err:
         print(f'[demo] FAILED: {err}', file=sys.stderr)
         return 1
@@ -250,21 +299,31 @@ def main() -> int:
     print('\n' + '=' * 72)
     print(f'Pro-tuning demo summary ({mode} run)')
     print(f'  config:     {osp.relpath(config, REPO_ROOT)}')
+    print(f'  baseline:   {configs["head-only"]}')
     print(f'  data:       {notes["data"]}')
     print(f'  pretrain:   {notes["pretrain"]}')
-    print(f'  checkpoint: {checkpoint}')
+    for method, name in METHODS.items():
+        print(f'  {name}: {checkpoints[method]}')
     print('COCO metrics on the val split (tools/test.py):')
-    for kind in ('bbox', 'segm'):
-        if f'{kind}_mAP' in metrics:
-            print(f'  {kind} mAP: {metrics[f"{kind}_mAP"]:.3f}   '
-                  f'mAP_50: {metrics.get(f"{kind}_mAP_50", -1):.3f}   '
-                  f'mAP_75: {metrics.get(f"{kind}_mAP_75", -1):.3f}')
-    print('Parameters:')
+    for method, name in METHODS.items():
+        print(f'  {name}')
+        for kind in ('bbox', 'segm'):
+            found = metrics[method]
+            if f'{kind}_mAP' in found:
+                print(f'    {kind} mAP: {found[f"{kind}_mAP"]:.3f}   '
+                      f'mAP_50: {found.get(f"{kind}_mAP_50", -1):.3f}   '
+                      f'mAP_75: {found.get(f"{kind}_mAP_75", -1):.3f}')
+    print('Pictures of the predictions on the val images, the same file '
+          'names for both models (ground truth left, predictions right, '
+          f'boxes scoring {settings["score_thr"]} or more):')
+    for method, name in METHODS.items():
+        print(f'  {name:<28}{pictures[method]}')
+    print('Parameters (Pro-tuning):')
     print(format_parameters(params))
     print('Wall time:')
     for step, seconds in times.items():
-        print(f'  {step:<30}{seconds:>8.1f} s')
-    print(f'  {"total":<30}{total:>8.1f} s')
+        print(f'  {step:<36}{seconds:>8.1f} s')
+    print(f'  {"total":<36}{total:>8.1f} s')
     print('=' * 72)
     return 0
 

@@ -8,12 +8,16 @@ Two ways to name the methods:
         --methods full,head-only,protune-naive,protune,lora --img-size 256
     # or compare configs as they are (the first is the reference)
     python tools/report.py CONFIG_A CONFIG_B ...
+    # draw report.png and print the table again from a report.json
+    python tools/report.py --from-json docs/report/mask-rcnn_r50/report.json
 
 Each method runs in its own process, on the same input batch; the timed steps
 are interleaved (one step of each method per round, medians over rounds).
 Prints a markdown table with ratios against the reference (full fine-tuning
 when ``--methods`` includes it), writes ``report.json`` and ``report.png``
-(bar chart of the ratios) into ``--out-dir``.
+(the ratios, in a time, a memory, a parameters and a checkpoint panel) into
+``--out-dir``. ``--from-json`` draws ``report.png`` and prints the table
+again from a ``report.json`` without measuring.
 """
 import argparse
 import os.path as osp
@@ -27,11 +31,12 @@ from mmprotune.analysis.benchmark import (METHOD_ALIASES, METHODS,
                                           make_batch, measure_side_by_side,
                                           method_variants, parse_methods,
                                           peft_methods)
-from mmprotune.analysis.report import markdown, plot
+from mmprotune.analysis.report import redraw
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument('configs', nargs='*', help='config files')
     parser.add_argument(
         '--methods',
         type=parse_methods,
@@ -45,7 +50,21 @@ def parse_args():
                         help='timed steps (the median is reported)')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--out-dir', default='work_dirs/report')
-    return parser.parse_args()
+    parser.add_argument(
+        '--from-json',
+        metavar='JSON',
+        help='draw report.png (beside JSON) and print the table again from '
+        'this report.json, without measuring (takes no config)')
+    args = parser.parse_args()
+    if args.from_json:
+        if args.configs:
+            parser.error('--from-json takes no config, got '
+                         f'{" ".join(args.configs)}')
+        if not osp.isfile(args.from_json):
+            parser.error(f'--from-json: no such file: {args.from_json}')
+    elif not args.configs:
+        parser.error('give config files, or --from-json')
+    return args
 
 
 def variants(args):
@@ -58,6 +77,9 @@ def variants(args):
 
 def main():
     args = parse_args()
+    if args.from_json:
+        print(redraw(args.from_json))
+        return
     configs = variants(args)
     first = next(iter(configs.values()))
     batch = make_batch(first, args.batch_size, args.img_size)
@@ -70,15 +92,13 @@ def main():
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     # mmengine's dump turns numpy scalars into Python numbers, and writes
     # atomically once mmprotune is imported (AtomicLocalBackend)
-    mmengine.dump(dict(img_size=args.img_size, batch_size=args.batch_size,
+    json_path = osp.join(args.out_dir, 'report.json')
+    mmengine.dump(dict(configs=[Path(c).stem for c in args.configs],
+                       img_size=args.img_size, batch_size=args.batch_size,
                        reference=reference, results=results),
-                  osp.join(args.out_dir, 'report.json'), indent=2)
-    title = (f'{" / ".join(Path(c).stem for c in args.configs)}: batch '
-             f'{args.batch_size}x3x{args.img_size}x{args.img_size}, '
-             f'ratios to {reference}')
-    plot(results, reference, title, osp.join(args.out_dir, 'report.png'))
-    print(f'\n{title}:\n')
-    print(markdown(results, reference))
+                  json_path, indent=2)
+    # drawn from the JSON just written, as --from-json draws them
+    print('\n' + redraw(json_path))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,11 @@
 """The cost report of ``tools/report.py``: the figures of
 :func:`mmprotune.analysis.benchmark.measure_side_by_side` as a markdown table
-and a bar chart of ratios to a reference method."""
+and a chart of ratios to a reference method, both drawn from
+``report.json`` (:func:`redraw`)."""
 import io
+import itertools
+import json
+import os.path as osp
 
 from ..utils import atomic_write
 
@@ -27,6 +31,30 @@ COLUMNS = (
 #: Columns whose ratio is taken to another figure of the reference: a delta
 #: checkpoint replaces the reference's full one.
 RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
+#: The chart's panels: title -> the keys of :data:`COLUMNS` it shows.
+PANELS = {
+    'Time': ('train_step_s', 'backbone_step_s', 'inference_s'),
+    'Memory': ('cuda_peak_bytes', 'peak_rss_bytes', 'saved_bytes_model',
+               'saved_bytes_backbone', 'retained_bytes_backbone',
+               'cuda_peak_bytes_backbone'),
+    'Parameters and FLOPs': ('trainable_params', 'flops_backbone_neck'),
+    'Checkpoint': ('checkpoint_bytes_full', 'checkpoint_bytes_delta'),
+}
+#: A fixed colour per method, the same in every chart (methods of configs
+#: compared as they are take :data:`OTHER_COLOURS` in turn).
+METHOD_COLOURS = {
+    'full': '#525252',
+    'head-only': '#b0b0b0',
+    'protune-naive': '#9ecae1',
+    'protune': '#08519c',
+    'bitfit': '#2ca02c',
+    'lora': '#ff7f0e',
+    'adaptformer': '#9467bd',
+    'conv-adapter': '#8c564b',
+    'mona': '#e377c2',
+    'vpt': '#bcbd22',
+}
+OTHER_COLOURS = ('#d62728', '#17becf', '#e6ab02', '#1b9e77')
 
 
 def ratio(result: dict, ref: dict, key: str):
@@ -71,26 +99,107 @@ def save_figure(fig, path: str) -> None:
     atomic_write(buffer.getvalue(), path)
 
 
+def method_colours(methods) -> dict:
+    """``methods`` -> their colours: :data:`METHOD_COLOURS`, else the next
+    of :data:`OTHER_COLOURS` (in turn, repeating)."""
+    others = itertools.cycle(OTHER_COLOURS)
+    return {m: METHOD_COLOURS.get(m) or next(others) for m in methods}
+
+
+def _draw_panel(ax, results: dict, reference: str, title: str, columns,
+                colours: dict) -> None:
+    """Horizontal bars of the ratios to ``reference``: a group per column
+    (top to bottom), a bar per method; each bar labelled with its ratio, the
+    reference's with its value and unit."""
+    ref = results[reference]
+    height = 0.8 / len(results)
+    longest = 1.0
+    for row, (label, key, scale, unit) in enumerate(columns):
+        for i, (name, result) in enumerate(results.items()):
+            to_ref = ratio(result, ref, key)
+            if to_ref is None:
+                continue
+            y = row + (i - (len(results) - 1) / 2) * height
+            ax.barh(y, to_ref, height * 0.9, color=colours[name])
+            text = f'{to_ref:.2f}×'
+            if name == reference:
+                value = result[key] / scale
+                text = f'{value:,.{0 if value >= 100 else 1}f} {unit}'
+            ax.text(to_ref, y, ' ' + text, va='center', fontsize=7)
+            longest = max(longest, to_ref)
+    ax.set_yticks(range(len(columns)))
+    # a ratio to another figure of the reference says which
+    by_key = {c[1]: c[0] for c in COLUMNS}
+    ax.set_yticklabels([
+        label if key not in RATIO_TO else
+        f'{label}\n(to {reference}\'s {by_key[RATIO_TO[key]]})'
+        for label, key, _, _ in columns
+    ], fontsize=8)
+    ax.set_ylim(len(columns) - 0.5, -0.5)
+    ax.set_xlim(0, longest * 1.3)
+    ax.axvline(1.0, color='black', linewidth=0.6, linestyle='--')
+    ax.set_title(title, fontsize=9, loc='left')
+    ax.tick_params(axis='x', labelsize=7)
+    for side in ('top', 'right'):
+        ax.spines[side].set_visible(False)
+
+
 def plot(results: dict, reference: str, title: str, path: str) -> None:
-    """Bars of each method's ratios to ``reference``, per column that the
-    reference has, saved to ``path``."""
+    """The ratios of each method to ``reference`` in the panels of
+    :data:`PANELS` (the columns the reference has a figure for), each method
+    in its colour (:func:`method_colours`), saved as PNG to ``path``."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     ref = results[reference]
-    keys = [c for c in COLUMNS if ref.get(RATIO_TO.get(c[1], c[1]))]
-    fig, ax = plt.subplots(figsize=(2 + 1.6 * len(keys), 4))
-    width = 0.8 / len(results)
-    for i, (name, result) in enumerate(results.items()):
-        ratios = [ratio(result, ref, k) or 0 for _, k, _, _ in keys]
-        ax.bar([j + i * width for j in range(len(keys))], ratios, width,
-               label=name)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(keys))])
-    ax.set_xticklabels([c[0] for c in keys], rotation=30, ha='right',
-                       fontsize=8)
-    ax.axhline(1.0, color='black', linewidth=0.5)
-    ax.set_ylabel(f'ratio to {reference}')
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    by_key = {c[1]: c for c in COLUMNS}
+    panels = {
+        name: [by_key[k] for k in keys if ref.get(RATIO_TO.get(k, k))]
+        for name, keys in PANELS.items()
+    }
+    panels = {name: cols for name, cols in panels.items() if cols}
+    rows = [list(panels.items())[i:i + 2] for i in range(0, len(panels), 2)]
+    heights = [max(len(cols) for _, cols in row) for row in rows]
+    per_group = 0.25 + 0.18 * len(results)
+    top = 0.55  # inches for the title and the legend
+    fig_height = top + 0.7 * len(rows) + per_group * sum(heights)
+    fig, axes = plt.subplots(
+        len(rows), 2, squeeze=False,
+        figsize=(11, fig_height),
+        gridspec_kw=dict(height_ratios=heights))
+    colours = method_colours(list(results))
+    for row, axes_row in zip(rows, axes):
+        for (name, cols), ax in zip(row, axes_row):
+            _draw_panel(ax, results, reference, name, cols, colours)
+        for ax in axes_row[len(row):]:
+            ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(f'ratio to {reference}', fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in results]
+    fig.suptitle(title, fontsize=10, y=1 - 0.1 / fig_height, va='top')
+    fig.legend(handles, list(results), loc='upper center', ncol=len(results),
+               fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.35 / fig_height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - top / fig_height))
     save_figure(fig, path)
+
+
+def report_title(report: dict) -> str:
+    """The title of a ``report.json``'s table and chart: its configs, batch
+    and reference."""
+    size, batch = report['img_size'], report['batch_size']
+    return (f'{" / ".join(report["configs"])}: batch {batch}x3x{size}x'
+            f'{size}, ratios to {report["reference"]}')
+
+
+def redraw(json_path: str) -> str:
+    """Draw the chart (``report.png`` beside ``json_path``) from a
+    ``report.json`` alone, without measuring; return the text the run
+    printed: the title and the markdown table (:func:`markdown`)."""
+    with open(json_path, encoding='utf-8') as f:
+        report = json.load(f)
+    title = report_title(report)
+    results, reference = report['results'], report['reference']
+    plot(results, reference, title,
+         osp.join(osp.dirname(osp.abspath(json_path)), 'report.png'))
+    return f'{title}:\n\n{markdown(results, reference)}'

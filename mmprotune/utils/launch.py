@@ -236,8 +236,9 @@ def enable_visualization(cfg: Config, scope: str, show: bool,
                          wait_time: float, show_dir: Optional[str]) -> None:
     """``--show`` / ``--show-dir``: turn on ``default_hooks.visualization``
     (mmdet's DetVisualizationHook, mmseg's SegVisualizationHook,
-    mmpretrain's VisualizationHook, which then draws every test image as
-    mmpretrain's ``tools/test.py`` does by default).
+    mmpretrain's VisualizationHook), drawing every test image unless the
+    config sets the hook's ``interval`` (mmseg's draws one image in 50 by
+    default, mmpretrain's one in 5000).
 
     Raises:
         RuntimeError: The config has no visualization hook.
@@ -249,11 +250,8 @@ def enable_visualization(cfg: Config, scope: str, show: bool,
             '"visualization=dict(type=\'DetVisualizationHook\')" (mmdet), '
             '"visualization=dict(type=\'SegVisualizationHook\')" (mmseg) or '
             '"visualization=dict(type=\'VisualizationHook\')" (mmpretrain).')
-    if scope == 'mmpretrain':
-        hook['enable'] = True
-        hook['interval'] = 1
-    else:
-        hook['draw'] = True
+    hook['enable' if scope == 'mmpretrain' else 'draw'] = True
+    hook.setdefault('interval', 1)
     if show:
         hook['show'] = True
         hook['wait_time'] = wait_time

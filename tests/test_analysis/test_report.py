@@ -4,10 +4,13 @@ import json
 import os
 from pathlib import Path
 
+import mmcv
 import pytest
 from mmengine.config import Config
+from PIL import ImageColor
 
 from mmprotune.analysis.benchmark import method_variants, parse_methods
+from mmprotune.analysis.report import METHOD_COLOURS
 from mmprotune.utils import build_model
 
 REPO = Path(__file__).parents[2]
@@ -154,6 +157,21 @@ def test_report_figures_match_independent_counts(tiny_config, tool,
         results['protune']['saved_bytes_backbone']
     assert results['protune']['checkpoint_bytes_delta'] < \
         results['protune']['checkpoint_bytes_full']
+
+    # --from-json draws the chart again and prints the table the run printed
+    (out_dir / 'report.png').unlink()
+    rc, redrawn = tool('tools/report.py', '--from-json',
+                       out_dir / 'report.json')
+    assert rc == 0, redrawn[-3000:]
+    table = redrawn[redrawn.index('| method |'):].strip()
+    assert table.count('\n') == 1 + len(results)  # header, rule, rows
+    assert table in out
+    assert redrawn.strip() in out  # the title too
+    chart = mmcv.imread(str(out_dir / 'report.png'), channel_order='rgb')
+    # each method in its own fixed colour
+    colours = {tuple(c) for c in chart.reshape(-1, 3).tolist()}
+    for method in results:
+        assert ImageColor.getrgb(METHOD_COLOURS[method]) in colours, method
 
 
 def test_reports_are_written_atomically(tmp_path):
