@@ -1,7 +1,8 @@
-"""``tools/test.py --show-dir DIR`` on our configs, in both scopes: a picture
+"""``tools/test.py --show-dir DIR`` on our configs, in every scope: a picture
 per test image, with the predictions drawn (boxes and masks by mmdet's
 ``DetVisualizationHook``, the segmentation map by mmseg's
-``SegVisualizationHook``)."""
+``SegVisualizationHook``, the predicted class by mmpretrain's
+``VisualizationHook``)."""
 from pathlib import Path
 
 import mmcv
@@ -11,7 +12,8 @@ import torch
 from mmengine.config import Config
 
 from mmprotune.testing import (SHAPE_CLASSES, make_ade20k_shapes,
-                               make_coco_shapes, tiny_config)
+                               make_coco_shapes, make_imagenet_shapes,
+                               tiny_config)
 from mmprotune.utils import build_model
 
 REPO = Path(__file__).parents[2]
@@ -22,6 +24,8 @@ CASES = {
               make_coco_shapes),
     'mmseg': ('configs/upernet/upernet_protune-r50_4xb4-160k_'
               'ade20k-512x512.py', make_ade20k_shapes),
+    'mmpretrain': ('configs/image-classifier/image-classifier_protune-r50_'
+                   '8xb32-100e_in1k.py', make_imagenet_shapes),
 }
 
 
@@ -29,6 +33,9 @@ def tiny_test_config(config: str, data_root: Path, work_dir: Path) -> Config:
     """``config`` on the tiny data of ``data_root``: :func:`tiny_config`, and
     its test split (the validation images) at ``IMG_SIZE`` px."""
     original = Config.fromfile(str(REPO / config))
+    if original.default_scope == 'mmpretrain':  # its test split is val/
+        return tiny_config(
+            original, str(data_root), str(work_dir), validate=True)
     cfg = tiny_config(original, str(data_root), str(work_dir))
     cfg.test_dataloader = original.test_dataloader
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
@@ -52,16 +59,17 @@ def tiny_test_config(config: str, data_root: Path, work_dir: Path) -> Config:
     return cfg
 
 
-def is_drawn(picture: np.ndarray, image: np.ndarray) -> bool:
+def is_drawn(picture: np.ndarray, image: np.ndarray,
+             min_changed: float = 0.05) -> bool:
     """The predictions are drawn on ``image`` in ``picture``: its last
     panel (mmdet puts the ground truth left of the predictions) is the size
-    of ``image``, and at least 5% of its pixels changed by more than JPEG
-    noise."""
+    of ``image``, and at least ``min_changed`` of its pixels changed by more
+    than JPEG noise."""
     height, width = image.shape[:2]
     assert picture.shape[0] == height and picture.shape[1] % width == 0
     drawn = picture[:, -width:]
     changed = np.abs(drawn.astype(int) - image.astype(int)).max(-1) > 40
-    return changed.mean() > 0.05
+    return changed.mean() > min_changed
 
 
 @pytest.mark.parametrize('scope', sorted(CASES))
@@ -80,9 +88,17 @@ def test_show_dir_draws_every_test_image(scope, tool, tmp_path):
     rc, out = tool('tools/test.py', cfg_file, checkpoint, '--show-dir',
                    show_dir, cwd=tmp_path)
     assert rc == 0, out[-5000:]
+    min_changed = 0.05
     if scope == 'mmdet':
         val_dir = data_root / 'val2017'
         pictures = {p.name: p for p in show_dir.glob('*.jpg')}
+    elif scope == 'mmpretrain':  # <img>_<step>.png, the class as text
+        val_dir = data_root / 'val'
+        pictures = {
+            p.name.rsplit('_', 1)[0]: p
+            for p in show_dir.glob('*.png')
+        }
+        min_changed = 0.005
     else:  # SegLocalVisualizer: <save_dir>/vis_data/vis_image/test_<img>_0
         val_dir = data_root / 'images' / 'validation'
         pictures = {
@@ -94,4 +110,5 @@ def test_show_dir_draws_every_test_image(scope, tool, tmp_path):
     assert sorted(pictures) == images
     for name in images:
         picture = mmcv.imread(str(pictures[name]))
-        assert is_drawn(picture, mmcv.imread(str(val_dir / name))), name
+        assert is_drawn(picture, mmcv.imread(str(val_dir / name)),
+                        min_changed), name
