@@ -1,6 +1,6 @@
 """Pro-tuning demo: frozen pretrained ResNet-18 + prompt blocks on a detector.
 
-Runs end to end on a CPU in about a quarter of an hour, with no download:
+Runs end to end on a CPU in about 20 minutes, with no download:
 
 1. write the synthetic COCO-layout "shapes" dataset (if absent);
 2. pretrain the ResNet-18 on a source task (if its checkpoint is absent):
