@@ -9,10 +9,11 @@ e.g. its copy in the work directory), its weights are initialised, which loads
 the frozen backbone's base from the backbone's ``init_cfg`` (or mmseg's
 ``model.pretrained``), the base's SHA-256 must equal the one the delta
 records, and the delta is loaded on top. ``OUT`` is then written as an
-ordinary mmdet / mmseg checkpoint, ``{'meta': ..., 'state_dict': ...}`` with
-every tensor of the model, which ``tools/test.py``, ``init_detector`` /
-``init_model`` and mmengine's ``load_checkpoint`` load without any delta
-logic and without the base checkpoint. ``meta`` is the delta's, with
+ordinary mmdet / mmseg / mmpretrain checkpoint, ``{'meta': ...,
+'state_dict': ...}`` with every tensor of the model, which ``tools/test.py``,
+``init_detector`` / ``init_model`` (mmdet, mmseg, mmpretrain) and mmengine's
+``load_checkpoint`` load without any delta logic and without the base
+checkpoint. ``meta`` is the delta's, with
 ``mmprotune_delta`` replaced by ``mmprotune_merged`` (the delta's path, base
 checkpoint and hash, and the mmprotune version). Optimizer and scheduler
 states are not copied: the result is for testing and deployment. The work is

@@ -1,4 +1,5 @@
-"""Test (and evaluate) a detector (mmdet) or a segmentor (mmseg).
+"""Test (and evaluate) a detector (mmdet), a segmentor (mmseg) or a
+classifier (mmpretrain).
 
 The package is picked from the config's ``default_scope`` and the script then
 behaves like that package's own ``tools/test.py``::
@@ -8,27 +9,29 @@ behaves like that package's own ``tools/test.py``::
         [--cfg-options KEY=VALUE ...] [--launcher {pytorch,slurm}]
 
 ``--out`` is a ``.pkl``/``.pickle`` file of dumped predictions for mmdet and
-a directory of predicted segmentation maps for mmseg.
+mmpretrain and a directory of predicted segmentation maps for mmseg.
 """
 import argparse
 
 from mmprotune.utils.launch import (add_common_arguments, build_runner,
                                     check_test_out, close_distributed,
-                                    dump_det_results, enable_tta,
+                                    dump_results, enable_tta,
                                     enable_visualization, load_config,
                                     parse_tool_args, set_test_out)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='Test (and eval) a detector or a segmentor')
+        description='Test (and eval) a detector, a segmentor or a '
+        'classifier')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out',
         type=str,
-        help='mmdet: pickle file to dump predictions to; mmseg: directory to '
-        'save predicted segmentation maps to (for offline evaluation)')
+        help='mmdet, mmpretrain: pickle file to dump predictions to; mmseg: '
+        'directory to save predicted segmentation maps to (for offline '
+        'evaluation)')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -58,8 +61,8 @@ def main():
     if args.out is not None and scope == 'mmseg':
         set_test_out(cfg, args.out)
     runner = build_runner(cfg, scope)
-    if args.out is not None and scope == 'mmdet':
-        dump_det_results(runner, args.out)
+    if args.out is not None and scope != 'mmseg':
+        dump_results(runner, scope, args.out)
     runner.test()
     close_distributed()
 

@@ -1,4 +1,5 @@
-"""Train a detector (mmdet) or a segmentor (mmseg) with one entry point.
+"""Train a detector (mmdet), a segmentor (mmseg) or a classifier (mmpretrain)
+with one entry point.
 
 The package is picked from the config's ``default_scope`` and the script then
 behaves like that package's own ``tools/train.py``::
@@ -16,7 +17,7 @@ from mmprotune.utils.launch import (add_common_arguments, build_runner,
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='Train a detector or a segmentor')
+        description='Train a detector, a segmentor or a classifier')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
         '--amp',

@@ -115,15 +115,24 @@ def make_batch(cfg: Config, batch_size: int, img_size: int,
         return demo_mm_inputs(batch_size, [shape] * batch_size,
                               num_items=[4] * batch_size, num_classes=3,
                               with_mask=with_mask)
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
+    metainfo = dict(
+        img_shape=shape[1:], ori_shape=shape[1:], pad_shape=shape[1:])
     samples = []
-    for _ in range(batch_size):
-        sample = SegDataSample(metainfo=dict(
-            img_shape=shape[1:], ori_shape=shape[1:], pad_shape=shape[1:]))
-        sample.gt_sem_seg = PixelData(data=torch.randint(
-            0, 4, (1, img_size, img_size), generator=generator))
-        samples.append(sample)
+    if cfg.default_scope == 'mmpretrain':
+        from mmpretrain.structures import DataSample
+        for _ in range(batch_size):
+            label = torch.randint(0, cfg.model.head.num_classes, (1, ),
+                                  generator=generator)
+            samples.append(
+                DataSample(metainfo=metainfo).set_gt_label(label))
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        for _ in range(batch_size):
+            sample = SegDataSample(metainfo=metainfo)
+            sample.gt_sem_seg = PixelData(data=torch.randint(
+                0, 4, (1, img_size, img_size), generator=generator))
+            samples.append(sample)
     inputs = [torch.randint(0, 256, shape, dtype=torch.uint8,
                             generator=generator) for _ in samples]
     return dict(inputs=inputs, data_samples=samples)
@@ -217,7 +226,8 @@ def model_figures(model: nn.Module, data: dict) -> dict:
     """What a model costs besides time, on one packed training batch.
 
     Args:
-        model (nn.Module): A detector or segmentor (left in train mode).
+        model (nn.Module): A detector, segmentor or classifier (left in
+            train mode).
         data (dict): The output of its ``data_preprocessor`` in training mode
             (``inputs``: (N, 3, H, W), ``data_samples``).
 

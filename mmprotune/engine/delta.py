@@ -1,9 +1,9 @@
 """Per-task delta checkpoints: what Pro-tuning changes, and the hash of what
 it does not; merging a delta with its base into an ordinary checkpoint.
 
-A Pro-tuned detector or segmentor is the frozen wrapped backbone (the
-pretrained weights, unchanged by training) plus what trains: the prompt blocks
-``backbone.prompts``, the neck and the heads. A *delta* checkpoint is an
+A Pro-tuned detector, segmentor or classifier is the frozen wrapped backbone
+(the pretrained weights, unchanged by training) plus what trains: the prompt
+blocks ``backbone.prompts``, the neck and the heads. A *delta* checkpoint is an
 ordinary mmengine Runner checkpoint whose ``state_dict`` lacks exactly the
 frozen backbone's parameters and buffers, and whose ``meta`` names the base:
 
@@ -36,7 +36,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint, save_checkpoint,
                                         weights_to_cpu)
 
 from mmprotune.models.backbones.prompted import PromptedBackboneMixin
-from mmprotune.utils.launch import SUPPORTED_SCOPES
+from mmprotune.utils.model import check_scope, model_config
 from mmprotune.version import __version__
 
 #: Key of the delta metadata in ``checkpoint['meta']``.
@@ -45,7 +45,8 @@ DELTA_META_KEY = 'mmprotune_delta'
 MERGED_META_KEY = 'mmprotune_merged'
 #: Name of the prompt blocks' child module in a ProTune backbone.
 PROMPTS = 'prompts'
-#: Prefix of the backbone's keys in a detector's / segmentor's state dict.
+#: Prefix of the backbone's keys in a detector's / segmentor's /
+#: classifier's state dict.
 BACKBONE_PREFIX = 'backbone.'
 
 
@@ -55,8 +56,8 @@ class DeltaBaseMismatchError(ValueError):
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
-    """The detector / segmentor inside DDP-style wrappers and TTA models
-    (which keep it as ``.module``)."""
+    """The detector / segmentor / classifier inside DDP-style wrappers and
+    TTA models (which keep it as ``.module``)."""
     while is_model_wrapper(model) or (not hasattr(model, 'backbone')
                                       and isinstance(
                                           getattr(model, 'module', None),
@@ -122,14 +123,15 @@ def is_delta(checkpoint: Mapping) -> bool:
 
 
 class FrozenBase:
-    """The frozen wrapped backbone of a Pro-tuned detector or segmentor: what
-    a delta checkpoint leaves out and records by hash.
+    """The frozen wrapped backbone of a Pro-tuned detector, segmentor or
+    classifier: what a delta checkpoint leaves out and records by hash.
 
     Build it once per operation with :meth:`of`; its methods then split a
     state dict, describe the base, and check and restore it.
 
     Args:
-        model (nn.Module): The unwrapped detector / segmentor.
+        model (nn.Module): The unwrapped detector / segmentor /
+            classifier.
         backbone (PromptedBackboneMixin): Its ``backbone``.
     """
 
@@ -300,7 +302,7 @@ def merge_delta(cfg: Config, delta: str, out: str) -> dict:
 
     Args:
         cfg (Config): The config the delta was trained with; its
-            ``default_scope`` is mmdet or mmseg.
+            ``default_scope`` is mmdet, mmseg or mmpretrain.
         delta (str): Path or URL of a delta checkpoint.
         out (str): Where to write the merged checkpoint.
 
@@ -313,10 +315,7 @@ def merge_delta(cfg: Config, delta: str, out: str) -> dict:
         DeltaBaseMismatchError: The config's base backbone is not the
             delta's.
     """
-    scope = cfg.get('default_scope')
-    if scope not in SUPPORTED_SCOPES:
-        raise ValueError(f'Unsupported default_scope {scope!r}; expected one '
-                         f'of {SUPPORTED_SCOPES}.')
+    scope = check_scope(cfg)
     checkpoint = _load_checkpoint(delta, map_location='cpu')
     if not is_delta(checkpoint):
         raise ValueError(
@@ -325,7 +324,7 @@ def merge_delta(cfg: Config, delta: str, out: str) -> dict:
     info = checkpoint['meta'][DELTA_META_KEY]
 
     init_default_scope(scope)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(model_config(cfg))
     sha256 = FrozenBase.of(model).complete(checkpoint)
     model.load_state_dict(checkpoint['state_dict'], strict=True)
 

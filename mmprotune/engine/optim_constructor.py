@@ -19,7 +19,7 @@ class ProTuneOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ``decay_mult``, ``norm_decay_mult``, ...), but parameters with
     ``requires_grad=False`` never reach the optimizer, so it keeps no state
     for them and weight decay can never touch them. Registered in mmengine's
-    root registry, so mmdet and mmseg configs find it:
+    root registry, so mmdet, mmseg and mmpretrain configs find it:
 
     .. code-block:: python
 

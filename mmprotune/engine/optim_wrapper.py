@@ -18,7 +18,7 @@ class BF16AutocastOptimWrapper(OptimWrapper):
     that ``AmpOptimWrapper(dtype='bfloat16')`` enters, without a loss scaler
     (bf16 has fp32's exponent range, so gradients do not underflow). The
     parameters and the optimizer state stay fp32. Registered in mmengine's
-    root registry, so mmdet and mmseg configs find it:
+    root registry, so mmdet, mmseg and mmpretrain configs find it:
 
     .. code-block:: python
 

@@ -1,6 +1,7 @@
 """What ``tools/train.py`` and ``tools/test.py`` do besides parsing
-arguments: one entry point for mmdet and mmseg configs, picked by the
-config's ``default_scope``, and the config changes their options ask for."""
+arguments: one entry point for mmdet, mmseg and mmpretrain configs, picked by
+the config's ``default_scope``, and the config changes their options ask
+for."""
 import argparse
 import importlib
 import os
@@ -62,7 +63,8 @@ def load_config(path: str,
     (:func:`export_slurm_rank`).
 
     Returns:
-        tuple: The config and its scope, ``'mmdet'`` or ``'mmseg'``.
+        tuple: The config and its scope, ``'mmdet'``, ``'mmseg'`` or
+        ``'mmpretrain'``.
     """
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
@@ -218,12 +220,14 @@ def set_resume(cfg: Config, resume: str) -> None:
 # ----------------------------------------------------------------------
 # tools/test.py options
 def check_test_out(scope: str, out: Optional[str]) -> None:
-    """``--out`` of mmdet is a pickle file (mmseg's is a folder).
+    """``--out`` of mmdet and mmpretrain is a pickle file (mmseg's is a
+    folder).
 
     Raises:
-        ValueError: An mmdet ``out`` that is not ``.pkl`` / ``.pickle``.
+        ValueError: An mmdet / mmpretrain ``out`` that is not ``.pkl`` /
+            ``.pickle``.
     """
-    if scope == 'mmdet' and out is not None and \
+    if scope != 'mmseg' and out is not None and \
             not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl or .pickle file, got {out!r}.')
 
@@ -231,7 +235,9 @@ def check_test_out(scope: str, out: Optional[str]) -> None:
 def enable_visualization(cfg: Config, scope: str, show: bool,
                          wait_time: float, show_dir: Optional[str]) -> None:
     """``--show`` / ``--show-dir``: turn on ``default_hooks.visualization``
-    (Det/SegVisualizationHook).
+    (mmdet's DetVisualizationHook, mmseg's SegVisualizationHook,
+    mmpretrain's VisualizationHook, which then draws every test image as
+    mmpretrain's ``tools/test.py`` does by default).
 
     Raises:
         RuntimeError: The config has no visualization hook.
@@ -240,29 +246,46 @@ def enable_visualization(cfg: Config, scope: str, show: bool,
     if hook is None:
         raise RuntimeError(
             'VisualizationHook must be included in default_hooks, e.g. '
-            '"visualization=dict(type=\'DetVisualizationHook\')" (mmdet) or '
-            '"visualization=dict(type=\'SegVisualizationHook\')" (mmseg).')
-    hook['draw'] = True
+            '"visualization=dict(type=\'DetVisualizationHook\')" (mmdet), '
+            '"visualization=dict(type=\'SegVisualizationHook\')" (mmseg) or '
+            '"visualization=dict(type=\'VisualizationHook\')" (mmpretrain).')
+    if scope == 'mmpretrain':
+        hook['enable'] = True
+        hook['interval'] = 1
+    else:
+        hook['draw'] = True
     if show:
         hook['show'] = True
         hook['wait_time'] = wait_time
     if show_dir:
-        # mmdet's hook takes the dir itself, mmseg's goes via the visualizer
+        # mmdet's and mmpretrain's hooks take the dir themselves, mmseg's
+        # goes via the visualizer
         if scope == 'mmdet':
             hook['test_out_dir'] = show_dir
+        elif scope == 'mmpretrain':
+            hook['out_dir'] = show_dir
         else:
             cfg.visualizer['save_dir'] = show_dir
 
 
-def default_det_tta(cfg: Config) -> None:
-    """Fill in mmdet's default flip TTA when the config defines none."""
+#: ``--tta``'s ``tta_model`` when the config defines none, as the scope's
+#: own ``tools/test.py`` sets it (mmseg's has none).
+DEFAULT_TTA_MODELS = dict(
+    mmdet=dict(
+        type='DetTTAModel',
+        tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                     max_per_img=100)),
+    mmpretrain=dict(type='mmpretrain.AverageClsScoreTTA'))
+
+
+def default_flip_tta(cfg: Config, scope: str) -> None:
+    """Fill in the scope's default flip TTA (mmdet, mmpretrain) when the
+    config defines none: :data:`DEFAULT_TTA_MODELS` and the test pipeline
+    with its packing step run on the image and on its horizontal flip."""
     if 'tta_model' not in cfg:
         warnings.warn('Cannot find ``tta_model`` in config, '
                       'we will set it as default.')
-        cfg.tta_model = dict(
-            type='DetTTAModel',
-            tta_cfg=dict(
-                nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+        cfg.tta_model = deepcopy(DEFAULT_TTA_MODELS[scope])
     if 'tta_pipeline' not in cfg:
         warnings.warn('Cannot find ``tta_pipeline`` in config, '
                       'we will set it as default.')
@@ -274,24 +297,27 @@ def default_det_tta(cfg: Config) -> None:
             dict(type='RandomFlip', prob=1.),
             dict(type='RandomFlip', prob=0.)
         ]
+        # mmpretrain keeps its packing step as it is
         pack = dict(
             type='PackDetInputs',
             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                       'scale_factor', 'flip', 'flip_direction'))
+                       'scale_factor', 'flip', 'flip_direction')
+        ) if scope == 'mmdet' else cfg.tta_pipeline[-1]
         cfg.tta_pipeline[-1] = dict(
             type='TestTimeAug', transforms=[flips, [pack]])
 
 
 def enable_tta(cfg: Config, scope: str) -> None:
     """``--tta``: wrap the model in the config's ``tta_model`` and test with
-    its ``tta_pipeline`` (mmdet: its default flip TTA if none).
+    its ``tta_pipeline`` (mmdet, mmpretrain: their default flip TTA if
+    none).
 
     Raises:
         RuntimeError: An mmseg config without ``tta_model`` and
             ``tta_pipeline``.
     """
-    if scope == 'mmdet':
-        default_det_tta(cfg)
+    if scope in DEFAULT_TTA_MODELS:
+        default_flip_tta(cfg, scope)
     elif 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
         raise RuntimeError(
             '--tta needs `tta_model` and `tta_pipeline` in the config.')
@@ -301,14 +327,19 @@ def enable_tta(cfg: Config, scope: str) -> None:
 
 def set_test_out(cfg: Config, out: str) -> None:
     """mmseg's ``--out``: ``IoUMetric`` writes the predicted maps to the
-    folder ``out`` (mmdet's pickle needs the Runner: :func:`dump_det_results`).
+    folder ``out`` (mmdet's and mmpretrain's pickle needs the Runner:
+    :func:`dump_results`).
     """
     cfg.test_evaluator['output_dir'] = out
     cfg.test_evaluator['keep_results'] = True
 
 
-def dump_det_results(runner: Runner, out: str) -> None:
-    """mmdet's ``--out``: a dummy metric that dumps the predictions to the
-    pickle file ``out``."""
-    from mmdet.evaluation import DumpDetResults
-    runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
+def dump_results(runner: Runner, scope: str, out: str) -> None:
+    """mmdet's and mmpretrain's ``--out``: a dummy metric that dumps the
+    predictions to the pickle file ``out`` (mmdet's ``DumpDetResults``,
+    mmengine's ``DumpResults`` for mmpretrain, as their tools do)."""
+    if scope == 'mmdet':
+        from mmdet.evaluation import DumpDetResults as DumpResults
+    else:
+        from mmengine.evaluator import DumpResults
+    runner.test_evaluator.metrics.append(DumpResults(out_file_path=out))

@@ -4,12 +4,12 @@ import copy
 from typing import Optional
 
 import torch.nn as nn
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, DefaultScope
 
 #: The ``default_scope`` values of the configs mmprotune runs.
-SUPPORTED_SCOPES = ('mmdet', 'mmseg')
+SUPPORTED_SCOPES = ('mmdet', 'mmseg', 'mmpretrain')
 
 
 def check_scope(cfg: Config, source: Optional[str] = None) -> str:
@@ -21,7 +21,7 @@ def check_scope(cfg: Config, source: Optional[str] = None) -> str:
         source (str, optional): Its file, named in the error. Default: None.
 
     Returns:
-        str: ``'mmdet'`` or ``'mmseg'``.
+        str: ``'mmdet'``, ``'mmseg'`` or ``'mmpretrain'``.
 
     Raises:
         ValueError: The scope is missing or not supported.
@@ -32,6 +32,24 @@ def check_scope(cfg: Config, source: Optional[str] = None) -> str:
         raise ValueError(f'Unsupported default_scope {scope!r}{where}; '
                          f'expected one of {SUPPORTED_SCOPES}.')
     return scope
+
+
+def model_config(cfg: Config) -> ConfigDict:
+    """A copy of ``cfg.model`` as the Runner builds it: with the config's
+    top-level ``data_preprocessor`` (where mmpretrain configs keep it) unless
+    the model sets its own.
+
+    Args:
+        cfg (Config): The config. Not modified.
+
+    Returns:
+        ConfigDict: The model config.
+    """
+    model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None \
+            and 'data_preprocessor' not in model_cfg:
+        model_cfg.data_preprocessor = copy.deepcopy(cfg.data_preprocessor)
+    return model_cfg
 
 
 def build_model(cfg: Config, pretrained: bool = False) -> nn.Module:
@@ -52,7 +70,7 @@ def build_model(cfg: Config, pretrained: bool = False) -> nn.Module:
         process, as the Runner does without a process group).
     """
     scope = check_scope(cfg)
-    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg = model_config(cfg)
     if not pretrained:
         model_cfg.backbone.init_cfg = None
         model_cfg.pop('pretrained', None)

@@ -227,7 +227,7 @@ def test_clear_errors(tmp_path, tool, args, config, message):
     assert rc != 0
     assert message in out, out[-3000:]
     if 'default_scope' in message:
-        assert "expected one of ('mmdet', 'mmseg')" in out
+        assert "expected one of ('mmdet', 'mmseg', 'mmpretrain')" in out
 
 
 def _free_port():

@@ -24,10 +24,11 @@ def tiny_detector(checkpoint: str) -> Config:
 
 
 def test_check_scope_names_the_scope_and_the_allowed_ones():
-    assert SUPPORTED_SCOPES == ('mmdet', 'mmseg')
+    assert SUPPORTED_SCOPES == ('mmdet', 'mmseg', 'mmpretrain')
     assert check_scope(Config(dict(default_scope='mmseg'))) == 'mmseg'
     with pytest.raises(ValueError, match=r"default_scope 'mmfoo' in config "
-                       r"x\.py; expected one of \('mmdet', 'mmseg'\)"):
+                       r"x\.py; expected one of \('mmdet', 'mmseg', "
+                       r"'mmpretrain'\)"):
         check_scope(Config(dict(default_scope='mmfoo')), 'x.py')
     with pytest.raises(ValueError, match='Unsupported default_scope None;'):
         build_model(Config(dict(model=dict(type='RetinaNet'))))

@@ -10,8 +10,8 @@ from ..delta import DELTA_META_KEY, FrozenBase, is_delta
 class DeltaCheckpointHook(Hook):
     """Write only what Pro-tuning trains into every Runner checkpoint.
 
-    Registered in mmengine's root ``HOOKS``, so mmdet and mmseg configs find
-    it. Without it, checkpoints stay the usual full ones:
+    Registered in mmengine's root ``HOOKS``, so mmdet, mmseg and mmpretrain
+    configs find it. Without it, checkpoints stay the usual full ones:
 
     .. code-block:: python
 

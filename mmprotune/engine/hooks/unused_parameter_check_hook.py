@@ -27,8 +27,9 @@ class UnusedParameterCheckHook(Hook):
 
     Such a parameter never trains (the run silently tunes less than it
     claims), and DDP with ``find_unused_parameters=False`` fails on it.
-    Registered in mmengine's root ``HOOKS`` (mmdet and mmseg configs find
-    it); on in the repository's configs through ``configs/_base_``:
+    Registered in mmengine's root ``HOOKS`` (mmdet, mmseg and mmpretrain
+    configs find it); on in the repository's configs through
+    ``configs/_base_``:
 
     .. code-block:: python
 

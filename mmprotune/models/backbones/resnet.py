@@ -1,13 +1,20 @@
-"""Pro-tuning ResNets: a prompt block after each selected residual stage."""
+"""Pro-tuning ResNets: a prompt block after each selected residual stage,
+registered in mmdet's, mmseg's and mmpretrain's ``MODELS``."""
 import math
 from typing import List, Tuple
 
 import torch
 import torch.nn as nn
 from mmdet.models.backbones import ResNet as DetResNet
+from mmdet.models.backbones import ResNetV1d as DetResNetV1d
 from mmdet.registry import MODELS as DET_MODELS
+from mmpretrain.models.backbones import ResNet as ClsResNet
+from mmpretrain.models.backbones import ResNetV1c as ClsResNetV1c
+from mmpretrain.models.backbones import ResNetV1d as ClsResNetV1d
+from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.models.backbones import ResNet as SegResNet
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
+from mmseg.models.backbones import ResNetV1d as SegResNetV1d
 from mmseg.registry import MODELS as SEG_MODELS
 
 from .frozen_ops import (frozen_conv_affine, is_frozen_bn, is_plain_conv,
@@ -122,6 +129,16 @@ class ProTuneResNet(PromptedResNetMixin, DetResNet):
     """
 
 
+@DET_MODELS.register_module()
+class ProTuneResNetV1d(PromptedResNetMixin, DetResNetV1d):
+    """mmdet's ``ResNetV1d``, frozen, with Pro-tuning prompt blocks.
+
+    Args:
+        prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
+        **kwargs: Every argument of ``mmdet.models.backbones.ResNetV1d``.
+    """
+
+
 @DET_MODELS.register_module(name='ProTuneResNetV1c')
 def _det_resnet_v1c(**kwargs):
     """``ProTuneResNetV1c`` wraps mmseg's ``ResNetV1c``; an mmdet config that
@@ -132,7 +149,8 @@ def _det_resnet_v1c(**kwargs):
         "ResNetV1c); in an mmdet config use type='ProTuneResNet', "
         'deep_stem=True (the V1c stem; V1c checkpoints load into it), or '
         "type='ProTuneResNet' for the plain ResNet; mmdet's ProTune "
-        "backbones: ['ProTuneResNet', 'ProTuneSwinTransformer']")
+        "backbones: ['ProTuneResNet', 'ProTuneResNetV1d', "
+        "'ProTuneSwinTransformer']")
 
 
 @SEG_MODELS.register_module(name='ProTuneResNet')
@@ -153,4 +171,69 @@ class ProTuneResNetV1c(PromptedResNetMixin, SegResNetV1c):
     Args:
         prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
         **kwargs: Every argument of ``mmseg.models.backbones.ResNetV1c``.
+    """
+
+
+@SEG_MODELS.register_module(name='ProTuneResNetV1d')
+class SegProTuneResNetV1d(PromptedResNetMixin, SegResNetV1d):
+    """mmseg's ``ResNetV1d``, frozen, with Pro-tuning prompt blocks
+    (registered in mmseg as ``ProTuneResNetV1d``).
+
+    Args:
+        prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
+        **kwargs: Every argument of ``mmseg.models.backbones.ResNetV1d``.
+    """
+
+
+class PromptedClsResNetMixin(PromptedResNetMixin):
+    """What mmpretrain's ResNets do differently from mmdet's and mmseg's:
+    the block expansion is an argument (``self.expansion``, the blocks have
+    no class attribute), and blocks have stochastic depth
+    (``drop_path_rate``), which the frozen eval-mode blocks never apply.
+
+    Their ``forward`` (stem, ``layer{i}``, a tuple of the ``out_indices``
+    maps) and blocks (conv/BN/ReLU, a ``downsample`` of optional
+    ``AvgPool2d``, conv and BN) are the mmdet layout, so the prompts and the
+    frozen-aware backward are :class:`PromptedResNetMixin`'s.
+    """
+    superseded_args = dict(
+        PromptedResNetMixin.superseded_args, drop_path_rate=0.0)
+
+    def stage_channels(self) -> List[int]:
+        return [
+            self.base_channels * 2**i * self.expansion
+            for i in range(len(self.res_layers))
+        ]
+
+
+@CLS_MODELS.register_module(name='ProTuneResNet')
+class ClsProTuneResNet(PromptedClsResNetMixin, ClsResNet):
+    """mmpretrain's ``ResNet``, frozen, with Pro-tuning prompt blocks
+    (registered in mmpretrain as ``ProTuneResNet``).
+
+    Args:
+        prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
+        **kwargs: Every argument of ``mmpretrain.models.ResNet``.
+    """
+
+
+@CLS_MODELS.register_module(name='ProTuneResNetV1c')
+class ClsProTuneResNetV1c(PromptedClsResNetMixin, ClsResNetV1c):
+    """mmpretrain's ``ResNetV1c``, frozen, with Pro-tuning prompt blocks
+    (registered in mmpretrain as ``ProTuneResNetV1c``).
+
+    Args:
+        prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
+        **kwargs: Every argument of ``mmpretrain.models.ResNetV1c``.
+    """
+
+
+@CLS_MODELS.register_module(name='ProTuneResNetV1d')
+class ClsProTuneResNetV1d(PromptedClsResNetMixin, ClsResNetV1d):
+    """mmpretrain's ``ResNetV1d``, frozen, with Pro-tuning prompt blocks
+    (registered in mmpretrain as ``ProTuneResNetV1d``).
+
+    Args:
+        prompt_cfg (dict, optional): See :class:`PromptedBackboneMixin`.
+        **kwargs: Every argument of ``mmpretrain.models.ResNetV1d``.
     """

@@ -7,15 +7,23 @@ from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmdet.registry import MODELS as DET_MODELS
 from mmengine.config import ConfigDict
 from mmengine.logging import MMLogger
+from mmpretrain.models.backbones import ResNet as ClsResNet
+from mmpretrain.models.backbones import ResNetV1c as ClsResNetV1c
+from mmpretrain.models.backbones import ResNetV1d as ClsResNetV1d
+from mmpretrain.models.backbones import SwinTransformer as ClsSwin
+from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.models.backbones import ResNet as SegResNet
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
+from mmseg.models.backbones import ResNetV1d as SegResNetV1d
 from mmseg.models.backbones import SwinTransformer as SegSwin
 from mmseg.registry import MODELS as SEG_MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmprotune.models import (ProTuneResNet, ProTuneResNetV1c,
+from mmprotune.models import (ClsProTuneResNet, ClsProTuneResNetV1c,
+                              ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
+                              ProTuneResNet, ProTuneResNetV1c,
                               ProTuneSwinTransformer, SegProTuneResNet,
-                              SegProTuneSwinTransformer)
+                              SegProTuneResNetV1d, SegProTuneSwinTransformer)
 from mmprotune.testing import write_pretrained_checkpoint
 
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
@@ -25,6 +33,14 @@ SWIN = dict(
     num_heads=(1, 2, 2, 4),
     window_size=4,
     pretrain_img_size=64,
+    drop_path_rate=0.3)
+#: mmpretrain's Swin takes the widths as ``arch``; its image size is
+#: ``img_size``; a window larger than the last stage's 2x2 map is refused
+#: (unless ``pad_small_map=True``)
+CLS_SWIN = dict(
+    arch=dict(embed_dims=16, depths=(2, 1, 1, 1), num_heads=(1, 2, 2, 4)),
+    window_size=2,
+    img_size=64,
     drop_path_rate=0.3)
 
 # (registry, registered name, wrapper, upstream class, upstream kwargs)
@@ -40,6 +56,29 @@ CASES = {
                    dict(SWIN, frozen_stages=1)),
     'mmseg-Swin': (SEG_MODELS, 'ProTuneSwinTransformer',
                    SegProTuneSwinTransformer, SegSwin, SWIN),
+    'mmseg-ResNetV1d': (SEG_MODELS, 'ProTuneResNetV1d', SegProTuneResNetV1d,
+                        SegResNetV1d, RESNET),
+    # mmpretrain: the classification default (the last stage only) and
+    # every stage; stochastic depth in the blocks
+    'mmpretrain-ResNet': (CLS_MODELS, 'ProTuneResNet', ClsProTuneResNet,
+                          ClsResNet, dict(RESNET, drop_path_rate=0.1)),
+    'mmpretrain-ResNetV1c': (CLS_MODELS, 'ProTuneResNetV1c',
+                             ClsProTuneResNetV1c, ClsResNetV1c,
+                             dict(RESNET, out_indices=(0, 1, 2, 3),
+                                  frozen_stages=1, norm_eval=True)),
+    'mmpretrain-ResNetV1d': (CLS_MODELS, 'ProTuneResNetV1d',
+                             ClsProTuneResNetV1d, ClsResNetV1d,
+                             dict(RESNET, out_indices=(1, 3),
+                                  drop_path_rate=0.1)),
+    'mmpretrain-Swin': (CLS_MODELS, 'ProTuneSwinTransformer',
+                        ClsProTuneSwinTransformer, ClsSwin,
+                        dict(CLS_SWIN, use_abs_pos_embed=True)),
+    # stage outputs after the patch merging, a norm for each (new layers
+    # but for the last stage's)
+    'mmpretrain-Swin-out-after-downsample': (
+        CLS_MODELS, 'ProTuneSwinTransformer', ClsProTuneSwinTransformer,
+        ClsSwin, dict(CLS_SWIN, out_indices=(0, 1, 2, 3),
+                      out_after_downsample=True, frozen_stages=1)),
 }
 
 
@@ -48,7 +87,7 @@ def build_pair(case, checkpoint, prompt_cfg=None):
     ``checkpoint``."""
     _, _, wrapper_cls, upstream_cls, kwargs = CASES[case]
     init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
-    if upstream_cls in (DetResNet, SegResNet, SegResNetV1c):
+    if upstream_cls not in (DetSwin, SegSwin):  # they strip it themselves
         init_cfg['prefix'] = 'backbone.'
     # upstream mmdet Swin needs a ConfigDict (what a config file gives)
     upstream = upstream_cls(**kwargs, init_cfg=ConfigDict(init_cfg))
@@ -87,7 +126,8 @@ def test_step0_outputs_equal_pretrained(case_and_checkpoint, mode):
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         expected, outs = upstream(x), wrapped(x)
-    assert len(outs) == len(expected)
+    # a tuple where upstream gives one (mmpretrain's necks need it)
+    assert type(outs) is type(expected) and len(outs) == len(expected)
     for out, ref in zip(outs, expected):
         assert torch.equal(out, ref)
 
