@@ -2,11 +2,14 @@
 schedule and evaluation, several seeds, on data and weights made here (see
 :mod:`mmprotune.analysis.transfer` and docs/transfer_benchmark.md).
 
-Prints a markdown table per split (mIoU mean ± std over seeds, the seeds'
-values, trainable parameters, train step time, activation memory saved for
-backward, per-task checkpoint size) and writes ``transfer.json`` and
-``transfer.png`` into ``--out-dir`` (default ``work_dirs/transfer``, and
-``work_dirs/transfer-swin`` for the Swin track). Each finished run is
+The target task is segmentation (``--task seg``, the default: mIoU) or
+classification (``--task cls``: top-1 accuracy), on either backbone.
+Prints a markdown table per split (the metric's mean ± std over seeds, the
+seeds' values, trainable parameters, train step time, activation memory
+saved for backward, per-task checkpoint size) and writes ``transfer.json``
+and ``transfer.png`` into ``--out-dir`` (default ``work_dirs/transfer``, and
+``work_dirs/transfer-swin`` for the Swin track; ``-cls`` after either for
+the classification task). Each finished run is
 recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
 runs recorded there or in ``--reuse-records`` folders under the same
 settings. ``--from-json`` draws the tables and the plot again from a
@@ -19,8 +22,9 @@ Example::
     python tools/benchmark_transfer.py --methods full,head-only,protune \\
         --seeds 2 --iters 300 --train-sizes 50
     python tools/benchmark_transfer.py --backbone swin  # the Swin track
+    python tools/benchmark_transfer.py --task cls       # classification
     python tools/benchmark_transfer.py \\
-        --reuse-records docs/transfer_records/resnet18   # continue a study
+        --reuse-records docs/transfer_records            # continue a study
     python tools/benchmark_transfer.py \\
         --from-json work_dirs/transfer/transfer.json     # redraw only
 """
@@ -32,10 +36,10 @@ import warnings
 from typing import List, Optional, Sequence, Tuple
 
 from mmprotune.analysis.benchmark import METHOD_ALIASES, parse_methods
-from mmprotune.analysis.transfer import (BACKBONES, OPT_IN_METHODS,
+from mmprotune.analysis.transfer import (BACKBONES, OPT_IN_METHODS, TASKS,
                                          TransferSettings, backbone_methods,
-                                         make_target_data, pretrain, run_all,
-                                         transfer_settings)
+                                         default_out_dir, make_target_data,
+                                         pretrain, run_all, transfer_settings)
 from mmprotune.analysis.transfer_report import redraw, write_report
 
 #: Deprecation notes of the upstream packages, and mmseg's note that the
@@ -50,14 +54,22 @@ def parse_args(argv: Optional[Sequence[str]] = None
     to draw from."""
     parser = argparse.ArgumentParser(
         description='Pretrain a backbone on a source task, then tune it to '
-        'a target segmentation task with each method and seed, and tabulate '
-        'mIoU, trainable parameters, step time and memory.')
+        'a target segmentation or classification task with each method and '
+        'seed, and tabulate the metric (mIoU or top-1 accuracy), trainable '
+        'parameters, step time and memory.')
     parser.add_argument(
         '--backbone',
         choices=list(BACKBONES),
         default='resnet18',
         help='the benchmark track: the pretrained backbone, its configs and '
         'methods (default: resnet18)')
+    parser.add_argument(
+        '--task',
+        choices=list(TASKS),
+        default='seg',
+        help='the target task: ' + ', '.join(
+            f'{t} ({spec["title"]}, {spec["metric_label"]})'
+            for t, spec in TASKS.items()) + ' (default: seg)')
     parser.add_argument(
         '--methods',
         type=parse_methods,
@@ -88,8 +100,9 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument(
         '--out-dir',
         help='where the table, JSON, plot, checkpoint, data and logs go '
-        '(default: ' + ', '.join(f'{spec["out_dir"]} for {b}'
-                                 for b, spec in BACKBONES.items()) + ')')
+        '(default: ' + ', '.join(
+            f'{default_out_dir(t, b)} for --task {t} --backbone {b}'
+            for t in TASKS for b in BACKBONES) + ')')
     parser.add_argument(
         '--records',
         help='the folder each finished run is recorded in, and looked up in '
@@ -141,6 +154,7 @@ def run(settings: TransferSettings, source: dict, data_root: str,
     """Every run under a progress bar, a line per finished run, and
     ``transfer.json`` rewritten after each."""
     from rich.progress import Progress
+    metric = TASKS[settings.task]['metric']
     with Progress() as progress:
         task = progress.add_task('transfer runs', total=None)
 
@@ -160,7 +174,7 @@ def run(settings: TransferSettings, source: dict, data_root: str,
                 ('', f'{run["train_s"] + run["test_s"]:.0f} s')
             progress.console.print(
                 f'n{run["train_size"]}_{run["method"]}_seed{run["seed"]}: '
-                f'{how[0]}mIoU {run["mIoU"]:.2f}, loss '
+                f'{how[0]}{metric} {run[metric]:.2f}, loss '
                 f'{run["loss_curve"][0]:.3f} -> {run["loss_curve"][-1]:.3f}, '
                 f'{how[1]}')
 

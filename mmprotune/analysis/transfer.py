@@ -2,20 +2,25 @@
 schedule and evaluation, several seeds, on data and weights made here; the
 logic of ``tools/benchmark_transfer.py``.
 
-1. Source: a narrow ResNet-18 (width 16; track ``resnet18``, the default) or
-   a small Swin Transformer (width 32, patch 2, three stages; track
-   ``swin``) is pretrained to *count* the shapes in 64 px images
+1. Source: a narrow ResNet-18 (width 16; ``--backbone resnet18``, the
+   default) or a small Swin Transformer (width 32, patch 2, three stages;
+   ``--backbone swin``) is pretrained to *count* the shapes in 64 px images
    (:func:`mmprotune.analysis.pretrain.pretrain_backbone`, task ``count``)
    and saved as a plain backbone checkpoint (:func:`pretrain`).
-2. Target: semantic segmentation of circles, squares and triangles
-   (:func:`mmprotune.testing.make_ade20k_shapes`, ADE20K layout, other
-   images; :func:`make_target_data`), with an FCN head on the backbone's
-   stride-8 last stage (``configs/transfer/fcn_<method>-<track suffix>``),
-   loaded through ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+2. Target (``--task``, :data:`TASKS`), on other images
+   (:func:`make_target_data`): semantic segmentation of circles, squares
+   and triangles (``seg``, the default: :func:`mmprotune.testing.
+   make_ade20k_shapes`, an mmseg FCN head on the backbone's stride-8 last
+   stage, mIoU) or the class of the largest shape in the image (``cls``:
+   :func:`mmprotune.testing.make_imagenet_shapes`, an mmpretrain
+   ``ImageClassifier`` with a linear head on the pooled last stage, top-1
+   accuracy). Each method has a config per task and backbone
+   (:func:`config_path`) that loads the source through
+   ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
 3. Each method trains from the same checkpoint, on each training split,
-   with each seed, through a fresh mmengine ``Runner``, and is evaluated
-   (mIoU) on the same validation images (:func:`run_all`); each finished
-   run is recorded (:mod:`.transfer_records`, keyed by :func:`run_key`) and
+   with each seed, through a fresh mmengine ``Runner``, and is evaluated on
+   the same validation images (:func:`run_all`); each finished run is
+   recorded (:mod:`.transfer_records`, keyed by :func:`run_key`) and
    skipped by a rerun; the report is :mod:`.transfer_report`. See
    docs/transfer_benchmark.md.
 """
@@ -30,23 +35,22 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from ..testing import REPO_ROOT, make_ade20k_shapes
+from ..testing import REPO_ROOT, make_ade20k_shapes, make_imagenet_shapes
 from ..utils import atomic_write
 from .pretrain import PretrainSettings, pretrain_backbone
 from .transfer_records import (RECORD_PROTOCOL, canonical, find_record,
                                key_hash, machine, record_name, write_record)
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'transfer')
-#: Per track (``--backbone``): the ``configs/transfer/`` suffix of its
-#: configs; the source: the arguments of
+#: Per track (``--backbone``): the source: the arguments of
 #: :class:`~mmprotune.analysis.pretrain.PretrainSettings` besides the shared
 #: ones (``pretrain``), iterations and images of the shipped benchmark,
 #: checkpoint name (``checkpoint_stem``); the shipped benchmark's training
-#: splits and their iterations (``splits``); the default output folder; the
+#: splits and their iterations (``splits``, the same for every task); the
+#: default output folder of the ``seg`` task (:func:`default_out_dir`); the
 #: name in the plot.
 BACKBONES = OrderedDict(
     resnet18=dict(
-        config_suffix='r18-w16-d8_1xb16-500i_shapes-ade20k-64x64.py',
         pretrain=dict(depth=18, base_channels=16),
         pretrain_iters=1000,
         pretrain_images=4000,
@@ -55,7 +59,6 @@ BACKBONES = OrderedDict(
         out_dir='work_dirs/transfer',
         title='ResNet-18'),
     swin=dict(
-        config_suffix='swin-e32-p2-w4_1xb16-500i_shapes-ade20k-64x64.py',
         pretrain=dict(arch='swin', embed_dims=32, lr=5e-4),
         pretrain_iters=600,
         pretrain_images=4000,
@@ -63,6 +66,34 @@ BACKBONES = OrderedDict(
         splits=dict(train_sizes=(50, ), iters=(500, )),
         out_dir='work_dirs/transfer-swin',
         title='small Swin'),
+)
+#: Per target task (``--task``): its configs
+#: (``configs/transfer/<config>`` with the method and the backbone's name
+#: in ``backbones``), the metrics a run keeps (its name -> the key of
+#: ``Runner.test``'s output), the one the tables report (``metric``,
+#: printed as ``metric_label``), the package that evaluates it (its version
+#: is in a record's key), the target data (``data``: its folder stem and
+#: the function that writes it) and the words of the plot title.
+TASKS = OrderedDict(
+    seg=dict(
+        config='fcn_{method}-{backbone}_1xb16-500i_shapes-ade20k-64x64.py',
+        backbones=dict(resnet18='r18-w16-d8', swin='swin-e32-p2-w4'),
+        metrics=dict(mIoU='mIoU', aAcc='aAcc', mAcc='mAcc'),
+        metric='mIoU',
+        metric_label='mIoU',
+        package='mmseg',
+        data=('shapes_ade20k', make_ade20k_shapes),
+        title='shape segmentation'),
+    cls=dict(
+        config='linear_{method}-{backbone}_1xb16-500i_shapes-imagenet-'
+        '64x64.py',
+        backbones=dict(resnet18='r18-w16', swin='swin-e32-p2-w4'),
+        metrics=dict(top1='accuracy/top1'),
+        metric='top1',
+        metric_label='top-1 accuracy',
+        package='mmpretrain',
+        data=('shapes_imagenet', make_imagenet_shapes),
+        title='class of the largest shape'),
 )
 ALL = tuple(BACKBONES)
 #: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
@@ -104,6 +135,7 @@ class TransferSettings:
 
     Args:
         backbone (str): The track, a key of :data:`BACKBONES`.
+        task (str): The target task, a key of :data:`TASKS`.
         methods (list[str]): Methods of the track, in run order.
         seeds (int): Seeds per method and split (0, 1, ...).
         train_sizes (list[int]): Training split sizes.
@@ -120,6 +152,7 @@ class TransferSettings:
             earlier machine); never written. Default: none.
     """
     backbone: str
+    task: str
     methods: List[str]
     seeds: int
     train_sizes: List[int]
@@ -142,6 +175,13 @@ def backbone_methods(backbone: str) -> List[str]:
 def default_methods(backbone: str) -> List[str]:
     """The methods run unless others are named."""
     return [m for m in backbone_methods(backbone) if m not in OPT_IN_METHODS]
+
+
+def default_out_dir(task: str, backbone: str) -> str:
+    """``work_dirs/transfer[-swin]`` for ``seg``, with ``-<task>`` after it
+    for another task (e.g. ``work_dirs/transfer-cls``)."""
+    out_dir = BACKBONES[backbone]['out_dir']
+    return out_dir if task == 'seg' else f'{out_dir}-{task}'
 
 
 def methods_error(methods: List[str], backbone: str) -> Optional[str]:
@@ -188,6 +228,7 @@ def shipped_iters(train_sizes: Sequence[int], defaults: dict) -> List[int]:
 
 
 def transfer_settings(backbone: str = 'resnet18',
+                      task: str = 'seg',
                       methods: Optional[List[str]] = None,
                       seeds: Optional[int] = None,
                       iters: Optional[Sequence[int]] = None,
@@ -203,6 +244,8 @@ def transfer_settings(backbone: str = 'resnet18',
     run's with ``quick``.
 
     Args:
+        backbone (str): The track, a key of :data:`BACKBONES`.
+        task (str): The target task, a key of :data:`TASKS`.
         iters (Sequence[int], optional): One value for every split, or one
             per split of ``train_sizes``. Default: the shipped iterations of
             each split.
@@ -210,10 +253,14 @@ def transfer_settings(backbone: str = 'resnet18',
         reuse_records (Sequence[str]): See :class:`TransferSettings`.
 
     Raises:
-        ValueError: A method is not one of the track's, ``iters`` does
+        ValueError: The task is unknown, a method is not one of the
+            track's, ``iters`` does
             not fit ``train_sizes``, or a ``reuse_records`` folder does not
             exist (the message names the option).
     """
+    if task not in TASKS:
+        raise ValueError(f'--task: unknown task {task!r}; allowed: '
+                         f'{", ".join(TASKS)}')
     if methods is None:
         methods = default_methods(backbone)
     error = methods_error(methods, backbone)
@@ -227,9 +274,9 @@ def transfer_settings(backbone: str = 'resnet18',
         SETTINGS['full'], **BACKBONES[backbone]['splits'])
     train_sizes = list(train_sizes or defaults['train_sizes'])
     source = defaults if quick else BACKBONES[backbone]
-    out_dir = out_dir or BACKBONES[backbone]['out_dir']
     return TransferSettings(
         backbone=backbone,
+        task=task,
         methods=list(methods),
         seeds=seeds or defaults['seeds'],
         train_sizes=train_sizes,
@@ -238,7 +285,7 @@ def transfer_settings(backbone: str = 'resnet18',
         num_val=num_val or defaults['num_val'],
         pretrain=pretrain_args(backbone, source['pretrain_iters'],
                                source['pretrain_images']),
-        out_dir=out_dir,
+        out_dir=out_dir or default_out_dir(task, backbone),
         records=records or '',
         reuse_records=list(reuse_records))
 
@@ -266,10 +313,15 @@ def source_key(args: dict) -> str:
     return key_hash(dict(args))
 
 
-def config_path(method: str, backbone: str = 'resnet18') -> str:
-    """The ``configs/transfer/`` file of ``method`` on ``backbone``."""
-    return osp.join(CONFIG_DIR,
-                    f'fcn_{method}-{BACKBONES[backbone]["config_suffix"]}')
+def config_path(method: str,
+                backbone: str = 'resnet18',
+                task: str = 'seg') -> str:
+    """The ``configs/transfer/`` file of ``method`` on ``backbone`` for
+    ``task``."""
+    spec = TASKS[task]
+    return osp.join(
+        CONFIG_DIR, spec['config'].format(
+            method=method, backbone=spec['backbones'][backbone]))
 
 
 # ----------------------------------------------------------------------
@@ -332,18 +384,22 @@ def _sha256(path: str) -> str:
 
 
 def make_target_data(settings: TransferSettings) -> str:
-    """Write (once) the target set: ``max(train_sizes)`` training and
-    ``num_val`` validation images; smaller splits are its first images."""
+    """Write (once) the task's target set: ``max(train_sizes)`` training
+    and ``num_val`` validation images; smaller splits are its first images.
+    A ``done`` file marks a set written to the end (a stopped run's half
+    set is written again)."""
     num_train = max(settings.train_sizes)
+    stem, make = TASKS[settings.task]['data']
     data_root = osp.join(settings.out_dir,
-                         f'shapes_ade20k_{num_train}-{settings.num_val}')
-    if not osp.isdir(osp.join(data_root, 'annotations', 'validation')):
-        make_ade20k_shapes(
-            data_root,
-            num_train=num_train,
-            num_val=settings.num_val,
-            img_size=IMG_SIZE,
-            seed=TARGET_SEED)
+                         f'{stem}_{num_train}-{settings.num_val}')
+    done = osp.join(data_root, 'done')
+    if not osp.isfile(done):
+        make(data_root,
+             num_train=num_train,
+             num_val=settings.num_val,
+             img_size=IMG_SIZE,
+             seed=TARGET_SEED)
+        atomic_write('', done, encoding='utf-8')
     return data_root
 
 
@@ -377,9 +433,11 @@ def run_config(config: str, data_root: str, checkpoint: str,
     return cfg
 
 
-def run_once(cfg: Config) -> dict:
-    """Train and test ``cfg`` with a fresh Runner; return its metrics,
-    parameter counts, step time, memory and checkpoint figures."""
+def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
+    """Train and test ``cfg`` with a fresh Runner; return its ``metrics``
+    (name -> key of ``Runner.test``'s output, e.g. ``TASKS[task]
+    ['metrics']``), parameter counts, step time, memory and checkpoint
+    figures."""
     import numpy as np
     from mmengine.runner import Runner
 
@@ -399,12 +457,12 @@ def run_once(cfg: Config) -> dict:
         loss_curve=[float(c.mean()) for c in np.array_split(losses, 10)
                     if len(c)])
     start = time.perf_counter()
-    metrics = runner.test()
+    tested = runner.test()
     result['test_s'] = time.perf_counter() - start
     # mmseg's IoUMetric returns numpy scalars (np.float32 under numpy 2)
     result.update(
-        {key: float(metrics[key])
-         for key in ('mIoU', 'aAcc', 'mAcc')})
+        {name: float(tested[key])
+         for name, key in metrics.items()})
     # after the test: its training-mode forward updates BN statistics
     model = runner.model
     batch = next(iter(runner.train_dataloader))
@@ -436,22 +494,29 @@ def run_key(settings: TransferSettings,
             :func:`config_path`.
 
     Returns:
-        dict: ``protocol`` (``RECORD_PROTOCOL``), ``backbone``, ``method``,
-        ``train_size``, ``seed``, ``iters``, ``lr`` (the config's),
-        ``config`` (the hash of the resolved config, its ``_base_`` files
-        included), ``source`` (every pretraining argument), ``data`` (the
-        target set's images and seed) and ``versions`` (mmprotune, mmseg,
-        mmengine).
+        dict: ``protocol`` (``RECORD_PROTOCOL``), ``backbone``, ``task``
+        (only for a task other than ``seg``: the ``seg`` keys predate the
+        task, and stay as they were so that their records are still found),
+        ``method``, ``train_size``, ``seed``, ``iters``, ``lr`` (the
+        config's), ``config`` (the hash of the resolved config, its
+        ``_base_`` files included), ``source`` (every pretraining argument),
+        ``data`` (the target set's images and seed) and ``versions``
+        (mmprotune, the task's package (mmseg, mmpretrain), mmengine).
     """
+    import importlib
+
     import mmengine
-    import mmseg
 
     from .. import __version__
-    cfg = Config.fromfile(config or config_path(method, settings.backbone))
+    package = TASKS[settings.task]['package']
+    cfg = Config.fromfile(
+        config or config_path(method, settings.backbone, settings.task))
+    task = {} if settings.task == 'seg' else dict(task=settings.task)
     return canonical(
         dict(
             protocol=RECORD_PROTOCOL,
             backbone=settings.backbone,
+            **task,
             method=method,
             train_size=train_size,
             seed=seed,
@@ -464,10 +529,11 @@ def run_key(settings: TransferSettings,
                 num_val=settings.num_val,
                 img_size=IMG_SIZE,
                 seed=TARGET_SEED),
-            versions=dict(
-                mmprotune=__version__,
-                mmseg=mmseg.__version__,
-                mmengine=mmengine.__version__)))
+            versions={
+                'mmprotune': __version__,
+                package: importlib.import_module(package).__version__,
+                'mmengine': mmengine.__version__
+            }))
 
 
 def run_all(settings: TransferSettings,
@@ -511,13 +577,13 @@ def run_all(settings: TransferSettings,
         if record:
             run = record['run']
         else:
-            config = config_path(method, settings.backbone)
+            config = config_path(method, settings.backbone, settings.task)
             cfg = run_config(config, data_root, source['checkpoint'], size,
                              seed, settings.iters[size],
                              osp.join(settings.out_dir, 'runs', name))
             run = dict(train_size=size, method=method, seed=seed,
                        config=osp.relpath(config, REPO_ROOT),
-                       **run_once(cfg))
+                       **run_once(cfg, TASKS[settings.task]['metrics']))
             write_record(settings.records, key, run, machine=here,
                          source_summary=source['summary'])
         runs.append(dict(run, record=record_name(key),

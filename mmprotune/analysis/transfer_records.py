@@ -5,7 +5,8 @@ continues where it stopped, on this machine or another (records committed
 under ``docs/`` are found like those of the out dir).
 
 A record is ``{'key': ..., 'key_hash': ..., 'run': ..., 'machine': ...}``
-in ``<folder>/<backbone>_n<size>_<method>_seed<seed>-<hash[:16]>.json``;
+in ``<folder>/<track>_n<size>_<method>_seed<seed>-<hash[:16]>.json``
+(:func:`record_name`);
 ``key`` holds nothing of the machine (no paths), ``machine`` says where the
 run was measured. See docs/transfer_benchmark.md.
 """
@@ -41,8 +42,13 @@ def key_hash(key: dict) -> str:
 
 
 def record_name(key: dict) -> str:
-    """``<backbone>_n<train_size>_<method>_seed<seed>-<hash[:16]>.json``."""
-    return (f'{key["backbone"]}_n{key["train_size"]}_{key["method"]}_seed'
+    """``<track>_n<train_size>_<method>_seed<seed>-<hash[:16]>.json``; the
+    track is the backbone, followed by ``-<task>`` for a task other than
+    segmentation (whose keys have no ``task``), e.g. ``resnet18`` and
+    ``resnet18-cls``."""
+    track = '-'.join([key['backbone']] + ([key['task']]
+                                           if 'task' in key else []))
+    return (f'{track}_n{key["train_size"]}_{key["method"]}_seed'
             f'{key["seed"]}-{key_hash(key)[:16]}.json')
 
 

@@ -38,3 +38,33 @@ def test_pretrain_checkpoint_is_written_atomically(tmp_path):
     assert os.listdir(tmp_path) == [out.name]  # no temporary file left
     pretrain_backbone(_tiny(out))  # a new file renamed onto the old one
     assert os.stat(out).st_ino != first
+
+
+@pytest.mark.parametrize('backbone', ['resnet18', 'swin'])
+def test_source_checkpoint_is_the_classifier_backbone(backbone):
+    """The source backbone (mmdet ``ResNet`` / mmseg ``SwinTransformer``)
+    loads strictly into the classification task's backbone (mmpretrain's)
+    and computes the same features there: the classification track starts
+    from exactly what was pretrained."""
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+
+    from mmprotune.analysis import transfer
+    from mmprotune.analysis.pretrain import build_backbone
+    settings = transfer.transfer_settings(backbone=backbone, task='cls')
+    args = PretrainSettings(**settings.pretrain)
+    source, _ = build_backbone(args, (2 if args.arch == 'swin' else 3, ))
+    with torch.no_grad():  # BN statistics and weights away from their init
+        for tensor in source.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.add_(torch.rand_like(tensor).mul_(0.1))
+    cfg = Config.fromfile(transfer.config_path('full', backbone, 'cls'))
+    cfg.model.backbone.init_cfg = None
+    target = MODELS.build(cfg.model.backbone)
+    target.load_state_dict(source.state_dict(), strict=True)
+    images = torch.rand(2, 3, args.img_size, args.img_size)
+    source.eval(), target.eval()
+    with torch.no_grad():
+        expected, actual = source(images)[-1], target(images)[-1]
+    assert actual.shape == expected.shape
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)

@@ -14,7 +14,7 @@ from mmprotune.analysis import transfer
 from mmprotune.analysis.pretrain import PretrainSettings
 from mmprotune.analysis.transfer import run_key
 from mmprotune.analysis.transfer_records import (find_record, key_hash,
-                                                 write_record)
+                                                 record_name, write_record)
 
 try:
     import resource
@@ -82,6 +82,8 @@ def test_run_key_changes_with_every_setting(tmp_path):
         num_val=run_key(_quick(tmp_path, train_sizes=[8, 16], num_val=9),
                         'protune', 8, 0),
         data_pool=run_key(_quick(tmp_path), 'protune', 8, 0),
+        task=run_key(_quick(tmp_path, train_sizes=[8, 16], task='cls'),
+                     'protune', 8, 0),
     )
     pretrained = _quick(tmp_path, train_sizes=[8, 16])
     pretrained.pretrain['iters'] += 1
@@ -149,3 +151,26 @@ def test_records_are_written_atomically(tmp_path):
     assert open(path, 'rb').read() == before
     assert os.listdir(folder) == [os.path.basename(path)]  # no temp file
     assert json.loads(before)['run']['mIoU'] == 50.0
+
+
+def test_tasks_have_their_own_records(tmp_path):
+    """A segmentation key is what it was before the classification task
+    (no ``task``, mmseg's version), so records written then are still
+    found; a classification key names its task and mmpretrain's version,
+    and its record file starts with its track: the two never collide."""
+    seg = run_key(_quick(tmp_path), 'protune', 8, 0)
+    cls = run_key(_quick(tmp_path, task='cls'), 'protune', 8, 0)
+    assert set(seg) == {'protocol', 'backbone', 'method', 'train_size',
+                        'seed', 'iters', 'lr', 'config', 'source', 'data',
+                        'versions'}
+    assert set(seg['versions']) == {'mmprotune', 'mmseg', 'mmengine'}
+    assert set(cls) == set(seg) | {'task'} and cls['task'] == 'cls'
+    assert set(cls['versions']) == {'mmprotune', 'mmpretrain', 'mmengine'}
+    assert record_name(seg).startswith('resnet18_n8_protune_seed0-')
+    assert record_name(cls).startswith('resnet18-cls_n8_protune_seed0-')
+    folder = str(tmp_path / 'records')
+    write_record(folder, seg, dict(mIoU=50.0))
+    assert find_record([folder], cls) is None
+    write_record(folder, cls, dict(top1=70.0))
+    assert find_record([folder], seg)['run'] == dict(mIoU=50.0)
+    assert find_record([folder], cls)['run'] == dict(top1=70.0)

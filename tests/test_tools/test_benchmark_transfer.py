@@ -1,9 +1,9 @@
 """``tools/benchmark_transfer.py`` and :mod:`mmprotune.analysis.transfer`:
-a reduced run end to end through the command for each backbone track
-(pretraining, data, Runner training and test per method, markdown, JSON,
-plot), its parameter counts against an independent count, the seed
-statistics, the tracks' defaults, and the command's errors for an unknown
-method or mismatched iterations."""
+a reduced run end to end through the command for each task and backbone
+track (pretraining, data, Runner training and test per method, markdown,
+JSON, plot, a rerun from the records), its parameter counts against an
+independent count, the seed statistics, the tracks' defaults, and the
+command's errors for an unknown method or mismatched iterations."""
 import json
 import os
 from pathlib import Path
@@ -19,14 +19,23 @@ from mmprotune.testing import REPO_ROOT, run_tool
 from mmprotune.utils import build_model
 
 TOOL = 'tools/benchmark_transfer.py'
-#: Per track: the arguments that select it, the methods of its quick run,
-#: and the shape of one tensor of its source checkpoint.
-TRACKS = dict(
-    resnet18=((), ('full', 'head-only', 'protune'),
-              ('conv1.weight', (16, 3, 7, 7))),
-    swin=(('--backbone', 'swin'), ('full', 'head-only', 'protune',
-                                   'adaptformer', 'vpt'),
-          ('patch_embed.projection.weight', (32, 3, 2, 2))))
+#: The shape of one tensor of each backbone's source checkpoint.
+SOURCE_TENSOR = dict(
+    resnet18=('conv1.weight', (16, 3, 7, 7)),
+    swin=('patch_embed.projection.weight', (32, 3, 2, 2)))
+#: Per track: the task and backbone, and the methods of its quick run: on
+#: the classification task every default method of the track (``scratch``,
+#: the ``full`` config without ``init_cfg``, trains in
+#: tests/test_configs), on the segmentation task those beside its other
+#: tests.
+TRACKS = {
+    'resnet18': ('seg', 'resnet18', ('full', 'head-only', 'protune')),
+    'swin': ('seg', 'swin', ('full', 'head-only', 'protune', 'adaptformer',
+                             'vpt')),
+    'resnet18-cls': ('cls', 'resnet18',
+                     tuple(transfer.default_methods('resnet18'))),
+    'swin-cls': ('cls', 'swin', tuple(transfer.default_methods('swin'))),
+}
 
 
 def _run(*args, cwd):
@@ -48,36 +57,47 @@ def _trainable(config: str) -> tuple:
             sum(n for name, n in trainable if name.startswith('backbone.')))
 
 
-@pytest.mark.parametrize('backbone', list(TRACKS))
-def test_benchmark_transfer_quick(tmp_path, backbone):
-    track_args, methods, (key, shape) = TRACKS[backbone]
+@pytest.mark.parametrize('track', list(TRACKS))
+def test_benchmark_transfer_quick(tmp_path, track):
+    task, backbone, methods = TRACKS[track]
+    key, shape = SOURCE_TENSOR[backbone]
     out_dir = tmp_path / 'out'
-    proc = _run('--quick', *track_args, '--methods', ','.join(methods),
-                '--out-dir', str(out_dir), cwd=tmp_path)
+    args = ('--quick', '--task', task, '--backbone', backbone, '--methods',
+            ','.join(methods), '--out-dir', str(out_dir))
+    proc = _run(*args, cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     out = proc.stdout
-    assert '**8 training images, 4 iterations**' in out
-    assert '| method | mIoU | seeds |' in out
+    label = transfer.TASKS[task]['metric_label']
+    assert '**8 training images, 4 iterations** ' \
+        f'({label} in %, mean ± sample std over seeds)' in out
+    assert f'| method | {label} | seeds |' in out
+    assert f'; {label} on 8 validation images' in out
     for method in methods:
         assert f'| {method} | ' in out
 
     report = json.loads((out_dir / 'transfer.json').read_text())
     assert report['settings']['methods'] == list(methods)
     assert report['settings']['backbone'] == backbone
+    assert report['settings']['task'] == task
+    assert report['metric'] == transfer.TASKS[task]['metric']
     assert report['settings']['seeds'] == 1
     assert report['source']['summary'].startswith('final train loss')
     assert [(r['method'], r['seed']) for r in report['runs']] == [
         (m, 0) for m in methods
     ]
     summary = report['summary']['8']
+    for run in report['runs']:
+        assert set(run) >= set(transfer.TASKS[task]['metrics'])
+        s = summary[run['method']]
+        assert s['seeds'] == [run[report['metric']]]
     for method in methods:
         s = summary[method]
-        assert 0 <= s['mIoU_mean'] <= 100 and s['mIoU_std'] == 0
+        assert 0 <= s['mean'] <= 100 and s['std'] == 0
         assert s['step_s'] > 0 and s['saved_bytes'] > 0
         assert (s['trainable_params'], s['backbone_trainable_params']) == \
-            _trainable(transfer.config_path(method, backbone))
+            _trainable(transfer.config_path(method, backbone, task))
     assert [r['config'] for r in report['runs']] == [
-        os.path.relpath(transfer.config_path(m, backbone), REPO_ROOT)
+        os.path.relpath(transfer.config_path(m, backbone, task), REPO_ROOT)
         for m in methods
     ]
     assert summary['head-only']['backbone_trainable_params'] == 0
@@ -91,7 +111,7 @@ def test_benchmark_transfer_quick(tmp_path, backbone):
     redraw = _run('--from-json', str(out_dir / 'transfer.json'),
                   cwd=tmp_path)
     assert redraw.returncode == 0, (redraw.stdout + redraw.stderr)[-5000:]
-    assert '| method | mIoU | seeds |' in redraw.stdout
+    assert f'| method | {label} | seeds |' in redraw.stdout
     assert out.endswith(redraw.stdout)
     assert f'{len(methods)} runs ({len(methods)} trained, 0 from records)' \
         in redraw.stdout
@@ -105,11 +125,24 @@ def test_benchmark_transfer_quick(tmp_path, backbone):
     state = torch.load(checkpoint, map_location='cpu')['state_dict']
     assert state[key].shape == shape
     assert set(state) == set(
-        _build(transfer.config_path('full', backbone)).backbone.state_dict())
+        _build(transfer.config_path('full', backbone,
+                                    task)).backbone.state_dict())
     if backbone == 'resnet18':
         # with the BN statistics of pretraining, not the initial 0 / 1
         assert not torch.equal(state['bn1.running_var'],
                                torch.ones_like(state['bn1.running_var']))
+    records = sorted(p.name for p in (out_dir / 'records').glob('*.json'))
+    assert len(records) == len(methods)
+    assert all(name.startswith(f'{track}_n8_') for name in records)
+    if task == 'seg':  # a segmentation rerun: test_rerun_skips_recorded_runs
+        return
+    # a rerun trains nothing: every run is recorded (in the track's own
+    # files), and it prints the same tables
+    rerun = _run(*args, cwd=tmp_path)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
+    assert _counts(rerun.stdout) == (0, len(methods))
+    tables = out[out.index('**8 training images'):]
+    assert rerun.stdout.endswith(tables)
 
 
 def test_summary_mean_and_sample_std():
@@ -123,12 +156,19 @@ def test_summary_mean_and_sample_std():
     ]
     table = summarize(runs)
     s = table[50]['protune']
-    assert s['mIoU_mean'] == 64 and s['mIoU_std'] == 4
-    assert s['mIoU_seeds'] == [60, 64, 68] and s['step_s'] == 0.2
+    assert s['mean'] == 64 and s['std'] == 4
+    assert s['seeds'] == [60, 64, 68] and s['step_s'] == 0.2
     text = markdown(table, iters={50: 100})
-    assert '**50 training images, 100 iterations**' in text
+    assert '**50 training images, 100 iterations** (mIoU in %' in text
     assert '| protune | 64.0 ± 4.0 | 60.0 / 64.0 / 68.0 | +10.0 | 10 (4) | ' \
         '200 ms | 1.0 MiB | 1.00 MiB |' in text
+    # another task's metric, under its name
+    runs = [dict(run, top1=run['mIoU'] + 1) for run in runs]
+    table = summarize(runs, 'top1')
+    assert table[50]['protune']['seeds'] == [61, 65, 69]
+    text = markdown(table, iters={50: 100}, metric_label='top-1 accuracy')
+    assert '(top-1 accuracy in %' in text and '| top-1 accuracy |' in text
+    assert '| protune | 65.0 ± 4.0 | 61.0 / 65.0 / 69.0 | +10.0 |' in text
 
 
 def test_report_holds_python_numbers(tmp_path):
@@ -150,27 +190,45 @@ def test_report_holds_python_numbers(tmp_path):
     report = json.loads((tmp_path / 'transfer.json').read_text())
     assert [r['mIoU'] for r in report['runs']] == [50.25, 51.25]
     assert report['runs'][0]['loss_curve'] == [0.5, 0.25]
-    assert report['summary']['8']['protune']['mIoU_mean'] == 50.75
+    assert report['summary']['8']['protune']['mean'] == 50.75
     assert report['summary']['8']['protune']['trainable_params'] == 10
     assert os.listdir(tmp_path) == ['transfer.json']
 
 
 def test_tracks_defaults_and_configs():
     settings = transfer.transfer_settings()
-    assert (settings.backbone, settings.out_dir) == ('resnet18',
-                                                     'work_dirs/transfer')
+    assert (settings.backbone, settings.task, settings.out_dir) == (
+        'resnet18', 'seg', 'work_dirs/transfer')
     assert settings.methods == ['full', 'head-only', 'protune', 'bitfit',
                                 'lora', 'conv-adapter', 'mona']
     settings = transfer.transfer_settings(backbone='swin')
     assert settings.out_dir == 'work_dirs/transfer-swin'
     assert settings.methods == ['full', 'head-only', 'protune', 'bitfit',
                                 'lora', 'adaptformer', 'vpt', 'mona']
-    stems = set()
+    # the classification task: the same methods, source and splits per
+    # backbone, its own folder and configs
     for backbone in transfer.BACKBONES:
-        for method in transfer.backbone_methods(backbone):
-            assert os.path.isfile(transfer.config_path(method, backbone))
+        seg = transfer.transfer_settings(backbone=backbone)
+        cls = transfer.transfer_settings(backbone=backbone, task='cls')
+        assert cls.out_dir == f'{seg.out_dir}-cls'
+        assert (cls.methods, cls.iters, cls.pretrain, cls.seeds) == (
+            seg.methods, seg.iters, seg.pretrain, seg.seeds)
+    stems, configs = set(), set()
+    for backbone in transfer.BACKBONES:
+        for task in transfer.TASKS:
+            for method in transfer.backbone_methods(backbone):
+                configs.add(transfer.config_path(method, backbone, task))
+                assert os.path.isfile(transfer.config_path(
+                    method, backbone, task))
         stems.add(transfer.BACKBONES[backbone]['checkpoint_stem'])
     assert len(stems) == len(transfer.BACKBONES)
+    assert len(configs) == len(transfer.TASKS) * sum(
+        len(transfer.backbone_methods(b)) for b in transfer.BACKBONES)
+    # and no config of the folder is left out
+    assert configs == {
+        os.path.join(transfer.CONFIG_DIR, name)
+        for name in os.listdir(transfer.CONFIG_DIR) if name.endswith('.py')
+    }
 
 
 def test_one_vocabulary_with_the_cost_report():
@@ -181,11 +239,12 @@ def test_one_vocabulary_with_the_cost_report():
         set(METHODS) | set(peft_methods())
 
 
+@pytest.mark.parametrize('task', list(transfer.TASKS))
 @pytest.mark.parametrize('method', ['full', 'vpt'])
-def test_swin_track_learning_rates(method):
+def test_swin_track_learning_rates(method, task):
     """The Swin's own weights at 0.1x the lr, everything new at the lr."""
     from mmengine.optim import build_optim_wrapper
-    config = transfer.config_path(method, 'swin')
+    config = transfer.config_path(method, 'swin', task)
     model = _build(config)
     optimizer = build_optim_wrapper(model,
                                     Config.fromfile(config).optim_wrapper)

@@ -1,0 +1,5 @@
+# Transfer benchmark, classification task, Mona (hidden width 64) after each
+# residual block of the frozen ResNet-18.
+_base_ = './linear_protune-r18-w16_1xb16-500i_shapes-imagenet-64x64.py'
+
+model = dict(backbone=dict(prompt_cfg=dict(_delete_=True, type='Mona')))
