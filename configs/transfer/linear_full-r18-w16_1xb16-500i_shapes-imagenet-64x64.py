@@ -20,11 +20,3 @@ default_hooks = dict(
     visualization=dict(
         _delete_=True, type='VisualizationHook', enable=False))
 log_processor = dict(by_epoch=False)
-# the rest of mmpretrain's default_runtime.py
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
-log_level = 'INFO'
-load_from = None
-resume = False

@@ -91,7 +91,8 @@ def tiny_config(cfg: Config,
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = 1
-    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    # (configs without env_cfg take the Runner's default)
+    cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dict(backend='gloo'))
     cfg.randomness = dict(seed=0)
     cfg.auto_scale_lr = dict(enable=False, base_batch_size=16)
 
