@@ -205,14 +205,21 @@ def test_tracks_defaults_and_configs():
     assert settings.out_dir == 'work_dirs/transfer-swin'
     assert settings.methods == ['full', 'head-only', 'protune', 'bitfit',
                                 'lora', 'adaptformer', 'vpt', 'mona']
-    # the classification task: the same methods, source and splits per
-    # backbone, its own folder and configs
+    # the classification task: the same methods and source per backbone,
+    # its own folder, configs and splits (larger: see TASKS)
     for backbone in transfer.BACKBONES:
         seg = transfer.transfer_settings(backbone=backbone)
         cls = transfer.transfer_settings(backbone=backbone, task='cls')
         assert cls.out_dir == f'{seg.out_dir}-cls'
-        assert (cls.methods, cls.iters, cls.pretrain, cls.seeds) == (
-            seg.methods, seg.iters, seg.pretrain, seg.seeds)
+        assert (cls.methods, cls.pretrain, cls.seeds) == (
+            seg.methods, seg.pretrain, seg.seeds)
+        for settings, task in ((seg, 'seg'), (cls, 'cls')):
+            splits = transfer.TASKS[task]['splits'][backbone]
+            assert settings.iters == dict(
+                zip(splits['train_sizes'], splits['iters']))
+    assert transfer.transfer_settings(task='cls').iters == {
+        500: 1000, 4000: 1000}
+    assert transfer.transfer_settings().iters == {50: 500, 500: 1000}
     stems, configs = set(), set()
     for backbone in transfer.BACKBONES:
         for task in transfer.TASKS:

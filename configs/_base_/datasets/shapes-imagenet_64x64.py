@@ -1,8 +1,8 @@
 # Synthetic "shapes" classification in ImageNet layout, written by
-# mmprotune.testing.make_imagenet_shapes: 64 x 64 images, labelled with the
-# class (circle, square, triangle) of the shape with the largest visible
-# area; meta/{train,val}.txt list the images in the order they were drawn,
-# so ``indices=N`` takes the first N.
+# mmprotune.testing.make_imagenet_shapes: 64 x 64 images of one shape each,
+# labelled with its class (circle, square, triangle); meta/{train,val}.txt
+# list the images in the order they were drawn, so ``indices=N`` takes the
+# first N.
 dataset_type = 'CustomDataset'
 data_root = 'data/shapes_imagenet/'
 metainfo = dict(classes=('circle', 'square', 'triangle'))
