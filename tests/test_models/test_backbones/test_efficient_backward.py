@@ -164,8 +164,10 @@ def test_derived_tensors_follow_half_and_to(cast):
         assert cos > 0.99, key
 
 
-def test_autocast_bf16_on_cpu():
-    efficient, plain = pair('mmdet-ResNet18')
+@pytest.mark.parametrize('preset', [True, 'speed'])
+def test_autocast_bf16_on_cpu(preset):
+    """Under autocast the outputs are the plain path's bit for bit too."""
+    efficient, plain = pair('mmdet-ResNet18', preset=preset)
     efficient.float()
     plain.float()
     x = torch.randn(2, 3, 64, 64)
@@ -174,6 +176,8 @@ def test_autocast_bf16_on_cpu():
         outs, grad, _ = grads(efficient, x, weights)
         ref_outs, ref_grad, _ = grads(plain, x, weights)
     assert all(o.dtype == torch.bfloat16 for o in outs)
+    for out, ref in zip(outs, ref_outs):
+        assert torch.equal(out, ref)
     for key in grad:
         assert torch.isfinite(grad[key]).all()
         cos = torch.nn.functional.cosine_similarity(
