@@ -29,7 +29,8 @@ from mmprotune.utils.memory import (allocator_delta, cuda_allocator,
 
 #: Methods :func:`method_variants` derives from one Pro-tuning config,
 #: besides the PEFT baselines (:func:`peft_methods`).
-METHODS = ('full', 'head-only', 'protune-naive', 'protune')
+METHODS = ('full', 'head-only', 'protune-naive', 'protune', 'protune-balanced',
+           'protune-speed')
 #: Old spellings of method names (config names before ``full`` /
 #: ``head-only``, the report's ``convadapter``) -> the name, accepted
 #: wherever a command line takes ``--methods``.
@@ -67,6 +68,8 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
     - ``head-only``: the frozen backbone without prompts;
     - ``protune-naive``: Pro-tuning with plain autograd;
     - ``protune``: the config as is (frozen-aware backward);
+    - ``protune-balanced``, ``protune-speed``: Pro-tuning with that preset
+      of ``efficient_backward``;
     - a PEFT baseline, e.g. ``lora``: its default arguments on the stages
       the config tunes.
     """
@@ -93,6 +96,8 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
             vb.prompt_cfg = dict(vb.get('prompt_cfg') or {}, stages=[])
         elif method == 'protune-naive':
             vb.efficient_backward = False
+        elif method in ('protune-balanced', 'protune-speed'):
+            vb.efficient_backward = method[len('protune-'):]
         elif method in peft:
             stages = (vb.get('prompt_cfg') or {}).get('stages')
             vb.prompt_cfg = dict(type=peft[method])

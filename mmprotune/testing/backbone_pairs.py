@@ -1,7 +1,7 @@
 """The same prompted backbone twice, with the frozen-aware backward and with
 plain autograd, to compare their outputs and gradients (on a CPU in float64,
 or on a GPU)."""
-from typing import Dict, List, Sequence, Tuple, Type
+from typing import Dict, List, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
@@ -11,16 +11,22 @@ def efficient_and_plain(cls: Type[nn.Module],
                         kwargs: dict,
                         stages: Sequence[int] = (0, 1, 2, 3),
                         dtype: torch.dtype = torch.double,
-                        device: str = 'cpu') -> Tuple[nn.Module, nn.Module]:
-    """``cls(**kwargs)`` with ``efficient_backward`` on and off, the same
-    weights, non-zero prompts and non-trivial BN statistics (seed 0).
+                        device: str = 'cpu',
+                        efficient_backward: Union[bool, str] = True
+                        ) -> Tuple[nn.Module, nn.Module]:
+    """``cls(**kwargs)`` with ``efficient_backward`` (True, or a preset
+    name) and with plain autograd (False), the same weights, non-zero
+    prompts and non-trivial BN statistics (seed 0).
 
     Returns:
         tuple: (efficient, plain), both in ``dtype`` on ``device``.
     """
     torch.manual_seed(0)
     prompt_cfg = dict(stages=tuple(stages))
-    efficient = cls(**kwargs, prompt_cfg=prompt_cfg)
+    efficient = cls(
+        **kwargs,
+        prompt_cfg=prompt_cfg,
+        efficient_backward=efficient_backward)
     with torch.no_grad():
         for name, tensor in efficient.state_dict().items():
             if name.endswith('running_var'):

@@ -51,6 +51,10 @@ def test_method_variants_change_only_the_backbone(tiny_config):
     assert 'prompt_cfg' not in variants['full'].model.backbone
     assert variants['head-only'].model.backbone.prompt_cfg.stages == []
     assert variants['protune-naive'].model.backbone.efficient_backward is False
+    for preset in ('balanced', 'speed'):
+        variant = method_variants(cfg, [f'protune-{preset}'])
+        assert variant[f'protune-{preset}'].model.backbone \
+            .efficient_backward == preset
     for variant in variants.values():
         assert variant.model.neck == cfg.model.neck
         assert variant.optim_wrapper == cfg.optim_wrapper

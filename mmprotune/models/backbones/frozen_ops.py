@@ -51,8 +51,8 @@ def pack_mask(mask: Tensor) -> Tensor:
     flat = mask.reshape(-1)
     if flat.numel() % 8:
         flat = torch.cat([flat, flat.new_zeros(-flat.numel() % 8)])
-    words = flat.view(torch.uint8).view(torch.int64)
-    return ((words * _GATHER_BITS) >> 56).to(torch.uint8)
+    words = flat.view(torch.uint8).view(torch.int64) * _GATHER_BITS
+    return words.bitwise_right_shift_(56).to(torch.uint8)
 
 
 @functools.lru_cache(maxsize=None)
@@ -148,11 +148,14 @@ class FrozenConvAffine(Function):
 
 
 class MaskedReLU(Function):
-    """ReLU that keeps its packed mask (1 bit/element) for backward."""
+    """ReLU that keeps its packed mask (1 bit/element) for backward. It
+    works in place, as upstream's ``ReLU(inplace=True)``: no new
+    input-sized tensor."""
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:
-        out = x.relu()
+        out = x.relu_()
+        ctx.mark_dirty(out)
         ctx.save_for_backward(pack_mask(out > 0))
         return out
 
@@ -189,9 +192,9 @@ def frozen_conv_affine(x: Tensor,
     return _conv_affine(x, conv.weight, conv_args, relu, bn_args)
 
 
-def masked_relu(x: Tensor) -> Tensor:
-    """ReLU keeping only its packed mask for backward."""
-    return MaskedReLU.apply(x) if _needs_grad(x) else x.relu()
+def masked_relu_(x: Tensor) -> Tensor:
+    """ReLU in place, keeping only its packed mask for backward."""
+    return MaskedReLU.apply(x) if _needs_grad(x) else x.relu_()
 
 
 def is_plain_conv(conv: nn.Module) -> bool:

@@ -16,7 +16,7 @@ stage; either way every trainable parameter lives under ``self.prompts`` and
 the upstream modules and their state-dict keys stay as they are.
 """
 import inspect
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -30,6 +30,48 @@ from ..peft.base import TuningModule
 #: ``prompt_cfg`` fields read by the wrapper itself; every other field is an
 #: argument of the tuning module class (:meth:`TuningModule.cfg_fields`).
 WRAPPER_FIELDS = ('type', 'stages')
+
+
+class BackwardPreset(NamedTuple):
+    """What a preset of ``efficient_backward`` does with the layers that must
+    pass a gradient to an earlier prompt (the frozen ResNet layers always
+    take the fast path of :mod:`~mmprotune.models.backbones.frozen_ops`).
+
+    Attributes:
+        checkpoint_prompts (bool): Activation-checkpoint the prompt blocks
+            (keep their input only, recompute their hidden maps).
+        checkpoint_every (int): Activation-checkpoint every
+            ``checkpoint_every``-th frozen transformer block (Swin, ViT),
+            counted over the whole backbone from 1; 0: none (plain
+            autograd keeps their activations).
+    """
+    checkpoint_prompts: bool
+    checkpoint_every: int
+
+
+#: The presets of ``efficient_backward`` (``True`` is ``'memory'``), from
+#: the least memory to the least time; docs/cost_report.md measures them.
+BACKWARD_PRESETS = {
+    'memory': BackwardPreset(checkpoint_prompts=True, checkpoint_every=1),
+    'balanced': BackwardPreset(checkpoint_prompts=False, checkpoint_every=2),
+    'speed': BackwardPreset(checkpoint_prompts=False, checkpoint_every=0),
+}
+
+
+def backward_preset(owner: str,
+                    value: Union[bool, str]) -> Optional[BackwardPreset]:
+    """``efficient_backward`` -> its :class:`BackwardPreset`; None for
+    ``False`` (plain autograd). ``owner`` names the backbone in the error
+    a value outside ``True``, ``False`` and :data:`BACKWARD_PRESETS` gets."""
+    if value is False:
+        return None
+    name = 'memory' if value is True else value
+    if not isinstance(name, str) or name not in BACKWARD_PRESETS:
+        raise ValueError(
+            f'{owner}: efficient_backward={value!r} is not allowed; allowed: '
+            f'{", ".join(map(repr, BACKWARD_PRESETS))}, True (= \'memory\') '
+            'or False (plain autograd)')
+    return BACKWARD_PRESETS[name]
 
 
 def _is_tuning_module(obj: object) -> bool:
@@ -58,9 +100,11 @@ class PromptedBackboneMixin:
     stays in eval mode (frozen BatchNorm statistics, no dropout / drop path),
     whatever ``frozen_stages``/``norm_eval`` say; only ``self.prompts`` trains.
 
-    ``efficient_backward`` (default True) runs the frozen layers after the
-    first prompt so that they keep almost nothing alive for backward (see
-    each family); False gives plain autograd, for comparison.
+    ``efficient_backward`` (default True, which is ``'memory'``) runs the
+    layers after the first prompt so that they keep little alive for
+    backward (see each family); a preset of :data:`BACKWARD_PRESETS`
+    (``'memory'``, ``'balanced'``, ``'speed'``) trades memory for time;
+    False gives plain autograd, for comparison.
     """
     #: Prompt block type used when ``prompt_cfg`` names none.
     default_prompt_type: str = 'ConvPromptBlock'
@@ -75,13 +119,17 @@ class PromptedBackboneMixin:
     def __init__(self,
                  *args,
                  prompt_cfg: Optional[dict] = None,
-                 efficient_backward: bool = True,
+                 efficient_backward: Union[bool, str] = True,
                  **kwargs):
         if prompt_cfg is not None and not isinstance(prompt_cfg, dict):
             raise TypeError(f'{type(self).__name__}: prompt_cfg must be a '
                             f'dict (or None), got {prompt_cfg!r}')
+        preset = backward_preset(type(self).__name__, efficient_backward)
         super().__init__(*args, **kwargs)
         self.efficient_backward = efficient_backward
+        #: The :class:`BackwardPreset` of ``efficient_backward`` (None:
+        #: plain autograd).
+        self.backward_preset = preset
         if isinstance(self.init_cfg, dict):
             # upstream Swin reads ``init_cfg.checkpoint`` as an attribute
             self.init_cfg = ConfigDict(self.init_cfg)
@@ -214,14 +262,17 @@ class PromptedBackboneMixin:
         """Downsampling factor from the image to the last stage's output."""
         raise NotImplementedError
 
-    def _run_checkpointed_block(self, block: nn.Module, x: torch.Tensor,
-                                *args) -> torch.Tensor:
-        """One frozen transformer block, ``block(x, *args)``; with
-        ``efficient_backward``, a block that must pass a gradient to an
-        earlier prompt keeps only its input and recomputes its (frozen,
-        deterministic eval-mode) forward in backward: attention, softmax,
-        LayerNorm and GELU keep nothing alive."""
-        if self.efficient_backward and torch.is_grad_enabled() \
+    def _run_checkpointed_block(self, index: int, block: nn.Module,
+                                x: torch.Tensor, *args) -> torch.Tensor:
+        """Frozen transformer block number ``index`` (from 0, over the whole
+        backbone), ``block(x, *args)``. A block that must pass a gradient to
+        an earlier prompt and that the preset checkpoints (every
+        ``checkpoint_every``-th: ``index + 1`` a multiple of it) keeps only
+        its input and recomputes its (frozen, deterministic eval-mode)
+        forward in backward: attention, softmax, LayerNorm and GELU keep
+        nothing alive."""
+        every = self.backward_preset and self.backward_preset.checkpoint_every
+        if every and (index + 1) % every == 0 and torch.is_grad_enabled() \
                 and x.requires_grad:
             return checkpoint(block, x, *args, use_reentrant=False)
         return block(x, *args)
@@ -244,14 +295,15 @@ class PromptedBackboneMixin:
         that returns None adds nothing (a hooked method: it acts inside the
         stage).
 
-        With ``efficient_backward`` the block is activation-checkpointed: it
+        With a preset that checkpoints prompts (``'memory'``) the block
         keeps only ``x`` (which its first projection needs anyway) and
         recomputes its small hidden maps in backward.
         """
         if str(stage) not in self.prompts:
             return x
         block = self.prompts[str(stage)]
-        if self.efficient_backward and torch.is_grad_enabled():
+        if self.backward_preset and self.backward_preset.checkpoint_prompts \
+                and torch.is_grad_enabled():
             prompt = checkpoint(block, x, *args, use_reentrant=False)
         else:
             prompt = block(x, *args)

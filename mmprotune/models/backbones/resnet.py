@@ -18,7 +18,7 @@ from mmseg.models.backbones import ResNetV1d as SegResNetV1d
 from mmseg.registry import MODELS as SEG_MODELS
 
 from .frozen_ops import (frozen_conv_affine, is_frozen_bn, is_plain_conv,
-                         masked_relu)
+                         masked_relu_)
 from .prompted import PromptedBackboneMixin
 
 
@@ -76,7 +76,7 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         and ReLUs keep only weights and boolean masks for backward (see
         :mod:`mmprotune.models.backbones.frozen_ops`); otherwise (inference,
         or before the first prompt) it is the upstream block, bit for bit."""
-        if not (self.efficient_backward and torch.is_grad_enabled()
+        if not (self.backward_preset and torch.is_grad_enabled()
                 and x.requires_grad and self._is_plain_block(block)):
             return block(x)
         convs = [block.conv1, block.conv2] + (
@@ -93,7 +93,9 @@ class PromptedResNetMixin(PromptedBackboneMixin):
             if pool:
                 identity = pool[0](identity)
             identity = frozen_conv_affine(identity, conv, norm)
-        return masked_relu(out + identity)
+        # in place, as upstream: ``out`` is no saved tensor
+        out += identity
+        return masked_relu_(out)
 
     @staticmethod
     def _is_plain_block(block: nn.Module) -> bool:

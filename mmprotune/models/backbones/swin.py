@@ -26,7 +26,7 @@ class PromptedSwinMixin(PromptedBackboneMixin):
     lack them; they keep their (1, 0) init and stay frozen like the rest.
 
     With ``efficient_backward`` the frozen blocks after the first prompt are
-    activation-checkpointed (see
+    activation-checkpointed, all or some by the preset (see
     :meth:`PromptedBackboneMixin._run_checkpointed_block`).
 
     Example:
@@ -78,9 +78,11 @@ class PromptedSwinMixin(PromptedBackboneMixin):
         self._check_input_size(x)
         x, hw_shape = self._embed(x)
         outs = []
+        index = 0  # of the block, over all stages
         for i, stage in enumerate(self.stages):
             for block in stage.blocks:
-                x = self._run_checkpointed_block(block, x, hw_shape)
+                x = self._run_checkpointed_block(index, block, x, hw_shape)
+                index += 1
             x = self._add_prompt(i, x, hw_shape)
             out, out_hw_shape = x, hw_shape
             if stage.downsample:

@@ -106,7 +106,7 @@ class ClsProTuneVisionTransformer(PromptedBackboneMixin, VisionTransformer):
         x = self.pre_norm(self.drop_after_pos(x))
         outs = []
         for i, layer in enumerate(self.layers):
-            x = self._run_checkpointed_block(layer, x)
+            x = self._run_checkpointed_block(i, layer, x)
             if str(i) in self.prompts:
                 extra = self.num_extra_tokens
                 x = torch.cat(

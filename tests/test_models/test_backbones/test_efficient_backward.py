@@ -1,5 +1,6 @@
-"""The frozen-aware backward (``efficient_backward=True``, the default) gives
-the gradients of plain autograd while keeping far less alive for backward."""
+"""The frozen-aware backward (``efficient_backward=True``, the default, and
+its presets) gives the gradients of plain autograd while keeping far less
+alive for backward."""
 import pytest
 import torch
 from mmdet.models.backbones import ResNet as DetResNet
@@ -10,6 +11,7 @@ from mmprotune.models import (ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
                               ClsProTuneVisionTransformer, ProTuneResNet,
                               ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
+from mmprotune.models.backbones.prompted import BACKWARD_PRESETS
 from mmprotune.testing.backbone_pairs import efficient_and_plain, prompt_grads
 from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
 
@@ -42,32 +44,38 @@ CASES = {
 }
 
 
-def pair(name, stages=(0, 1, 2, 3)):
-    """The same prompted backbone with the efficient and the plain path, in
-    float64, with non-zero prompts and non-trivial BN statistics."""
+def pair(name, stages=(0, 1, 2, 3), preset=True):
+    """The same prompted backbone with the efficient path (``preset``) and
+    the plain path, in float64, with non-zero prompts and non-trivial BN
+    statistics."""
     cls, kwargs = CASES[name]
-    return efficient_and_plain(cls, kwargs, stages)
+    return efficient_and_plain(cls, kwargs, stages,
+                               efficient_backward=preset)
 
 
 grads = prompt_grads
 
 
-@pytest.mark.parametrize('name, stages, mode', [
-    *[(name, (0, 1, 2, 3), True) for name in sorted(CASES)],
-    ('mmdet-ResNet18', (1, 3), False),
-    ('mmseg-ResNetV1c', (1, 3), True),
-    ('mmdet-Swin', (1, 3), False),
-    ('mmpretrain-Swin', (0, 2), True),
+@pytest.mark.parametrize('name, stages, mode, preset', [
+    *[(name, (0, 1, 2, 3), True, preset) for name in sorted(CASES)
+      for preset in (True, 'balanced', 'speed')],
+    ('mmdet-ResNet18', (1, 3), False, True),
+    ('mmseg-ResNetV1c', (1, 3), True, True),
+    ('mmdet-Swin', (1, 3), False, True),
+    ('mmdet-Swin', (1, 3), True, 'balanced'),
+    ('mmpretrain-Swin', (0, 2), True, True),
 ])
-def test_gradients_match_plain_autograd(name, stages, mode):
-    efficient, plain = pair(name, stages)
+def test_gradients_match_plain_autograd(name, stages, mode, preset):
+    """Every preset: the outputs of the training forward bit for bit the
+    plain path's, every gradient equal to it in float64."""
+    efficient, plain = pair(name, stages, preset)
     x = torch.randn(2, 3, 64, 64, dtype=torch.double)
     with torch.no_grad():
         weights = [torch.randn_like(o) for o in plain(x)]
     outs, grad, grad_x = grads(efficient.train(mode), x, weights)
     ref_outs, ref_grad, ref_grad_x = grads(plain.train(mode), x, weights)
     for out, ref in zip(outs, ref_outs):
-        assert torch.allclose(out, ref, rtol=1e-10, atol=1e-12)
+        assert torch.equal(out, ref)
     assert grad.keys() == ref_grad.keys() and len(grad) == 6 * len(stages)
     for key in grad:
         # every prompt gets a gradient, the earliest through all later
@@ -77,6 +85,20 @@ def test_gradients_match_plain_autograd(name, stages, mode):
                               atol=1e-12), key
     # an input that asks for a gradient gets it through every frozen layer
     assert torch.allclose(grad_x, ref_grad_x, rtol=1e-8, atol=1e-12)
+
+
+def test_true_is_the_memory_preset_and_bad_values_are_refused():
+    assert ProTuneResNet(**RESNET).backward_preset is \
+        BACKWARD_PRESETS['memory']
+    assert ProTuneResNet(**RESNET, efficient_backward=False) \
+        .backward_preset is None
+    for bad in ('fast', 'Memory', 1, None):
+        with pytest.raises(ValueError) as err:
+            ProTuneResNet(**RESNET, efficient_backward=bad)
+        message = str(err.value)
+        assert f'efficient_backward={bad!r}' in message
+        assert all(repr(name) in message for name in BACKWARD_PRESETS)
+        assert 'True' in message and 'False' in message
 
 
 def test_inference_is_the_upstream_forward_bit_for_bit():
@@ -142,8 +164,10 @@ def test_derived_tensors_follow_half_and_to(cast):
         assert cos > 0.99, key
 
 
-def test_autocast_bf16_on_cpu():
-    efficient, plain = pair('mmdet-ResNet18')
+@pytest.mark.parametrize('preset', [True, 'speed'])
+def test_autocast_bf16_on_cpu(preset):
+    """Under autocast the outputs are the plain path's bit for bit too."""
+    efficient, plain = pair('mmdet-ResNet18', preset=preset)
     efficient.float()
     plain.float()
     x = torch.randn(2, 3, 64, 64)
@@ -152,6 +176,8 @@ def test_autocast_bf16_on_cpu():
         outs, grad, _ = grads(efficient, x, weights)
         ref_outs, ref_grad, _ = grads(plain, x, weights)
     assert all(o.dtype == torch.bfloat16 for o in outs)
+    for out, ref in zip(outs, ref_outs):
+        assert torch.equal(out, ref)
     for key in grad:
         assert torch.isfinite(grad[key]).all()
         cos = torch.nn.functional.cosine_similarity(
@@ -282,3 +308,83 @@ def test_channels_last_matches_plain_autograd():
         assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
                               atol=1e-12), key
     assert torch.allclose(grad_x, ref_grad_x, rtol=1e-8, atol=1e-12)
+
+
+def _saved(model, x):
+    """Bytes autograd saves in a training forward of ``model`` (exact)."""
+    model.train()
+    exclude = list(model.parameters()) + list(model.buffers())
+    saved, _ = saved_tensor_bytes(lambda: model(x), exclude)
+    return saved
+
+
+def _prompt_hidden_bytes(model, outs):
+    """Bytes of the hidden maps a prompt block keeps under plain autograd,
+    from the shapes of the stage outputs (N, C, H, W): three maps of
+    ``hidden_channels``, the inputs of the depth-wise conv, of the
+    activation and of the second projection. (Its input, which its first
+    projection keeps, a checkpointed block keeps too.)"""
+    total = 0
+    for i, out in enumerate(outs):
+        n, _, h, w = out.shape
+        hidden = model.prompts[str(i)].hidden_channels
+        total += out.element_size() * n * h * w * 3 * hidden
+    return total
+
+
+def test_presets_keep_what_their_shapes_say_resnet50():
+    """Real ResNet-50 at 2x3x128x128. The presets differ in the prompt
+    blocks only: 'balanced' and 'speed' keep what plain autograd keeps of
+    them, 'memory' recomputes them and keeps nothing of them."""
+    x = torch.randn(2, 3, 128, 128)
+    models = {
+        preset: ProTuneResNet(depth=50, efficient_backward=preset)
+        for preset in BACKWARD_PRESETS
+    }
+    saved = {preset: _saved(m, x) for preset, m in models.items()}
+    with torch.no_grad():
+        outs = models['memory'](x)
+    assert saved['balanced'] == saved['speed']
+    assert saved['balanced'] - saved['memory'] == \
+        _prompt_hidden_bytes(models['memory'], outs)
+
+
+def _attention_bytes(swin, outs, checkpointed):
+    """Bytes of the attention maps (N * L * heads * window**2 each, what
+    softmax keeps) of the Swin blocks after the first prompt (stage 0's)
+    that the 'balanced' preset checkpoints (``checkpointed``) or not."""
+    every = BACKWARD_PRESETS['balanced'].checkpoint_every
+    total = 0
+    index = 0
+    for i, stage in enumerate(swin.stages):
+        n, _, h, w = outs[i].shape
+        for block in stage.blocks:
+            if i > 0 and ((index + 1) % every == 0) == checkpointed:
+                total += outs[i].element_size() * n * h * w * \
+                    block.attn.w_msa.num_heads * block.attn.window_size**2
+            index += 1
+    return total
+
+
+def test_presets_keep_what_their_shapes_say_swin_t():
+    """Real Swin-T at 2x3x128x128: 'speed' keeps what plain autograd keeps;
+    'balanced' checkpoints every other frozen block after the first prompt:
+    it keeps at least the attention maps of those blocks less than 'speed',
+    and at least the prompts' hidden maps and the attention maps of the
+    other blocks more than 'memory'."""
+    x = torch.randn(2, 3, 128, 128)
+    models = {
+        preset: ProTuneSwinTransformer(efficient_backward=preset)
+        for preset in (*BACKWARD_PRESETS, False)
+    }
+    saved = {preset: _saved(m, x) for preset, m in models.items()}
+    with torch.no_grad():
+        outs = models['memory'](x)
+    swin = models['balanced']
+    assert saved['speed'] == saved[False]
+    checkpointed = _attention_bytes(swin, outs, True)
+    kept = _attention_bytes(swin, outs, False)
+    assert checkpointed > 0 and kept > 0
+    assert saved['speed'] - saved['balanced'] >= checkpointed
+    assert saved['balanced'] - saved['memory'] >= \
+        _prompt_hidden_bytes(swin, outs) + kept

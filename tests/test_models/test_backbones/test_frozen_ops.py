@@ -3,8 +3,10 @@ import torch
 import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mmprotune.models.backbones.frozen_ops import (frozen_conv_affine, masked_relu,
-                                         pack_mask, unpack_mask)
+from mmprotune.models import ProTuneResNet
+from mmprotune.models.backbones.frozen_ops import (frozen_conv_affine,
+                                                   masked_relu_, pack_mask,
+                                                   unpack_mask)
 
 
 @pytest.mark.parametrize('shape', [(1, ), (2, 8), (3, 5, 7, 9)])
@@ -49,9 +51,13 @@ def test_conv_affine_matches_conv_bn_relu(conv_kwargs, relu):
 
 
 def test_masked_relu_gradient():
+    """In place on a non-leaf (as the ResNet fast path calls it): the
+    returned tensor is the input, modified, with ReLU's gradient."""
     x = torch.randn(3, 17, dtype=torch.double, requires_grad=True)
-    assert torch.autograd.gradcheck(masked_relu, (x, ))
-    assert torch.equal(masked_relu(x), x.relu())
+    assert torch.autograd.gradcheck(lambda t: masked_relu_(t * 1), (x, ))
+    y = x * 1
+    out = masked_relu_(y)
+    assert out is y and torch.equal(out, x.relu())
 
 
 class _Ops(TorchDispatchMode):
@@ -95,3 +101,17 @@ def test_conv_backward_allocates_no_input_sized_stand_in():
     assert len(input_sized) == 1, ops.calls
     expected, = torch.autograd.grad(bn(conv(x)).relu(), x, grad)
     assert torch.allclose(actual, expected, atol=1e-5)
+
+
+def test_fast_path_block_adds_and_rectifies_in_place():
+    """As upstream's block does, the residual sum and the last ReLU of a
+    fast-path block write into the last convolution's output: no new
+    output-sized tensor for them."""
+    model = ProTuneResNet(depth=50, base_channels=4, stem_channels=4)
+    block = model.layer2[0]
+    x = torch.randn(1, block.conv1.in_channels, 8, 8, requires_grad=True)
+    with _Ops() as ops:
+        out = model._run_block(block, x)
+    names = [name for name, shapes in ops.calls if tuple(out.shape) in shapes]
+    assert 'add_' in names and 'relu_' in names, names
+    assert 'add' not in names and 'relu' not in names, names
