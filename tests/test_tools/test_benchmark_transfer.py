@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmprotune.analysis import transfer
 from mmprotune.analysis.transfer_report import (markdown, paired, selection,
@@ -427,10 +426,11 @@ def _counts(stdout: str) -> tuple:
 
 def _images(cfg: Config, loader: str) -> list:
     """The image files the dataset of ``cfg``'s ``loader`` (e.g.
-    ``'train_dataloader'``) reads, built the way the Runner builds it."""
+    ``'train_dataloader'``) reads, built the way the Runner builds it (in
+    mmseg's scope for this build only: no default scope is left set)."""
     from mmseg.registry import DATASETS
-    init_default_scope('mmseg')
-    dataset = DATASETS.build(dict(cfg[loader].dataset, pipeline=[]))
+    dataset = DATASETS.build(
+        dict(cfg[loader].dataset, pipeline=[], _scope_='mmseg'))
     return [dataset.get_data_info(i)['img_path']
             for i in range(len(dataset))]
 
