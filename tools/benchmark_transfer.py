@@ -3,10 +3,15 @@ schedule and evaluation, several seeds, on data and weights made here (see
 :mod:`mmprotune.analysis.transfer` and docs/transfer_benchmark.md).
 
 The target task is segmentation (``--task seg``, the default: mIoU) or
-classification (``--task cls``: top-1 accuracy), on either backbone.
-Prints a markdown table per split (the metric's mean ± std over seeds, the
-seeds' values, trainable parameters, train step time, activation memory
-saved for backward, per-task checkpoint size) and writes ``transfer.json``
+classification (``--task cls``: top-1 accuracy), on either backbone. Every
+method is tried at each lr of ``--lr-grid`` on the selection split (seed
+0), then trained with ``--seeds`` seeds at the best one and evaluated on
+the held-out test split; a seed draws the training images from a pool too.
+Prints a markdown table per split (the chosen lr, the metric's mean ± std
+over seeds, the seeds' values, Pro-tuning's paired difference to each
+method, trainable parameters, train step time, activation memory saved for
+backward, per-task checkpoint size; then the selection scores) and writes
+``transfer.json``
 and ``transfer.png`` into ``--out-dir`` (default ``work_dirs/transfer``, and
 ``work_dirs/transfer-swin`` for the Swin track; ``-cls`` after either for
 the classification task). Each finished run is
@@ -20,7 +25,7 @@ Example::
     python tools/benchmark_transfer.py                  # the full benchmark
     python tools/benchmark_transfer.py --quick          # a smoke run
     python tools/benchmark_transfer.py --methods full,head-only,protune \\
-        --seeds 2 --iters 300 --train-sizes 50
+        --seeds 2 --iters 300 --train-sizes 50 --lr-grid 1e-3,1e-2
     python tools/benchmark_transfer.py --backbone swin  # the Swin track
     python tools/benchmark_transfer.py --task cls       # classification
     python tools/benchmark_transfer.py \\
@@ -40,6 +45,7 @@ from mmprotune.analysis.transfer import (BACKBONES, OPT_IN_METHODS, TASKS,
                                          TransferSettings, backbone_methods,
                                          default_out_dir, make_target_data,
                                          pretrain, run_all, transfer_settings)
+from mmprotune.analysis.transfer_records import run_name
 from mmprotune.analysis.transfer_report import redraw, write_report
 
 #: Deprecation notes of the upstream packages, and mmseg's note that the
@@ -81,7 +87,15 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument(
         '--seeds',
         type=positive_int,
-        help='seeds per method and split (0, 1, ...)')
+        help='test-split seeds per method and split (0, 1, ...); a seed '
+        'sets the initialisation, the data order and the training images')
+    parser.add_argument(
+        '--lr-grid',
+        type=parse_floats,
+        help='comma-separated learning rates every method is tried at on '
+        'the selection split (seed 0); the best one trains the --seeds '
+        'seeds (default: 3e-4,1e-3,3e-3,1e-2; --quick: 1e-3,1e-2); one '
+        'value: no selection runs')
     parser.add_argument(
         '--iters',
         type=parse_sizes,
@@ -92,11 +106,23 @@ def parse_args(argv: Optional[Sequence[str]] = None
         type=parse_sizes,
         help='comma-separated training split sizes, e.g. 50,500')
     parser.add_argument(
-        '--num-val', type=positive_int, help='validation images')
+        '--num-val',
+        type=positive_int,
+        help='test images (the target data\'s validation images)')
+    parser.add_argument(
+        '--num-select',
+        type=positive_int,
+        help='selection images (the first training images)')
+    parser.add_argument(
+        '--pool-size',
+        type=positive_int,
+        help='training images each seed draws its splits from (default: '
+        'twice the largest --train-sizes)')
     parser.add_argument(
         '--quick',
         action='store_true',
-        help='smoke-run defaults: 1 seed, 4 iterations, tiny data')
+        help='smoke-run defaults: lr grid 1e-3,1e-2, 1 seed, 4 iterations, '
+        'tiny data')
     parser.add_argument(
         '--out-dir',
         help='where the table, JSON, plot, checkpoint, data and logs go '
@@ -149,6 +175,16 @@ def parse_sizes(text: str) -> List[int]:
     return [positive_int(s) for s in text.split(',')]
 
 
+def parse_floats(text: str) -> List[float]:
+    """``'1e-3,1e-2'`` -> ``[0.001, 0.01]``; anything but numbers is an
+    argument error (their range is checked by ``transfer_settings``)."""
+    try:
+        return [float(s) for s in text.split(',')]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected comma-separated numbers, got {text!r}') from None
+
+
 def run(settings: TransferSettings, source: dict, data_root: str,
         start: float) -> List[dict]:
     """Every run under a progress bar, a line per finished run, and
@@ -158,27 +194,23 @@ def run(settings: TransferSettings, source: dict, data_root: str,
     with Progress() as progress:
         task = progress.add_task('transfer runs', total=None)
 
-        def track(names):
-            progress.update(task, total=len(names))
-            for name in names:
-                progress.update(task, description=name)
-                yield name
-                progress.advance(task)
+        def on_start(name: str, planned: int) -> None:
+            progress.update(task, total=planned, description=name)
 
         def on_run(runs: List[dict], planned: int) -> None:
             write_report(settings, source, runs, time.time() - start,
                          complete=len(runs) == planned)
+            progress.advance(task)
             run = runs[-1]
             # a recorded run: its file name, where a trained one's time is
             how = ('recorded, ', run['record']) if run['reused'] else \
                 ('', f'{run["train_s"] + run["test_s"]:.0f} s')
             progress.console.print(
-                f'n{run["train_size"]}_{run["method"]}_seed{run["seed"]}: '
-                f'{how[0]}{metric} {run[metric]:.2f}, loss '
-                f'{run["loss_curve"][0]:.3f} -> {run["loss_curve"][-1]:.3f}, '
-                f'{how[1]}')
+                f'{run_name(run)}: {how[0]}{metric} ({run["phase"]}) '
+                f'{run[metric]:.2f}, loss {run["loss_curve"][0]:.3f} -> '
+                f'{run["loss_curve"][-1]:.3f}, {how[1]}')
 
-        return run_all(settings, source, data_root, on_run, track)
+        return run_all(settings, source, data_root, on_run, on_start)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

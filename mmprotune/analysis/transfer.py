@@ -17,14 +17,22 @@ logic of ``tools/benchmark_transfer.py``.
    accuracy). Each method has a config per task and backbone
    (:func:`config_path`) that loads the source through
    ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
-3. Each method trains from the same checkpoint, on each training split,
-   with each seed, through a fresh mmengine ``Runner``, and is evaluated on
-   the same validation images (:func:`run_all`); each finished run is
-   recorded (:mod:`.transfer_records`, keyed by :func:`run_key`) and
-   skipped by a rerun; the report is :mod:`.transfer_report`. See
+3. Three disjoint image sets per target (:func:`make_target_data`): a
+   *selection* split (the first ``num_select`` training images, only for
+   choosing), a training *pool* (the training images after it; a seed
+   draws each run's split from it, :func:`train_indices`) and the held-out
+   *test* split (the validation images, only for the tables).
+4. Each method, on each split size, trains from the same checkpoint
+   through a fresh mmengine ``Runner`` at every learning rate of
+   ``lr_grid`` with seed 0 and is evaluated on the selection split; the
+   best lr (:func:`choose_lr`) then trains with each seed and is evaluated
+   on the test split (:func:`run_all`). Each finished run is recorded
+   (:mod:`.transfer_records`, keyed by :func:`run_key`) and skipped by a
+   rerun; the report is :mod:`.transfer_report`. See
    docs/transfer_benchmark.md.
 """
 import contextlib
+import copy
 import hashlib
 import json
 import os.path as osp
@@ -33,13 +41,15 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
+import numpy as np
 from mmengine.config import Config
 
 from ..testing import REPO_ROOT, make_ade20k_shapes, make_imagenet_shapes
 from ..utils import atomic_write
 from .pretrain import PretrainSettings, pretrain_backbone
 from .transfer_records import (RECORD_PROTOCOL, canonical, find_record,
-                               key_hash, machine, record_name, write_record)
+                               key_hash, machine, record_name, run_name,
+                               write_record)
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'transfer')
 #: Per track (``--backbone``): the source: the arguments of
@@ -123,15 +133,29 @@ OPT_IN_METHODS = ('scratch', )
 IMG_SIZE = 64
 PRETRAIN_SEED = 1  # the source images; the target data: TASKS' seed
 
+#: Selection and test phases of a run (:func:`run_key`): what it is
+#: evaluated on.
+PHASES = ('select', 'test')
+
+#: The training pool's size unless given: this times the largest split.
+POOL_FACTOR = 2
+
 #: The shipped benchmark (with the track's source and ``splits``) and the
-#: smoke run (``quick``); explicit settings override either.
+#: smoke run (``quick``); explicit settings override either. The lr grid is
+#: log-spaced up to the configs' lr (1e-2).
 SETTINGS = dict(
-    full=dict(seeds=3, num_val=500),
+    full=dict(
+        seeds=3,
+        num_val=500,
+        num_select=500,
+        lr_grid=(3e-4, 1e-3, 3e-3, 1e-2)),
     quick=dict(
         seeds=1,
         iters=(4, ),
         train_sizes=(8, ),
         num_val=8,
+        num_select=8,
+        lr_grid=(1e-3, 1e-2),
         pretrain_iters=4,
         pretrain_images=32))
 
@@ -144,10 +168,18 @@ class TransferSettings:
         backbone (str): The track, a key of :data:`BACKBONES`.
         task (str): The target task, a key of :data:`TASKS`.
         methods (list[str]): Methods of the track, in run order.
-        seeds (int): Seeds per method and split (0, 1, ...).
+        seeds (int): Seeds of the test phase per method and split (0, 1,
+            ...); a seed draws the training images too.
         train_sizes (list[int]): Training split sizes.
         iters (dict[int, int]): Training iterations per split size.
-        num_val (int): Validation images.
+        num_val (int): Test images (the target data's validation images).
+        num_select (int): Selection images (the first training images).
+        pool_size (int): Training images the splits are drawn from (those
+            after the selection images).
+        lr_grid (list[float]): The learning rates every method is tried at
+            on the selection split (the optimizer's lr; ``lr_mult`` of a
+            config's parameter groups stays relative to it). One value: no
+            selection runs, the value is used.
         pretrain (dict): Every argument of the source pretraining
             (:class:`~mmprotune.analysis.pretrain.PretrainSettings` but
             ``out``); the checkpoint cache key (:func:`source_key`).
@@ -165,6 +197,9 @@ class TransferSettings:
     train_sizes: List[int]
     iters: Dict[int, int]
     num_val: int
+    num_select: int
+    pool_size: int
+    lr_grid: List[float]
     pretrain: dict
     out_dir: str
     records: str = ''
@@ -241,6 +276,9 @@ def transfer_settings(backbone: str = 'resnet18',
                       iters: Optional[Sequence[int]] = None,
                       train_sizes: Optional[Sequence[int]] = None,
                       num_val: Optional[int] = None,
+                      num_select: Optional[int] = None,
+                      pool_size: Optional[int] = None,
+                      lr_grid: Optional[Sequence[float]] = None,
                       quick: bool = False,
                       out_dir: Optional[str] = None,
                       records: Optional[str] = None,
@@ -256,13 +294,16 @@ def transfer_settings(backbone: str = 'resnet18',
         iters (Sequence[int], optional): One value for every split, or one
             per split of ``train_sizes``. Default: the shipped iterations of
             each split.
+        pool_size (int, optional): Default: :data:`POOL_FACTOR` times the
+            largest of ``train_sizes``.
         records (str, optional): See :class:`TransferSettings`.
         reuse_records (Sequence[str]): See :class:`TransferSettings`.
 
     Raises:
         ValueError: The task is unknown, a method is not one of the
-            track's, ``iters`` does
-            not fit ``train_sizes``, or a ``reuse_records`` folder does not
+            track's, ``iters`` does not fit ``train_sizes``, a split is
+            larger than the pool, the lr grid has a value twice or one
+            that is not positive, or a ``reuse_records`` folder does not
             exist (the message names the option).
     """
     if task not in TASKS:
@@ -280,6 +321,15 @@ def transfer_settings(backbone: str = 'resnet18',
     defaults = SETTINGS['quick'] if quick else dict(
         SETTINGS['full'], **TASKS[task]['splits'][backbone])
     train_sizes = list(train_sizes or defaults['train_sizes'])
+    pool_size = pool_size or POOL_FACTOR * max(train_sizes)
+    if max(train_sizes) > pool_size:
+        raise ValueError(
+            f'--train-sizes: {max(train_sizes)} images exceed the training '
+            f'pool (--pool-size {pool_size})')
+    lr_grid = [float(lr) for lr in lr_grid or defaults['lr_grid']]
+    if len(set(lr_grid)) != len(lr_grid) or min(lr_grid) <= 0:
+        raise ValueError(f'--lr-grid: expected distinct positive values, '
+                         f'got {",".join(f"{lr:g}" for lr in lr_grid)}')
     source = defaults if quick else BACKBONES[backbone]
     return TransferSettings(
         backbone=backbone,
@@ -290,6 +340,9 @@ def transfer_settings(backbone: str = 'resnet18',
         iters=split_iters(
             train_sizes, iters or shipped_iters(train_sizes, defaults)),
         num_val=num_val or defaults['num_val'],
+        num_select=num_select or defaults['num_select'],
+        pool_size=pool_size,
+        lr_grid=lr_grid,
         pretrain=pretrain_args(backbone, source['pretrain_iters'],
                                source['pretrain_images']),
         out_dir=out_dir or default_out_dir(task, backbone),
@@ -391,18 +444,22 @@ def _sha256(path: str) -> str:
 
 
 def make_target_data(settings: TransferSettings) -> str:
-    """Write (once) the task's target set: ``max(train_sizes)`` training
-    and ``num_val`` validation images; smaller splits are its first images.
-    A ``done`` file marks a set written to the end (a stopped run's half
-    set is written again)."""
-    num_train = max(settings.train_sizes)
+    """Write (once) the task's target set: ``num_select + pool_size``
+    training images, the selection split first and the pool after it, and
+    ``num_val`` validation images, the test split. A ``done`` file marks a
+    set written to the end (a stopped run's half set is written again).
+
+    The data makers draw each image from one generator per split in order,
+    so the selection images do not change with ``pool_size``.
+    """
     stem, make, seed = TASKS[settings.task]['data']
-    data_root = osp.join(settings.out_dir,
-                         f'{stem}_{num_train}-{settings.num_val}_seed{seed}')
+    data_root = osp.join(
+        settings.out_dir, f'{stem}_{settings.num_select}+'
+        f'{settings.pool_size}-{settings.num_val}_seed{seed}')
     done = osp.join(data_root, 'done')
     if not osp.isfile(done):
         make(data_root,
-             num_train=num_train,
+             num_train=settings.num_select + settings.pool_size,
              num_val=settings.num_val,
              img_size=IMG_SIZE,
              seed=seed)
@@ -410,24 +467,67 @@ def make_target_data(settings: TransferSettings) -> str:
     return data_root
 
 
+def train_indices(settings: TransferSettings, train_size: int,
+                  seed: int) -> List[int]:
+    """The training images of a run with ``seed``: ``train_size`` of the
+    pool's, drawn without replacement by ``numpy.random.default_rng(seed)``,
+    in ascending order, as indices into the target data's training list
+    (the pool starts after the ``num_select`` selection images).
+
+    Example:
+        >>> s = transfer_settings(quick=True)  # 8 selection, pool of 16
+        >>> idx = train_indices(s, 8, seed=0)
+        >>> len(idx), min(idx) >= 8, max(idx) < 24
+        (8, True, True)
+    """
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(settings.pool_size, size=train_size, replace=False)
+    return sorted(int(i) + settings.num_select for i in drawn)
+
+
+def choose_lr(scores: Dict[float, float]) -> float:
+    """The lr of the best selection score (``{lr: score}``); of equal
+    scores the smallest lr."""
+    return max(sorted(scores), key=scores.__getitem__)
+
+
 # ----------------------------------------------------------------------
 # one run
-def run_config(config: str, data_root: str, checkpoint: str,
-               train_size: int, seed: int, iters: int,
+def run_config(config: str, data_root: str, checkpoint: str, lr: float,
+               train_images: Sequence[int],
+               eval_images: Optional[Sequence[int]], seed: int, iters: int,
                work_dir: str) -> Config:
-    """A method's config pointed at the data and checkpoint, with the
-    split, seed and iteration count of one run; validation only at the end
-    (``Runner.test``), no checkpoint written."""
+    """A method's config pointed at the data and checkpoint, with the lr,
+    training images, evaluation images, seed and iteration count of one
+    run; evaluation only at the end (``Runner.test``), no checkpoint
+    written.
+
+    Args:
+        lr (float): The optimizer's lr (a parameter group's ``lr_mult``
+            stays relative to it).
+        train_images (Sequence[int]): Indices into the training list.
+        eval_images (Sequence[int], optional): Training-list indices to
+            evaluate on (the selection split), with the test pipeline; None
+            evaluates on the validation images (the test split).
+    """
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     cfg.experiment_name = cfg.visualizer.name = osp.basename(work_dir)
     cfg.log_level = 'ERROR'  # the progress bar and results stay readable
     cfg.randomness = dict(seed=seed)
+    cfg.optim_wrapper.optimizer.lr = lr
     if cfg.model.backbone.init_cfg:  # all but ``scratch``
         cfg.model.backbone.init_cfg.checkpoint = checkpoint
     train_set = cfg.train_dataloader.dataset
-    train_set.update(data_root=data_root, indices=train_size)
-    cfg.test_dataloader.dataset.data_root = data_root
+    train_set.update(data_root=data_root, indices=list(train_images))
+    test_set = cfg.test_dataloader.dataset
+    if eval_images is None:
+        test_set.data_root = data_root
+    else:
+        cfg.test_dataloader.dataset = dict(
+            copy.deepcopy(train_set),
+            pipeline=test_set.pipeline,
+            indices=list(eval_images))
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     old_iters = cfg.train_cfg.max_iters
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
@@ -445,7 +545,6 @@ def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
     (name -> key of ``Runner.test``'s output, e.g. ``TASKS[task]
     ['metrics']``), parameter counts, step time, memory and checkpoint
     figures."""
-    import numpy as np
     from mmengine.runner import Runner
 
     from .benchmark import model_figures
@@ -491,48 +590,60 @@ def run_key(settings: TransferSettings,
             method: str,
             train_size: int,
             seed: int,
+            phase: str,
+            lr: float,
             config: Optional[str] = None) -> dict:
     """Every setting that affects the run of ``method`` on ``train_size``
-    images with ``seed``: the key of its record. Nothing of the machine (no
-    path), so records move between machines.
+    images with ``seed`` at ``lr`` in ``phase``: the key of its record.
+    Nothing of the machine (no path), so records move between machines.
 
     Args:
+        phase (str): ``'select'`` (evaluated on the selection split) or
+            ``'test'`` (on the test split), see :data:`PHASES`.
         config (str, optional): The method's config. Default:
             :func:`config_path`.
 
     Returns:
-        dict: ``protocol`` (``RECORD_PROTOCOL``), ``backbone``, ``task``
-        (only for a task other than ``seg``: the ``seg`` keys predate the
-        task, and stay as they were so that their records are still found),
-        ``method``, ``train_size``, ``seed``, ``iters``, ``lr`` (the
-        config's), ``config`` (the hash of the resolved config, its
-        ``_base_`` files included), ``source`` (every pretraining argument),
-        ``data`` (the target set's images and seed) and ``versions``
-        (mmprotune, the task's package (mmseg, mmpretrain), mmengine).
+        dict: ``protocol`` (``RECORD_PROTOCOL``), ``backbone``, ``task``,
+        ``method``, ``phase``, ``train_size``, ``seed``, ``train_images``
+        (the hash of :func:`train_indices`), ``iters``, ``lr``, ``config``
+        (the hash of the resolved config, its ``_base_`` files included),
+        ``source`` (every pretraining argument), ``data`` (the target set's
+        selection, pool and test images, image size and seed) and
+        ``versions`` (mmprotune, the task's package (mmseg, mmpretrain),
+        mmengine).
+
+    Raises:
+        ValueError: ``phase`` is not one of :data:`PHASES`.
     """
     import importlib
 
     import mmengine
 
     from .. import __version__
+    if phase not in PHASES:
+        raise ValueError(f'phase: unknown {phase!r}; allowed: '
+                         f'{", ".join(PHASES)}')
     package = TASKS[settings.task]['package']
     cfg = Config.fromfile(
         config or config_path(method, settings.backbone, settings.task))
-    task = {} if settings.task == 'seg' else dict(task=settings.task)
     return canonical(
         dict(
             protocol=RECORD_PROTOCOL,
             backbone=settings.backbone,
-            **task,
+            task=settings.task,
             method=method,
+            phase=phase,
             train_size=train_size,
             seed=seed,
+            train_images=key_hash(train_indices(settings, train_size, seed)),
             iters=settings.iters[train_size],
-            lr=cfg.optim_wrapper.optimizer.lr,
+            lr=lr,
             config=key_hash(cfg.to_dict()),
             source=settings.pretrain,
             data=dict(
-                num_train=max(settings.train_sizes),
+                num_select=settings.num_select,
+                pool_size=settings.pool_size,
                 num_val=settings.num_val,
                 img_size=IMG_SIZE,
                 seed=TASKS[settings.task]['data'][2]),
@@ -543,15 +654,27 @@ def run_key(settings: TransferSettings,
             }))
 
 
+def planned_runs(settings: TransferSettings) -> int:
+    """How many runs :func:`run_all` makes: per split size and method, one
+    per lr of the grid (none for a grid of one value) and one per seed."""
+    grid = len(settings.lr_grid) if len(settings.lr_grid) > 1 else 0
+    return len(settings.train_sizes) * len(settings.methods) * (
+        grid + settings.seeds)
+
+
 def run_all(settings: TransferSettings,
             source: dict,
             data_root: str,
             on_run: Callable[[List[dict], int], None],
-            track: Optional[Callable] = None) -> List[dict]:
-    """Every (split, method, seed) run, in that order: one recorded under
-    its :func:`run_key` in ``settings.records`` or ``settings.reuse_records``
-    is taken from there; any other trains and is recorded in
-    ``settings.records`` as soon as it finishes.
+            on_start: Optional[Callable[[str, int], None]] = None
+            ) -> List[dict]:
+    """Per split size and method: the selection runs (seed 0, each lr of
+    ``settings.lr_grid``, evaluated on the selection split), the choice
+    (:func:`choose_lr`; the only value of a grid of one), then the test
+    runs (each seed at that lr, evaluated on the test split). A run
+    recorded under its :func:`run_key` in ``settings.records`` or
+    ``settings.reuse_records`` is taken from there; any other trains and is
+    recorded in ``settings.records`` as soon as it finishes.
 
     Args:
         settings (TransferSettings): What to run.
@@ -560,35 +683,43 @@ def run_all(settings: TransferSettings,
         on_run (callable): Called after each run (trained or taken from a
             record) with the runs so far and the number planned (e.g. to
             rewrite the report and print a line).
-        track (callable, optional): ``track(names)`` wraps the run names
-            (``n<size>_<method>_seed<seed>``), e.g. a progress bar.
-            Default: None (plain iteration).
+        on_start (callable, optional): Called before each run with its
+            name (:func:`~.transfer_records.run_name`) and the number
+            planned, e.g. to update a progress bar. Default: None.
 
     Returns:
-        list[dict]: One dict per run: ``train_size``, ``method``, ``seed``,
-        ``config`` (relative to the repository), :func:`run_once`'s,
-        ``record`` (its file name), ``reused`` (taken from a record) and
-        ``machine`` (where it was measured).
+        list[dict]: One dict per run: ``train_size``, ``method``,
+        ``phase``, ``lr``, ``seed``, ``train_images`` (the hash of its
+        training images' indices), ``config`` (relative to the
+        repository), :func:`run_once`'s, ``record`` (its file name),
+        ``reused`` (taken from a record) and ``machine`` (where it was
+        measured).
     """
-    plan = OrderedDict(
-        (f'n{size}_{method}_seed{seed}', (size, method, seed))
-        for size in settings.train_sizes for method in settings.methods
-        for seed in range(settings.seeds))
+    metric = TASKS[settings.task]['metric']
+    planned = planned_runs(settings)
     folders = [settings.records, *settings.reuse_records]
     here = machine()
     runs: List[dict] = []
-    for name in (track or iter)(list(plan)):
-        size, method, seed = plan[name]
-        key = run_key(settings, method, size, seed)
+
+    def one(size: int, method: str, phase: str, seed: int,
+            lr: float) -> dict:
+        key = run_key(settings, method, size, seed, phase, lr)
+        name = run_name(key)
+        if on_start:
+            on_start(name, planned)
         record = find_record(folders, key)
         if record:
             run = record['run']
         else:
             config = config_path(method, settings.backbone, settings.task)
-            cfg = run_config(config, data_root, source['checkpoint'], size,
-                             seed, settings.iters[size],
-                             osp.join(settings.out_dir, 'runs', name))
-            run = dict(train_size=size, method=method, seed=seed,
+            images = train_indices(settings, size, seed)
+            cfg = run_config(
+                config, data_root, source['checkpoint'], lr, images,
+                range(settings.num_select) if phase == 'select' else None,
+                seed, settings.iters[size],
+                osp.join(settings.out_dir, 'runs', name))
+            run = dict(train_size=size, method=method, phase=phase, lr=lr,
+                       seed=seed, train_images=key['train_images'],
                        config=osp.relpath(config, REPO_ROOT),
                        **run_once(cfg, TASKS[settings.task]['metrics']))
             write_record(settings.records, key, run, machine=here,
@@ -596,7 +727,18 @@ def run_all(settings: TransferSettings,
         runs.append(dict(run, record=record_name(key),
                          reused=record is not None,
                          machine=record['machine'] if record else here))
-        on_run(runs, len(plan))
+        on_run(runs, planned)
+        return run
+
+    for size in settings.train_sizes:
+        for method in settings.methods:
+            scores = {
+                lr: one(size, method, 'select', 0, lr)[metric]
+                for lr in settings.lr_grid
+            } if len(settings.lr_grid) > 1 else {}
+            lr = choose_lr(scores) if scores else settings.lr_grid[0]
+            for seed in range(settings.seeds):
+                one(size, method, 'test', seed, lr)
     return runs
 
 

@@ -5,8 +5,8 @@ continues where it stopped, on this machine or another (records committed
 under ``docs/`` are found like those of the out dir).
 
 A record is ``{'key': ..., 'key_hash': ..., 'run': ..., 'machine': ...}``
-in ``<folder>/<track>_n<size>_<method>_seed<seed>-<hash[:16]>.json``
-(:func:`record_name`);
+in ``<folder>/<track>_n<size>_<method>_<phase>_lr<lr>_seed<seed>-<hash[:16]>
+.json`` (:func:`record_name`);
 ``key`` holds nothing of the machine (no paths), ``machine`` says where the
 run was measured. See docs/transfer_benchmark.md.
 """
@@ -24,7 +24,10 @@ from ..utils import atomic_write
 
 #: Bumped whenever the way a run is set up or measured changes (e.g.
 #: ``run_config``), so that older records are not taken for new runs.
-RECORD_PROTOCOL = 1
+#: 1: every run trained on the first images of the training set at the
+#: config's lr and was evaluated on the validation images. 2: selection and
+#: test phases, an lr grid, training images drawn per seed from a pool.
+RECORD_PROTOCOL = 2
 
 
 def canonical(obj) -> object:
@@ -35,21 +38,27 @@ def canonical(obj) -> object:
                                     sort_keys=True))
 
 
-def key_hash(key: dict) -> str:
-    """The sha256 (hex) of ``key``'s canonical JSON."""
+def key_hash(key) -> str:
+    """The sha256 (hex) of ``key``'s (a dict or list) canonical JSON."""
     text = json.dumps(canonical(key), sort_keys=True, separators=(',', ':'))
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
+def run_name(run: dict) -> str:
+    """``n<train_size>_<method>_<phase>_lr<lr>_seed<seed>`` of a run's key
+    or its record's ``run`` (e.g. ``n50_protune_select_lr0.001_seed0``):
+    its work dir and progress line."""
+    return (f'n{run["train_size"]}_{run["method"]}_{run["phase"]}_lr'
+            f'{run["lr"]:g}_seed{run["seed"]}')
+
+
 def record_name(key: dict) -> str:
-    """``<track>_n<train_size>_<method>_seed<seed>-<hash[:16]>.json``; the
+    """``<track>_<run_name>-<hash[:16]>.json`` (:func:`run_name`); the
     track is the backbone, followed by ``-<task>`` for a task other than
-    segmentation (whose keys have no ``task``), e.g. ``resnet18`` and
-    ``resnet18-cls``."""
-    track = '-'.join([key['backbone']] + ([key['task']]
-                                           if 'task' in key else []))
-    return (f'{track}_n{key["train_size"]}_{key["method"]}_seed'
-            f'{key["seed"]}-{key_hash(key)[:16]}.json')
+    segmentation, e.g. ``resnet18`` and ``resnet18-cls``."""
+    track = key['backbone'] + ('' if key['task'] == 'seg' else
+                               f'-{key["task"]}')
+    return f'{track}_{run_name(key)}-{key_hash(key)[:16]}.json'
 
 
 def write_record(folder: str, key: dict, run: dict, **extra) -> str:

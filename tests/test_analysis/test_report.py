@@ -189,7 +189,8 @@ def test_reports_are_written_atomically(tmp_path):
     results = dict(full=dict(trainable_params=2.0, train_step_s=1.0),
                    protune=dict(trainable_params=1.0, train_step_s=0.5))
     settings = transfer_settings(quick=True, out_dir=str(tmp_path))
-    runs = [dict(train_size=8, method='protune', mIoU=50.0, step_s=0.1,
+    runs = [dict(train_size=8, method='protune', phase='test', lr=1e-2,
+                 seed=0, mIoU=50.0, step_s=0.1,
                  trainable_params=1, backbone_trainable_params=1,
                  saved_bytes=1, checkpoint_bytes=1)]
     writes = dict(

@@ -70,46 +70,77 @@ def test_changed_pretraining_argument_pretrains_again(tmp_path, monkeypatch):
     assert second['key'] != first['key']
 
 
+def _key(settings, method='protune', size=8, seed=0, phase='test',
+         lr=1e-2, **kwargs):
+    return run_key(settings, method, size, seed, phase, lr, **kwargs)
+
+
 def test_run_key_changes_with_every_setting(tmp_path):
     settings = _quick(tmp_path, train_sizes=[8, 16])
-    base = key_hash(run_key(settings, 'protune', 8, 0))
+    base = key_hash(_key(settings))
+
+    def changed(**kwargs):
+        return _key(_quick(tmp_path, **dict(dict(train_sizes=[8, 16]),
+                                            **kwargs)))
+
     variants = dict(
-        method=run_key(settings, 'full', 8, 0),
-        train_size=run_key(settings, 'protune', 16, 0),
-        seed=run_key(settings, 'protune', 8, 1),
-        iters=run_key(_quick(tmp_path, train_sizes=[8, 16], iters=[5]),
-                      'protune', 8, 0),
-        num_val=run_key(_quick(tmp_path, train_sizes=[8, 16], num_val=9),
-                        'protune', 8, 0),
-        data_pool=run_key(_quick(tmp_path), 'protune', 8, 0),
-        task=run_key(_quick(tmp_path, train_sizes=[8, 16], task='cls'),
-                     'protune', 8, 0),
+        method=_key(settings, 'full'),
+        train_size=_key(settings, size=16),
+        seed=_key(settings, seed=1),
+        phase=_key(settings, phase='select'),
+        lr=_key(settings, lr=1e-3),
+        iters=changed(iters=[5]),
+        num_val=changed(num_val=9),
+        num_select=changed(num_select=9),
+        pool_size=changed(pool_size=40),
+        task=changed(task='cls'),
     )
+    # the drawn images alone (the same sizes and seed, another draw)
+    pool = _quick(tmp_path, train_sizes=[8, 16], pool_size=40)
+    assert transfer.train_indices(pool, 8, 0) != transfer.train_indices(
+        settings, 8, 0)
     pretrained = _quick(tmp_path, train_sizes=[8, 16])
     pretrained.pretrain['iters'] += 1
-    variants['pretraining'] = run_key(pretrained, 'protune', 8, 0)
+    variants['pretraining'] = _key(pretrained)
     # the config's content (here its lr), not its file name
     config = tmp_path / 'protune_lr.py'
     config.write_text(
         f'_base_ = {transfer.config_path("protune")!r}\n'
         'optim_wrapper = dict(optimizer=dict(lr=3e-3))\n')
-    variants['config'] = run_key(settings, 'protune', 8, 0,
-                                 config=str(config))
-    assert variants['config']['lr'] == 3e-3
+    variants['config'] = _key(settings, config=str(config))
+    assert variants['config']['lr'] == 1e-2  # the grid's, not the config's
     hashes = {name: key_hash(key) for name, key in variants.items()}
     for name, value in hashes.items():
         assert value != base, name
     assert len(set(hashes.values())) == len(hashes)
     # nothing of this machine: another out dir gives the same key
-    assert key_hash(run_key(_quick(tmp_path / 'elsewhere', train_sizes=[8,
-                                                                   16]),
-                            'protune', 8, 0)) == base
+    assert key_hash(_key(_quick(tmp_path / 'elsewhere',
+                                train_sizes=[8, 16]))) == base
+    # the training images' hash: the split a seed drew
+    assert _key(settings)['train_images'] == key_hash(
+        transfer.train_indices(settings, 8, 0))
+    with pytest.raises(ValueError, match="phase: unknown 'val'; allowed: "
+                       'select, test'):
+        _key(settings, phase='val')
+
+
+def test_records_of_protocol_1_are_not_taken(tmp_path):
+    """A record of the same run under the previous protocol (its key
+    otherwise the same, in a folder of committed records) is not found."""
+    folder = str(tmp_path / 'committed')
+    key = _key(_quick(tmp_path / 'out'))
+    assert key['protocol'] == 2
+    old = dict(key, protocol=1)
+    write_record(folder, old, dict(mIoU=50.0))
+    assert find_record([folder], old)['run'] == dict(mIoU=50.0)
+    assert find_record([folder], key) is None
 
 
 def _record(tmp_path, miou=50.0):
     settings = _quick(tmp_path / 'out')
-    key = run_key(settings, 'head-only', 8, 0)
-    return key, dict(train_size=8, method='head-only', seed=0, mIoU=miou)
+    key = _key(settings, 'head-only')
+    return key, dict(train_size=8, method='head-only', phase='test', lr=1e-2,
+                     seed=0, mIoU=miou)
 
 
 def test_records_are_found_in_every_folder(tmp_path):
@@ -154,20 +185,22 @@ def test_records_are_written_atomically(tmp_path):
 
 
 def test_tasks_have_their_own_records(tmp_path):
-    """A segmentation key is what it was before the classification task
-    (no ``task``, mmseg's version), so records written then are still
-    found; a classification key names its task and mmpretrain's version,
-    and its record file starts with its track: the two never collide."""
-    seg = run_key(_quick(tmp_path), 'protune', 8, 0)
-    cls = run_key(_quick(tmp_path, task='cls'), 'protune', 8, 0)
-    assert set(seg) == {'protocol', 'backbone', 'method', 'train_size',
-                        'seed', 'iters', 'lr', 'config', 'source', 'data',
-                        'versions'}
+    """A key names its task and the version of the task's package (mmseg,
+    mmpretrain), and its record file starts with its track: the two never
+    collide."""
+    seg = _key(_quick(tmp_path), phase='select', lr=1e-3)
+    cls = _key(_quick(tmp_path, task='cls'), phase='select', lr=1e-3)
+    assert set(seg) == {'protocol', 'backbone', 'task', 'method', 'phase',
+                        'train_size', 'seed', 'train_images', 'iters', 'lr',
+                        'config', 'source', 'data', 'versions'}
     assert set(seg['versions']) == {'mmprotune', 'mmseg', 'mmengine'}
-    assert set(cls) == set(seg) | {'task'} and cls['task'] == 'cls'
+    assert set(cls) == set(seg) and (seg['task'], cls['task']) == ('seg',
+                                                                   'cls')
     assert set(cls['versions']) == {'mmprotune', 'mmpretrain', 'mmengine'}
-    assert record_name(seg).startswith('resnet18_n8_protune_seed0-')
-    assert record_name(cls).startswith('resnet18-cls_n8_protune_seed0-')
+    assert record_name(seg).startswith(
+        'resnet18_n8_protune_select_lr0.001_seed0-')
+    assert record_name(cls).startswith(
+        'resnet18-cls_n8_protune_select_lr0.001_seed0-')
     folder = str(tmp_path / 'records')
     write_record(folder, seg, dict(mIoU=50.0))
     assert find_record([folder], cls) is None
