@@ -327,7 +327,12 @@ def set_test_out(cfg: Config, out: str) -> None:
     """mmseg's ``--out``: ``IoUMetric`` writes the predicted maps to the
     folder ``out`` (mmdet's and mmpretrain's pickle needs the Runner:
     :func:`dump_results`).
+
+    The folder is made here, by every process: ``IoUMetric`` makes it in the
+    main process only, so under a multi-process launch another process could
+    write its first map before it exists.
     """
+    os.makedirs(out, exist_ok=True)
     cfg.test_evaluator['output_dir'] = out
     cfg.test_evaluator['keep_results'] = True
 
