@@ -186,6 +186,15 @@ def _shape_mask(rng: np.random.Generator,
     return inside
 
 
+def _paint_shape(rng: np.random.Generator, image: np.ndarray,
+                 mask: np.ndarray, bg_mean: np.ndarray) -> None:
+    """Fill the (H, W) ``mask`` of the float (H, W, 3) ``image`` in place
+    with a random colour away from ``bg_mean``, shaded by +-6 %."""
+    colour = _random_colour(rng, avoid=bg_mean)
+    shade = 1 + 0.12 * (_smooth_noise(rng, *mask.shape) - 0.5)
+    image[mask] = colour * shade[mask][:, None]
+
+
 def _render_scene(rng: np.random.Generator, h: int, w: int) -> _Scene:
     """Render one image with 1-4 shapes of random classes, later ones
     occluding earlier ones."""
@@ -212,9 +221,7 @@ def _render_scene(rng: np.random.Generator, h: int, w: int) -> _Scene:
         labels.append(label)
         full_areas.append(int(mask.sum()))
         inst_map[mask] = len(labels)
-        colour = _random_colour(rng, avoid=bg_mean)
-        shade = 1 + 0.12 * (_smooth_noise(rng, h, w) - 0.5)
-        image[mask] = colour * shade[mask][:, None]
+        _paint_shape(rng, image, mask, bg_mean)
     visible = np.bincount(inst_map.ravel(), minlength=len(labels) + 1)[1:]
     keep = [
         int(visible[k]) >= max(_MIN_PIXELS, 0.25 * full_areas[k])
@@ -232,9 +239,7 @@ def _render_labelled_image(rng: np.random.Generator, h: int,
     image = _background(rng, yy, xx)
     label = int(rng.integers(len(SHAPE_CLASSES)))
     mask = _shape_mask(rng, label, yy, xx, _CLS_SIZE_RATIOS)
-    colour = _random_colour(rng, avoid=image.reshape(-1, 3).mean(0))
-    shade = 1 + 0.12 * (_smooth_noise(rng, h, w) - 0.5)
-    image[mask] = colour * shade[mask][:, None]
+    _paint_shape(rng, image, mask, image.reshape(-1, 3).mean(0))
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), label
 
 
