@@ -1,7 +1,7 @@
 """The same prompted backbone twice, with the frozen-aware backward and with
 plain autograd, to compare their outputs and gradients (on a CPU in float64,
 or on a GPU)."""
-from typing import Dict, List, Sequence, Tuple, Type, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
@@ -12,17 +12,19 @@ def efficient_and_plain(cls: Type[nn.Module],
                         stages: Sequence[int] = (0, 1, 2, 3),
                         dtype: torch.dtype = torch.double,
                         device: str = 'cpu',
-                        efficient_backward: Union[bool, str] = True
+                        efficient_backward: Union[bool, str] = True,
+                        prompt_cfg: Optional[dict] = None
                         ) -> Tuple[nn.Module, nn.Module]:
     """``cls(**kwargs)`` with ``efficient_backward`` (True, or a preset
     name) and with plain autograd (False), the same weights, non-zero
-    prompts and non-trivial BN statistics (seed 0).
+    prompts and non-trivial BN statistics (seed 0); ``prompt_cfg``: more
+    fields than ``stages`` (e.g. ``placement``).
 
     Returns:
         tuple: (efficient, plain), both in ``dtype`` on ``device``.
     """
     torch.manual_seed(0)
-    prompt_cfg = dict(stages=tuple(stages))
+    prompt_cfg = dict(prompt_cfg or {}, stages=tuple(stages))
     efficient = cls(
         **kwargs,
         prompt_cfg=prompt_cfg,

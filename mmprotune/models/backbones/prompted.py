@@ -3,10 +3,13 @@ the wrapped backbone, add the tuning modules, keep frozen layers in eval mode
 and check that pretrained weights really fill the wrapped backbone.
 
 A family (ResNet, Swin, ViT) only says its name (``family``), the layout of its
-stage outputs (``stage_layout``), what its stages are and output
+stage outputs (``stage_layout``), what its stages are, hold and output
 (:meth:`PromptedBackboneMixin.stage_modules`,
-:meth:`PromptedBackboneMixin.stage_channels`) and where its stages end (its
-``forward`` calls :meth:`PromptedBackboneMixin._add_prompt`).
+:meth:`PromptedBackboneMixin.blocks_in_stage`,
+:meth:`PromptedBackboneMixin.stage_channels`), what enters them
+(:meth:`PromptedBackboneMixin.stage_source`) and how one of their blocks runs
+(:meth:`PromptedBackboneMixin._run_stage_block`); its ``forward`` runs each
+stage with its prompts through :meth:`PromptedBackboneMixin._run_stage`.
 
 ``prompt_cfg.type`` names a :class:`~mmprotune.models.peft.TuningModule`:
 Pro-tuning's prompt blocks (stage blocks, called at the stage ends) or a PEFT
@@ -16,7 +19,8 @@ stage; either way every trainable parameter lives under ``self.prompts`` and
 the upstream modules and their state-dict keys stay as they are.
 """
 import inspect
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 import torch.nn as nn
@@ -25,11 +29,22 @@ from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 
 from mmprotune.registry import MODELS
-from ..peft.base import TuningModule
+from ..peft.base import StageBlock, TuningModule
 
+#: ``prompt_cfg`` fields of prompt blocks (:class:`StageBlock`) only: where
+#: their prompts enter and what they are computed from.
+VARIANT_FIELDS = ('placement', 'prompt_input')
 #: ``prompt_cfg`` fields read by the wrapper itself; every other field is an
 #: argument of the tuning module class (:meth:`TuningModule.cfg_fields`).
-WRAPPER_FIELDS = ('type', 'stages')
+WRAPPER_FIELDS = ('type', 'stages') + VARIANT_FIELDS
+#: Values of ``prompt_cfg.placement``, the default first: a prompt at the end
+#: of each tuned stage, or after each of its blocks (the last block's output
+#: is the stage end, so ``'block'`` includes the stage ends).
+PLACEMENTS = ('stage', 'block')
+#: Values of ``prompt_cfg.prompt_input``, the default first: the prompt is
+#: computed from the features it is added to, or from those entering the
+#: stage (``placement='stage'``) or block (``'block'``): ``f(x) + prompt(x)``.
+PROMPT_INPUTS = ('output', 'input')
 
 
 class BackwardPreset(NamedTuple):
@@ -93,8 +108,22 @@ class PromptedBackboneMixin:
       last ``out_indices`` stage. A stage after it reaches no output and is
       refused (its parameters would get no gradient). Empty: no prompts, a
       frozen backbone only (the head-only baseline).
+    - ``placement`` (str): ``'stage'`` (default): one prompt at the end of
+      each tuned stage; ``'block'``: one after every residual block (ResNet)
+      / Swin block of each tuned stage, the last of which is the stage end.
+      Prompt blocks only (not the hooked PEFT methods).
+    - ``prompt_input`` (str): ``'output'`` (default): a prompt is computed
+      from the features it is added to, ``y = x + prompt(x)``; ``'input'``:
+      from the features entering its stage or block, ``y = f(x) +
+      prompt(x)``, a learnt input-dependent path parallel to the frozen
+      ``f``. Prompt blocks only.
     - the block's own arguments, e.g. ``hidden_channels`` or
       ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
+
+    The prompts of a stage are ``prompts['<stage>']``: the block itself with
+    ``placement='stage'`` (state-dict keys ``prompts.<stage>.*``), an
+    ``nn.ModuleList`` of one block per stage block with ``'block'``
+    (``prompts.<stage>.<block>.*``).
 
     Every upstream parameter is frozen at build time and every upstream module
     stays in eval mode (frozen BatchNorm statistics, no dropout / drop path),
@@ -115,6 +144,10 @@ class PromptedBackboneMixin:
     #: Layout of the stage outputs, matched against a prompt block's
     #: ``input_layout``: ``'map'`` (N, C, H, W) or ``'token'`` (N, L, C).
     stage_layout: str = ''
+    #: The ``prompt_cfg.placement`` / ``prompt_input`` values the family
+    #: supports.
+    placements: Tuple[str, ...] = PLACEMENTS
+    prompt_inputs: Tuple[str, ...] = PROMPT_INPUTS
 
     def __init__(self,
                  *args,
@@ -154,6 +187,22 @@ class PromptedBackboneMixin:
 
     def stage_modules(self) -> List[nn.Module]:
         """The upstream module of each stage, in stage order."""
+        raise NotImplementedError
+
+    def blocks_in_stage(self, stage: int) -> List[nn.Module]:
+        """The blocks of stage ``stage``, in the order they run."""
+        raise NotImplementedError
+
+    def stage_source(self, stage: int) -> Tuple[int, int]:
+        """(channels, stride) of the features entering stage ``stage`` (and
+        its first block): their channels, and their spatial size over the
+        stage output's. Default: those of the stage output, stride 1."""
+        return self.stage_channels()[stage], 1
+
+    def _run_stage_block(self, stage: int, index: int, block: nn.Module,
+                         x: torch.Tensor, *args) -> torch.Tensor:
+        """Run block ``index`` of stage ``stage`` on ``x`` (``args``: e.g.
+        ``hw_shape``)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------
@@ -196,16 +245,104 @@ class PromptedBackboneMixin:
                     f'{tuple(self.out_indices)})',
                     logger='current')
 
+        #: ``prompt_cfg.placement`` and ``prompt_cfg.prompt_input``
+        self.placement = self._variant(cfg, 'placement', self.placements)
+        self.prompt_input = self._variant(cfg, 'prompt_input',
+                                          self.prompt_inputs)
+        self._check_variant_applies(block_type, block_cls)
         block_args = block_cls.cfg_fields()
         unknown = sorted(set(cfg) - block_args)
         if unknown:
+            fields = set(WRAPPER_FIELDS)
+            if not issubclass(block_cls, StageBlock):
+                fields -= set(VARIANT_FIELDS)  # only their defaults apply
             raise ValueError(
                 f'{name}: unknown prompt_cfg field(s) {unknown}; allowed: '
-                f'{sorted(set(WRAPPER_FIELDS) | block_args)}')
+                f'{sorted(fields | block_args)}')
         return nn.ModuleDict({
-            str(i): block_cls.build_for_stage(self, i, **cfg)
+            str(i): self._build_stage_prompts(block_cls, i, cfg)
             for i in sorted(stages)
         })
+
+    def _variant(self, cfg: dict, field: str,
+                 supported: Tuple[str, ...]) -> str:
+        """Pop ``prompt_cfg.<field>`` (its default: the first of
+        ``supported``) and check it is one of ``supported``."""
+        value = cfg.pop(field, supported[0])
+        if not isinstance(value, str) or value not in supported:
+            allowed = dict(placement=PLACEMENTS,
+                           prompt_input=PROMPT_INPUTS)[field]
+            note = '' if value not in allowed else (
+                f' ({value!r} is for the ResNet and Swin wrappers only)')
+            raise ValueError(
+                f'{type(self).__name__}: prompt_cfg.{field}={value!r} is not '
+                f'allowed; allowed: {", ".join(map(repr, supported))}{note}')
+        return value
+
+    def _check_variant_applies(self, block_type: object,
+                               block_cls: type) -> None:
+        """Refuse a non-default ``placement`` / ``prompt_input`` for a
+        tuning module that is no prompt block: a hooked PEFT method acts
+        inside the stages, where the prompt's placement and input mean
+        nothing."""
+        if issubclass(block_cls, StageBlock):
+            return
+        for field, allowed in (('placement', PLACEMENTS),
+                               ('prompt_input', PROMPT_INPUTS)):
+            value = getattr(self, field)
+            if value != allowed[0]:
+                raise ValueError(
+                    f'{type(self).__name__}: prompt_cfg.{field}={value!r} '
+                    f'applies to prompt blocks only, but prompt_cfg.type='
+                    f'{block_type!r} hooks into the frozen layers of each '
+                    f'stage; allowed with it: {field}={allowed[0]!r} (the '
+                    'default)')
+
+    def _build_stage_prompts(self, block_cls: type, stage: int,
+                             cfg: dict) -> nn.Module:
+        """The tuning module of stage ``stage`` (``placement='stage'``), or
+        a list of one prompt block per stage block (``'block'``)."""
+        if self.placement == 'stage':
+            return block_cls.build_for_stage(
+                self, stage, **cfg, **self._source_args(block_cls, stage, 0))
+        return nn.ModuleList(
+            block_cls.build_for_stage(
+                self, stage, **cfg, **self._source_args(block_cls, stage, j))
+            for j in range(len(self.blocks_in_stage(stage))))
+
+    def _source_args(self, block_cls: type, stage: int,
+                     index: int) -> dict:
+        """Build arguments of the prompt block after block ``index`` of
+        stage ``stage`` (0 for the stage's prompt) that is computed from
+        features of another shape than those it is added to
+        (``prompt_input='input'`` where a stage changes the shape: the
+        stage's input, which its first block takes); none otherwise."""
+        if self.prompt_input == 'output' or index > 0:
+            return {}
+        channels, stride = self.stage_source(stage)
+        if (channels, stride) == (self.stage_channels()[stage], 1):
+            return {}
+        args = dict(source_channels=channels, stride=stride)
+        if not set(args) <= set(inspect.signature(block_cls).parameters):
+            raise ValueError(
+                f"{type(self).__name__}: prompt_cfg.prompt_input='input' "
+                f'computes the prompt of stage {stage} from {channels} '
+                f'channels at stride {stride}, which '
+                f'{block_cls.__name__} cannot take (it has no arguments '
+                f'{sorted(args)}); allowed: prompt_input="output", or a '
+                'prompt block with them (ConvPromptBlock)')
+        return args
+
+    def prompt_blocks(self) -> Iterator[Tuple[str, nn.Module]]:
+        """``(name, module)`` of every tuning module, ``name`` its key under
+        ``prompts``: ``'<stage>'``, or ``'<stage>.<block>'`` with
+        ``placement='block'``."""
+        for key, entry in self.prompts.items():
+            if isinstance(entry, nn.ModuleList):
+                for j, block in enumerate(entry):
+                    yield f'{key}.{j}', block
+            else:
+                yield key, entry
 
     def _allowed_types(self) -> List[str]:
         """Registered prompt blocks and PEFT methods for this backbone."""
@@ -289,32 +426,57 @@ class PromptedBackboneMixin:
                 f'is {stride}x{stride} (resize or pad the images to at least '
                 'that size)')
 
-    def _add_prompt(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
-        """Add stage ``stage``'s prompt to its output ``x`` (if it has one);
-        ``args`` go to the block (e.g. ``hw_shape`` for tokens). A module
-        that returns None adds nothing (a hooked method: it acts inside the
-        stage).
+    def _run_stage(self, stage: int, x: torch.Tensor,
+                   *args) -> torch.Tensor:
+        """Stage ``stage`` on its input ``x`` (``args``: e.g. ``hw_shape``,
+        for the blocks and the prompts): its blocks, with its prompts where
+        ``placement`` puts them, computed from what ``prompt_input``
+        says."""
+        prompts = self.prompts[str(stage)] if str(stage) in self.prompts \
+            else None
+        per_block = isinstance(prompts, nn.ModuleList)
+        source = x
+        for j, block in enumerate(self.blocks_in_stage(stage)):
+            out = self._run_stage_block(stage, j, block, x, *args)
+            if per_block:
+                out = self._add_prompt(f'{stage}.{j}', out, x, *args)
+            x = out
+        if prompts is not None and not per_block:
+            x = self._add_prompt(str(stage), x, source, *args)
+        return x
+
+    def _add_prompt(self, key: str, x: torch.Tensor, source: torch.Tensor,
+                    *args) -> torch.Tensor:
+        """Add the prompt ``prompts.<key>`` (``'<stage>'`` or
+        ``'<stage>.<block>'``) to the output ``x`` of its stage or block; it
+        is computed from ``x`` or, with ``prompt_input='input'``, from
+        ``source``, what entered the stage or block. ``args`` go to the
+        block (e.g. ``hw_shape`` for tokens). A module that returns None adds
+        nothing (a hooked method: it acts inside the stage).
 
         With a preset that checkpoints prompts (``'memory'``) the block
-        keeps only ``x`` (which its first projection needs anyway) and
+        keeps only its input (which its first projection needs anyway) and
         recomputes its small hidden maps in backward.
         """
-        if str(stage) not in self.prompts:
-            return x
-        block = self.prompts[str(stage)]
+        block = self.prompts.get_submodule(key)
+        if self.prompt_input == 'output':
+            source = x
         if self.backward_preset and self.backward_preset.checkpoint_prompts \
                 and torch.is_grad_enabled():
-            prompt = checkpoint(block, x, *args, use_reentrant=False)
+            prompt = checkpoint(block, source, *args, use_reentrant=False)
         else:
-            prompt = block(x, *args)
+            prompt = block(source, *args)
         if prompt is None:
             return x
         if prompt.shape != x.shape:
+            stage, *index = key.split('.')
+            where = f'stage {stage}' + ''.join(f', block {j}' for j in index)
             raise ValueError(
-                f'{type(self).__name__}: the prompt block of stage {stage} '
+                f'{type(self).__name__}: the prompt block of {where} '
                 f'({type(block).__name__}) returned shape '
                 f'{tuple(prompt.shape)} for an input of shape '
-                f'{tuple(x.shape)}; a prompt must have the shape of its input')
+                f'{tuple(source.shape)}; a prompt must have the shape of the '
+                f'features it is added to, {tuple(x.shape)}')
         return x + prompt
 
     def _hook_tuning_modules(self, module: nn.Module, args: tuple) -> None:
@@ -367,7 +529,7 @@ class PromptedBackboneMixin:
             self._modules['prompts'] = prompts
         if self.pretrained_checkpoint is not None:
             self._check_pretrained(offered)
-        for block in self.prompts.values():
+        for _, block in self.prompt_blocks():
             block.init_weights()
 
     @property

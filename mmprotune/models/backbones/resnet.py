@@ -1,5 +1,6 @@
-"""Pro-tuning ResNets: a prompt block after each selected residual stage,
-registered in mmdet's, mmseg's and mmpretrain's ``MODELS``."""
+"""Pro-tuning ResNets: a prompt block after each selected residual stage (or
+after each of its residual blocks), registered in mmdet's, mmseg's and
+mmpretrain's ``MODELS``."""
 import math
 from typing import List, Tuple
 
@@ -25,7 +26,15 @@ from .prompted import PromptedBackboneMixin
 class PromptedResNetMixin(PromptedBackboneMixin):
     """ResNet family: stage ``i`` is ``layer{i+1}``; its output (N, C_i, H, W)
     with ``C_i = base_channels * 2**i * expansion`` gets
-    ``x + prompt_i(x)`` before it is returned and fed to the next stage.
+    ``x + prompt_i(x)`` before it is returned and fed to the next stage
+    (``prompt_cfg.placement='block'``: each residual block's output gets its
+    own prompt).
+
+    With ``prompt_cfg.prompt_input='input'`` a stage's (or its first
+    block's) prompt is computed from the stage input: the previous stage's
+    output (the stem's for stage 0), with other channels and, for a strided
+    stage, ``strides[i]`` times the size; its prompt block takes those
+    channels and strides its depth-wise conv (see ``ConvPromptBlock``).
 
     Example:
         >>> from mmprotune.models import ProTuneResNet
@@ -47,6 +56,17 @@ class PromptedResNetMixin(PromptedBackboneMixin):
     def stage_modules(self) -> List[nn.Module]:
         return [getattr(self, name) for name in self.res_layers]
 
+    def blocks_in_stage(self, stage: int) -> List[nn.Module]:
+        return list(self.stage_modules()[stage])
+
+    def stage_source(self, stage: int) -> Tuple[int, int]:
+        return self.blocks_in_stage(stage)[0].conv1.in_channels, \
+            self.strides[stage]
+
+    def _run_stage_block(self, stage: int, index: int, block: nn.Module,
+                         x: torch.Tensor) -> torch.Tensor:
+        return self._run_block(block, x)
+
     def _total_stride(self) -> int:
         # stem convolution and max pooling halve the size once each
         return 4 * math.prod(self.strides)
@@ -60,10 +80,8 @@ class PromptedResNetMixin(PromptedBackboneMixin):
             x = self.relu(self.norm1(self.conv1(x)))
         x = self.maxpool(x)
         outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            for block in getattr(self, layer_name):
-                x = self._run_block(block, x)
-            x = self._add_prompt(i, x)
+        for i in range(len(self.res_layers)):
+            x = self._run_stage(i, x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -1,6 +1,6 @@
 """Pro-tuning Swin Transformers: a prompt block on the token stream at the end
-of each selected stage, registered in mmdet's, mmseg's and mmpretrain's
-``MODELS``."""
+of each selected stage (or after each of its Swin blocks), registered in
+mmdet's, mmseg's and mmpretrain's ``MODELS``."""
 from typing import List, Tuple
 
 import torch
@@ -19,7 +19,12 @@ from .prompted import PromptedBackboneMixin
 class PromptedSwinMixin(PromptedBackboneMixin):
     """Swin family: after the blocks of stage ``i``, the (N, L, C_i) tokens
     get ``x + prompt_i(x, hw_shape)``, before both the output norm
-    ``norm{i}`` and the patch merging into stage ``i+1``.
+    ``norm{i}`` and the patch merging into stage ``i+1``
+    (``prompt_cfg.placement='block'``: each Swin block's output gets its
+    own prompt). The blocks of a stage keep the shape of their tokens, so
+    with ``prompt_cfg.prompt_input='input'`` the prompt computed from the
+    tokens entering the stage (after the previous patch merging) or block
+    has the shape of its output.
 
     The output norms ``norm{i}`` are new layers of the dense-prediction
     backbone (an ImageNet checkpoint has none), so a pretrained checkpoint may
@@ -54,6 +59,18 @@ class PromptedSwinMixin(PromptedBackboneMixin):
     def stage_modules(self) -> List[torch.nn.Module]:
         return list(self.stages)
 
+    def blocks_in_stage(self, stage: int) -> List[torch.nn.Module]:
+        return list(self.stages[stage].blocks)
+
+    def _run_stage_block(self, stage: int, index: int,
+                         block: torch.nn.Module, x: torch.Tensor,
+                         hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """Block ``index`` of stage ``stage``, by its index over the whole
+        backbone for :meth:`_run_checkpointed_block`."""
+        first = sum(len(s.blocks) for s in self.stages[:stage])
+        return self._run_checkpointed_block(first + index, block, x,
+                                            hw_shape)
+
     def _optional_pretrained_keys(self) -> Tuple[str, ...]:
         return tuple(f'norm{i}.{p}' for i in self.out_indices
                      for p in ('weight', 'bias'))
@@ -78,12 +95,8 @@ class PromptedSwinMixin(PromptedBackboneMixin):
         self._check_input_size(x)
         x, hw_shape = self._embed(x)
         outs = []
-        index = 0  # of the block, over all stages
         for i, stage in enumerate(self.stages):
-            for block in stage.blocks:
-                x = self._run_checkpointed_block(index, block, x, hw_shape)
-                index += 1
-            x = self._add_prompt(i, x, hw_shape)
+            x = self._run_stage(i, x, hw_shape)
             out, out_hw_shape = x, hw_shape
             if stage.downsample:
                 x, hw_shape = stage.downsample(x, hw_shape)

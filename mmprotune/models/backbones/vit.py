@@ -34,7 +34,11 @@ class ClsProTuneVisionTransformer(PromptedBackboneMixin, VisionTransformer):
     config); it keeps its (1, 0) init and stays frozen.
 
     Family ``'vit'``: the hooked PEFT baselines (written for ResNet and Swin
-    layers) do not apply, only the token prompt block.
+    layers) do not apply, only the token prompt block. ``prompt_cfg``'s
+    ``placement`` and ``prompt_input`` take their defaults only: a stage is
+    one encoder layer, so ``'stage'`` already puts a prompt after every
+    layer, and ``prompt_input='input'`` is not implemented here (refused
+    with the allowed values).
 
     With ``efficient_backward`` the frozen layers after the first prompt are
     activation-checkpointed (see
@@ -60,6 +64,8 @@ class ClsProTuneVisionTransformer(PromptedBackboneMixin, VisionTransformer):
         frozen_stages='all stages', drop_path_rate=0.0, drop_rate=0.0)
     family = 'vit'
     stage_layout = 'token'
+    placements = ('stage', )
+    prompt_inputs = ('output', )
 
     def stage_channels(self) -> List[int]:
         return [self.embed_dims] * len(self.layers)
@@ -109,8 +115,10 @@ class ClsProTuneVisionTransformer(PromptedBackboneMixin, VisionTransformer):
             x = self._run_checkpointed_block(i, layer, x)
             if str(i) in self.prompts:
                 extra = self.num_extra_tokens
+                patches = x[:, extra:]
                 x = torch.cat(
-                    (x[:, :extra], self._add_prompt(i, x[:, extra:], hw)),
+                    (x[:, :extra],
+                     self._add_prompt(str(i), patches, patches, hw)),
                     dim=1)
             if i == len(self.layers) - 1 and self.final_norm:
                 x = self.ln1(x)

@@ -1,9 +1,12 @@
 """Pro-tuning prompt blocks: small input-dependent prompt generators.
 
 Each block maps a stage's features to a prompt of the same shape, which the
-backbone wrapper adds to those features. The last projection starts at zero, so
-a freshly built block returns an all-zero prompt and the prompted backbone
-computes exactly what the pretrained one does at step 0.
+backbone wrapper adds to those features (``prompt_cfg.prompt_input='output'``,
+the default), or the features entering the stage or block to a prompt of the
+shape of its output (``'input'``: a learnt parallel path, see
+``PromptedBackboneMixin``). The last projection starts at zero, so a freshly
+built block returns an all-zero prompt and the prompted backbone computes
+exactly what the pretrained one does at step 0.
 """
 from typing import Optional, Sequence
 
@@ -18,29 +21,41 @@ from .base import StageBlock, check_kernel_size, hidden_width
 class _BottleneckPrompt(StageBlock):
     """Shared parameters and init of the two prompt block layouts.
 
-    Layers: ``down`` (C -> hidden), ``dw`` (depth-wise ``k x k`` over the
-    hidden channels), ``act``, ``up`` (hidden -> C, zero-initialised).
-    Subclasses choose how ``down``/``up`` are applied (1x1 conv on maps,
-    linear on tokens) and their ``input_layout``.
+    Layers: ``down`` (C_src -> hidden), ``dw`` (depth-wise ``k x k`` over the
+    hidden channels, with ``stride``), ``act``, ``up`` (hidden -> C,
+    zero-initialised). Subclasses choose how ``down``/``up`` are applied (1x1
+    conv on maps, linear on tokens) and their ``input_layout``.
+
+    ``source_channels`` and ``stride`` are set by the backbone wrapper (they
+    are no ``prompt_cfg`` fields) for a prompt computed from features of
+    another shape than those it is added to: C_src channels on a grid
+    ``stride`` times as large (a ResNet stage's input). The depth-wise conv
+    takes the stride: with odd ``k`` and ``padding=k // 2`` it turns H into
+    ``ceil(H / stride)``, what a ResNet block's strided 3x3 conv (and its
+    strided or ``ceil_mode`` average-pooled shortcut) gives, for odd H too.
     """
     method_name = 'protune'
+    built_args = ('in_channels', 'source_channels', 'stride')
 
     def __init__(self,
                  in_channels: int,
                  hidden_channels: Optional[int] = None,
                  hidden_ratio: Optional[float] = None,
                  kernel_size: int = 3,
-                 act_cfg: dict = dict(type='GELU')):
+                 act_cfg: dict = dict(type='GELU'),
+                 source_channels: Optional[int] = None,
+                 stride: int = 1):
         super().__init__()
         check_kernel_size(kernel_size)
         hidden = hidden_width(in_channels, hidden_channels, hidden_ratio)
         self.in_channels = in_channels
         self.hidden_channels = hidden
-        self.down = self._projection(in_channels, hidden)
+        self.down = self._projection(source_channels or in_channels, hidden)
         self.dw = nn.Conv2d(
             hidden,
             hidden,
             kernel_size,
+            stride=stride,
             padding=kernel_size // 2,
             groups=hidden)
         self.act = build_activation_layer(act_cfg)
@@ -69,12 +84,17 @@ class ConvPromptBlock(_BottleneckPrompt):
     ``up``; the wrapper adds it to the stage output: ``x + prompt``.
 
     Args:
-        in_channels (int): Channels C of the stage output.
+        in_channels (int): Channels C of the stage output (and of the
+            prompt).
         hidden_channels (int, optional): Bottleneck width. Default: 64 when
             ``hidden_ratio`` is not given either.
         hidden_ratio (float, optional): Bottleneck width as a fraction of C.
         kernel_size (int): Odd size of the depth-wise conv. Default: 3.
         act_cfg (dict): Activation. Default: ``dict(type='GELU')``.
+        source_channels (int, optional): Channels C_src of the features the
+            prompt is computed from. Default: C.
+        stride (int): Their size over the prompt's (the depth-wise conv's
+            stride). Default: 1.
 
     Example:
         >>> block = ConvPromptBlock(256, hidden_channels=16)
@@ -82,6 +102,9 @@ class ConvPromptBlock(_BottleneckPrompt):
         >>> prompt = block(x)
         >>> prompt.shape, bool(prompt.eq(0).all())
         (torch.Size([2, 256, 8, 8]), True)
+        >>> block = ConvPromptBlock(256, source_channels=128, stride=2)
+        >>> block(torch.rand(2, 128, 15, 15)).shape
+        torch.Size([2, 256, 8, 8])
     """
     input_layout = 'map'
 
@@ -90,7 +113,8 @@ class ConvPromptBlock(_BottleneckPrompt):
         return nn.Conv2d(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) features -> (N, C, H, W) prompt."""
+        """(N, C_src, H, W) features -> (N, C, ceil(H / stride),
+        ceil(W / stride)) prompt."""
         return self.up(self.act(self.dw(self.down(x))))
 
 
@@ -118,8 +142,9 @@ class TokenPromptBlock(_BottleneckPrompt):
 
     def forward(self, x: torch.Tensor,
                 hw_shape: Sequence[int]) -> torch.Tensor:
-        """(N, L, C) tokens on an ``hw_shape`` = (H, W) grid, L = H * W ->
-        (N, L, C) prompt."""
+        """(N, L, C_src) tokens on an ``hw_shape`` = (H, W) grid, L = H * W
+        -> (N, L', C) prompt on the (ceil(H / stride), ceil(W / stride))
+        grid (L' = L with the default stride 1)."""
         n, length, _ = x.shape
         h, w = hw_shape
         hidden = self.down(x).transpose(1, 2).reshape(n, -1, h, w)

@@ -44,39 +44,67 @@ CASES = {
 }
 
 
-def pair(name, stages=(0, 1, 2, 3), preset=True):
+#: ``prompt_cfg`` variants beyond the default (a prompt at each stage end,
+#: computed from the stage output)
+VARIANTS = {
+    'block': dict(placement='block'),
+    'input': dict(prompt_input='input'),
+    'block-input': dict(placement='block', prompt_input='input'),
+}
+#: the variants' cases: bottleneck blocks with a strided 3x3 conv
+#: (ResNet-50) and with an average-pooled shortcut (V1d), dilated stages of
+#: stride 1 (V1c), and both Swins
+VARIANT_CASES = ('mmdet-ResNet18', 'mmdet-ResNet50-v1d', 'mmseg-ResNetV1c',
+                 'mmdet-Swin', 'mmpretrain-Swin')
+
+
+def pair(name, stages=(0, 1, 2, 3), preset=True, variant=None):
     """The same prompted backbone with the efficient path (``preset``) and
     the plain path, in float64, with non-zero prompts and non-trivial BN
-    statistics."""
+    statistics; ``variant``: a key of :data:`VARIANTS`."""
     cls, kwargs = CASES[name]
     return efficient_and_plain(cls, kwargs, stages,
-                               efficient_backward=preset)
+                               efficient_backward=preset,
+                               prompt_cfg=VARIANTS.get(variant))
 
 
 grads = prompt_grads
 
 
-@pytest.mark.parametrize('name, stages, mode, preset', [
-    *[(name, (0, 1, 2, 3), True, preset) for name in sorted(CASES)
+@pytest.mark.parametrize('name, stages, mode, preset, variant', [
+    *[(name, (0, 1, 2, 3), True, preset, None) for name in sorted(CASES)
       for preset in (True, 'balanced', 'speed')],
-    ('mmdet-ResNet18', (1, 3), False, True),
-    ('mmseg-ResNetV1c', (1, 3), True, True),
-    ('mmdet-Swin', (1, 3), False, True),
-    ('mmdet-Swin', (1, 3), True, 'balanced'),
-    ('mmpretrain-Swin', (0, 2), True, True),
+    ('mmdet-ResNet18', (1, 3), False, True, None),
+    ('mmseg-ResNetV1c', (1, 3), True, True, None),
+    ('mmdet-Swin', (1, 3), False, True, None),
+    ('mmdet-Swin', (1, 3), True, 'balanced', None),
+    ('mmpretrain-Swin', (0, 2), True, True, None),
+    # the variants: each with 'memory', both together with every preset
+    *[(name, (0, 1, 2, 3), True, True, variant) for name in VARIANT_CASES
+      for variant in ('block', 'input')],
+    *[(name, (0, 1, 2, 3), True, preset, 'block-input')
+      for name in VARIANT_CASES for preset in (True, 'balanced', 'speed')],
+    ('mmdet-ResNet18', (1, 3), False, True, 'block-input'),
+    ('mmdet-Swin', (1, 3), False, 'balanced', 'block-input'),
 ])
-def test_gradients_match_plain_autograd(name, stages, mode, preset):
-    """Every preset: the outputs of the training forward bit for bit the
-    plain path's, every gradient equal to it in float64."""
-    efficient, plain = pair(name, stages, preset)
-    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+def test_gradients_match_plain_autograd(name, stages, mode, preset,
+                                        variant):
+    """Every preset and ``prompt_cfg`` variant: the outputs of the training
+    forward bit for bit the plain path's, every gradient equal to it in
+    float64. The variants run on a 57x75 image, whose odd stage sizes (15x19,
+    8x10, 4x5, 2x3) a strided prompt of a stage input must match."""
+    efficient, plain = pair(name, stages, preset, variant)
+    size = (64, 64) if variant is None else (57, 75)
+    x = torch.randn(2, 3, *size, dtype=torch.double)
     with torch.no_grad():
         weights = [torch.randn_like(o) for o in plain(x)]
     outs, grad, grad_x = grads(efficient.train(mode), x, weights)
     ref_outs, ref_grad, ref_grad_x = grads(plain.train(mode), x, weights)
     for out, ref in zip(outs, ref_outs):
         assert torch.equal(out, ref)
-    assert grad.keys() == ref_grad.keys() and len(grad) == 6 * len(stages)
+    sites = sum(len(efficient.blocks_in_stage(i)) for i in stages) \
+        if 'block' in (variant or '') else len(stages)
+    assert grad.keys() == ref_grad.keys() and len(grad) == 6 * sites
     for key in grad:
         # every prompt gets a gradient, the earliest through all later
         # frozen stages
@@ -388,3 +416,14 @@ def test_presets_keep_what_their_shapes_say_swin_t():
     assert saved['speed'] - saved['balanced'] >= checkpointed
     assert saved['balanced'] - saved['memory'] >= \
         _prompt_hidden_bytes(swin, outs) + kept
+
+
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
+@pytest.mark.parametrize('name', ['mmdet-ResNet18', 'mmdet-Swin'])
+def test_variants_keep_less_than_plain_autograd(name, variant):
+    """No variant falls back to plain autograd: the frozen-aware path
+    ('memory') keeps less for backward, though a prompt computed from a
+    stage's or block's input keeps that input alive."""
+    efficient, plain = pair(name, variant=variant)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+    assert _saved(efficient, x) < _saved(plain, x)

@@ -6,10 +6,12 @@ from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmpretrain.models.backbones import SwinTransformer as ClsSwin
 
+from mmprotune.engine.delta import split_delta
 from mmprotune.models import (ClsProTuneSwinTransformer,
                               ClsProTuneVisionTransformer, ProTuneResNet,
                               ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
+from mmprotune.models.peft.base import StageBlock
 from mmprotune.testing import write_pretrained_checkpoint
 
 RESNET = dict(depth=18, base_channels=8)
@@ -191,3 +193,134 @@ def test_vit_refuses_what_cannot_reach_its_output():
                        r"backbones, not to 'vit'; allowed: "
                        r"\['TokenPromptBlock'\]"):
         ClsProTuneVisionTransformer(**VIT, prompt_cfg=dict(type='LoRA'))
+
+
+@pytest.mark.parametrize('field, bad', [
+    ('placement', 'blocks'), ('placement', 'Stage'), ('placement', None),
+    ('prompt_input', 'in'), ('prompt_input', True)])
+def test_bad_prompt_variant(field, bad):
+    allowed = dict(placement="'stage', 'block'",
+                   prompt_input="'output', 'input'")[field]
+    for cls, kwargs in ((ProTuneResNet, RESNET),
+                        (ProTuneSwinTransformer, SWIN)):
+        with pytest.raises(ValueError) as err:
+            cls(**kwargs, prompt_cfg={field: bad})
+        assert str(err.value) == (
+            f'{cls.__name__}: prompt_cfg.{field}={bad!r} is not allowed; '
+            f'allowed: {allowed}')
+
+
+@pytest.mark.parametrize('method', ['LoRA', 'BitFit', 'Mona'])
+@pytest.mark.parametrize('field, value, default', [
+    ('placement', 'block', 'stage'), ('prompt_input', 'input', 'output')])
+def test_hooked_methods_refuse_prompt_variants(method, field, value,
+                                               default):
+    """A hooked PEFT method acts inside the stages: a prompt's placement
+    and input mean nothing for it; the defaults, spelled out, are fine."""
+    with pytest.raises(ValueError, match=(
+            rf"ProTuneResNet: prompt_cfg.{field}='{value}' applies to "
+            rf"prompt blocks only, but prompt_cfg.type='{method}' hooks into "
+            rf"the frozen layers of each stage; allowed with it: "
+            rf"{field}='{default}' \(the default\)")):
+        ProTuneResNet(**RESNET, prompt_cfg={'type': method, field: value})
+    model = ProTuneResNet(**RESNET, prompt_cfg={'type': method,
+                                                field: default})
+    assert type(model.prompts['0']).__name__ == method
+
+
+def test_vit_refuses_prompt_variants():
+    """A ViT stage is one encoder layer ('stage' is after every block);
+    computing its prompt from the layer's input is not implemented."""
+    for field, value, allowed in (('placement', 'block', "'stage'"),
+                                  ('prompt_input', 'input', "'output'")):
+        with pytest.raises(ValueError) as err:
+            ClsProTuneVisionTransformer(**VIT, prompt_cfg={field: value})
+        assert str(err.value) == (
+            f'ClsProTuneVisionTransformer: prompt_cfg.{field}={value!r} is '
+            f'not allowed; allowed: {allowed} ({value!r} is for the ResNet '
+            'and Swin wrappers only)')
+
+
+def test_prompt_keys_of_each_placement():
+    """'stage' keeps the keys of a model built without the field (so every
+    saved checkpoint and delta loads strictly); 'block' nests one block per
+    residual block under its stage: ``prompts.<stage>.<block>.*``."""
+    default = ProTuneResNet(**RESNET, prompt_cfg=dict(stages=[1, 3]))
+    stage = ProTuneResNet(**RESNET, prompt_cfg=dict(
+        stages=[1, 3], placement='stage', prompt_input='output'))
+    stage.load_state_dict(default.state_dict(), strict=True)
+    assert stage.state_dict().keys() == default.state_dict().keys()
+    block = ProTuneResNet(**RESNET, prompt_cfg=dict(stages=[1, 3],
+                                                    placement='block'))
+    keys = {k for k in block.state_dict() if k.startswith('prompts.')}
+    # ResNet-18: two residual blocks per stage
+    assert keys == {f'prompts.{i}.{j}.{layer}.{p}' for i in (1, 3)
+                    for j in (0, 1) for layer in ('down', 'dw', 'up')
+                    for p in ('weight', 'bias')}
+    assert [name for name, _ in block.prompt_blocks()] == \
+        ['1.0', '1.1', '3.0', '3.1']
+
+
+def test_input_prompts_take_the_stage_input_channels_and_stride():
+    """ResNet-18 with base width 8 and a 12-channel stem: the prompt of a
+    stage (or of its first block) reads the stage input: the stem's or the
+    previous stage's channels, at the stage's stride (2 for stages 1-3);
+    the other blocks' prompts read the stage's own width at stride 1."""
+    model = ProTuneResNet(**RESNET, stem_channels=12, prompt_cfg=dict(
+        placement='block', prompt_input='input'))
+    blocks = dict(model.prompt_blocks())
+    assert [(blocks[f'{i}.0'].down.in_channels, blocks[f'{i}.0'].dw.stride)
+            for i in range(4)] == [(12, (1, 1)), (8, (2, 2)), (16, (2, 2)),
+                                   (32, (2, 2))]
+    assert all(blocks[f'{i}.1'].down.in_channels == 8 * 2**i and
+               blocks[f'{i}.1'].dw.stride == (1, 1) for i in range(4))
+    assert all(b.up.out_channels == 8 * 2**int(k[0])
+               for k, b in blocks.items())
+
+
+class _FixedShapeBlock(StageBlock):
+    """A prompt block of one's own that only knows its stage's width."""
+    input_layout = 'map'
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.zeros(in_channels, 1, 1))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def test_input_prompt_needs_a_block_that_takes_the_source_shape():
+    with pytest.raises(ValueError, match=(
+            r"ProTuneResNet: prompt_cfg.prompt_input='input' computes the "
+            r'prompt of stage 1 from 8 channels at stride 2, which '
+            r"_FixedShapeBlock cannot take \(it has no arguments \['source_"
+            r"channels', 'stride'\]\); allowed: prompt_input=\"output\"")):
+        ProTuneResNet(**RESNET, prompt_cfg=dict(type=_FixedShapeBlock,
+                                                prompt_input='input'))
+    # a Swin stage's input has its output's shape: no source arguments
+    model = ProTuneSwinTransformer(
+        **SWIN, prompt_cfg=dict(type=_FixedTokenBlock, prompt_input='input'))
+    assert len(model.prompts) == 2
+
+
+class _FixedTokenBlock(_FixedShapeBlock):
+    input_layout = 'token'
+
+    def forward(self, x, hw_shape):
+        return x * self.scale.view(1, 1, -1)
+
+
+def test_delta_split_keeps_every_block_prompt():
+    """A delta checkpoint keeps exactly the prompts of a 'block' model (its
+    nested keys included) and leaves out exactly the upstream backbone."""
+    model = torch.nn.Module()
+    model.backbone = ProTuneResNet(**RESNET, prompt_cfg=dict(
+        placement='block', prompt_input='input'))
+    state = model.state_dict()
+    delta, frozen = split_delta(model, state)
+    assert set(delta) == {k for k in state
+                          if k.startswith('backbone.prompts.')}
+    assert 'backbone.prompts.1.1.dw.weight' in delta
+    assert set(frozen) == {'backbone.' + k
+                           for k in DetResNet(**RESNET).state_dict()}

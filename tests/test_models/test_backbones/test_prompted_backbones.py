@@ -95,9 +95,23 @@ CASES = {
 }
 
 
+#: ``prompt_cfg`` variants: the default (a prompt at each stage end, from
+#: the stage output) and the others (ResNet and Swin wrappers only)
+VARIANTS = {
+    'default': None,
+    'block': dict(placement='block'),
+    'input': dict(prompt_input='input'),
+    'block-input': dict(placement='block', prompt_input='input'),
+}
+
+
 def build_pair(case, checkpoint, prompt_cfg=None):
     """The upstream backbone and its wrapper, both loaded from
-    ``checkpoint``."""
+    ``checkpoint``; a ``prompt_cfg`` variant the wrapper refuses (a ViT's)
+    skips the test."""
+    if prompt_cfg and 'ViT' in case:
+        pytest.skip('ViT wrappers take the default variant only (refusing '
+                    'the others: test_prompted.py)')
     _, _, wrapper_cls, upstream_cls, kwargs = CASES[case]
     init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
     if upstream_cls not in (DetSwin, SegSwin):  # they strip it themselves
@@ -127,9 +141,10 @@ def test_registered_in_its_scope(case_and_checkpoint):
     assert issubclass(wrapper_cls, upstream_cls)
 
 
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
 @pytest.mark.parametrize('mode', [True, False])
-def test_step0_outputs_equal_pretrained(case_and_checkpoint, mode):
-    upstream, wrapped = build_pair(*case_and_checkpoint)
+def test_step0_outputs_equal_pretrained(case_and_checkpoint, mode, variant):
+    upstream, wrapped = build_pair(*case_and_checkpoint, VARIANTS[variant])
     upstream_state = upstream.state_dict()
     for key, value in wrapped.state_dict().items():
         if not key.startswith('prompts.'):
@@ -157,11 +172,12 @@ def test_only_prompts_train_and_frozen_stays_eval(case_and_checkpoint):
     assert len(wrapped.prompts) == 4
 
 
-def test_gradients_reach_every_prompt(case_and_checkpoint):
-    _, wrapped = build_pair(*case_and_checkpoint)
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
+def test_gradients_reach_every_prompt(case_and_checkpoint, variant):
+    _, wrapped = build_pair(*case_and_checkpoint, VARIANTS[variant])
     wrapped.train()
     # make every prompt non-zero so gradients pass through all of them
-    for block in wrapped.prompts.values():
+    for _, block in wrapped.prompt_blocks():
         torch.nn.init.normal_(block.up.weight, std=0.02)
     sum(out.sum() for out in wrapped(torch.randn(1, 3, 64, 64))).backward()
     for name, param in wrapped.named_parameters():

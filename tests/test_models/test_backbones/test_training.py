@@ -198,7 +198,10 @@ CASES = {
 }
 
 
-def _build(name, data, tmp_path):
+def _build(name, data, tmp_path, overrides=None):
+    """The config of Runner case ``name`` and the checkpoint its backbone
+    loads; ``overrides``: upstream backbone arguments changed from the
+    case's."""
     scope, kind = CASES[name]
     swin = SWIN
     if scope == 'mmdet':
@@ -218,7 +221,8 @@ def _build(name, data, tmp_path):
         resnet = dict(RESNET, type='ResNetV1c', norm_eval=False,
                       dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
                       norm_cfg=dict(type='SyncBN', requires_grad=True))
-    upstream = dict(resnet=resnet, swin=swin, vit=CLS_VIT)[kind]
+    upstream = dict(dict(resnet=resnet, swin=swin, vit=CLS_VIT)[kind],
+                    **(overrides or {}))
     channels = dict(resnet=RESNET_CHANNELS, swin=SWIN_CHANNELS,
                     vit=[16])[kind]
     checkpoint = tmp_path / 'pretrained.pth'
@@ -286,3 +290,74 @@ def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
     if CASES[name][0] == 'mmdet':
         assert any(k.startswith('neck.') for k in moved)
     assert not any(k in upstream_keys for k in moved)
+
+
+class GradRecord(Hook):
+    """Names the prompt parameters that get a non-zero gradient in some
+    training iteration (before the optimizer wrapper's ``zero_grad``)."""
+
+    def before_train(self, runner):
+        self.nonzero = set()
+        self.handles = [
+            param.register_post_accumulate_grad_hook(self._recorder(name))
+            for name, param in runner.model.named_parameters()
+            if name.startswith('backbone.prompts.')
+        ]
+
+    def _recorder(self, name):
+
+        def record(param):
+            if param.grad.any():
+                self.nonzero.add(name)
+
+        return record
+
+    def after_train(self, runner):
+        for handle in self.handles:
+            handle.remove()
+
+
+#: (Runner case, prompt_cfg, upstream backbone overrides): each prompt_cfg
+#: variant in a ResNet (strided stages, and V1c's dilated ones of stride 1)
+#: and a Swin model; the Swin's first stage gets two blocks, so 'block' puts
+#: two prompts there
+VARIANT_CASES = {
+    'mmdet-retinanet-resnet-input': ('mmdet-retinanet-resnet',
+                                     dict(prompt_input='input'), None),
+    'mmseg-fcn-resnetv1c-block-input': (
+        'mmseg-fcn-resnetv1c', dict(placement='block', prompt_input='input'),
+        None),
+    'mmseg-upernet-swin-block': ('mmseg-upernet-swin',
+                                 dict(placement='block'),
+                                 dict(depths=(2, 1, 1, 1))),
+    'mmdet-retinanet-swin-input': ('mmdet-retinanet-swin',
+                                   dict(prompt_input='input'), None),
+}
+
+
+@pytest.mark.parametrize('name', sorted(VARIANT_CASES))
+def test_runner_trains_prompt_variants(name, data, tmp_path):
+    """Every prompt_cfg variant through the real Runner: the frozen weights
+    and BN statistics as loaded, every prompt parameter a non-zero
+    gradient (the zero-initialised ``up`` at step 1, the rest from step 2
+    on)."""
+    case, prompt_cfg, overrides = VARIANT_CASES[name]
+    cfg, loaded = _build(case, data, tmp_path, overrides)
+    cfg.model.backbone.prompt_cfg = prompt_cfg
+    runner = Runner.from_cfg(cfg)
+    record = GradRecord()
+    runner.register_hook(record)
+    runner.train()
+
+    assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
+    assert_upstream_as_loaded(runner.model.state_dict(), loaded)
+    backbone = runner.model.backbone
+    sites = [name for name, _ in backbone.prompt_blocks()]
+    if prompt_cfg.get('placement') == 'block':
+        assert len(sites) == sum(
+            len(backbone.blocks_in_stage(i)) for i in range(4)) > 4
+    else:
+        assert sites == ['0', '1', '2', '3']
+    prompt_keys = {k for k, _ in runner.model.named_parameters()
+                   if k.startswith('backbone.prompts.')}
+    assert prompt_keys and record.nonzero == prompt_keys
