@@ -31,20 +31,20 @@ from mmengine.logging import print_log
 from mmprotune.registry import MODELS
 from ..peft.base import StageBlock, TuningModule
 
-#: ``prompt_cfg`` fields of prompt blocks (:class:`StageBlock`) only: where
-#: their prompts enter and what they are computed from.
-VARIANT_FIELDS = ('placement', 'prompt_input')
+#: ``prompt_cfg`` fields of prompt blocks (:class:`StageBlock`) only, with
+#: their values, the default first:
+#:
+#: - ``placement``: a prompt at the end of each tuned stage, or after each of
+#:   its blocks (the last block's output is the stage end, so ``'block'``
+#:   includes the stage ends);
+#: - ``prompt_input``: the prompt is computed from the features it is added
+#:   to, or from those entering the stage (``placement='stage'``) or block
+#:   (``'block'``): ``f(x) + prompt(x)``.
+PROMPT_VARIANTS = dict(
+    placement=('stage', 'block'), prompt_input=('output', 'input'))
 #: ``prompt_cfg`` fields read by the wrapper itself; every other field is an
 #: argument of the tuning module class (:meth:`TuningModule.cfg_fields`).
-WRAPPER_FIELDS = ('type', 'stages') + VARIANT_FIELDS
-#: Values of ``prompt_cfg.placement``, the default first: a prompt at the end
-#: of each tuned stage, or after each of its blocks (the last block's output
-#: is the stage end, so ``'block'`` includes the stage ends).
-PLACEMENTS = ('stage', 'block')
-#: Values of ``prompt_cfg.prompt_input``, the default first: the prompt is
-#: computed from the features it is added to, or from those entering the
-#: stage (``placement='stage'``) or block (``'block'``): ``f(x) + prompt(x)``.
-PROMPT_INPUTS = ('output', 'input')
+WRAPPER_FIELDS = ('type', 'stages', *PROMPT_VARIANTS)
 
 
 class BackwardPreset(NamedTuple):
@@ -144,10 +144,9 @@ class PromptedBackboneMixin:
     #: Layout of the stage outputs, matched against a prompt block's
     #: ``input_layout``: ``'map'`` (N, C, H, W) or ``'token'`` (N, L, C).
     stage_layout: str = ''
-    #: The ``prompt_cfg.placement`` / ``prompt_input`` values the family
-    #: supports.
-    placements: Tuple[str, ...] = PLACEMENTS
-    prompt_inputs: Tuple[str, ...] = PROMPT_INPUTS
+    #: The values of each :data:`PROMPT_VARIANTS` field the family
+    #: supports, the default first.
+    prompt_variants: Dict[str, Tuple[str, ...]] = PROMPT_VARIANTS
 
     def __init__(self,
                  *args,
@@ -246,16 +245,15 @@ class PromptedBackboneMixin:
                     logger='current')
 
         #: ``prompt_cfg.placement`` and ``prompt_cfg.prompt_input``
-        self.placement = self._variant(cfg, 'placement', self.placements)
-        self.prompt_input = self._variant(cfg, 'prompt_input',
-                                          self.prompt_inputs)
+        self.placement = self._variant(cfg, 'placement')
+        self.prompt_input = self._variant(cfg, 'prompt_input')
         self._check_variant_applies(block_type, block_cls)
         block_args = block_cls.cfg_fields()
         unknown = sorted(set(cfg) - block_args)
         if unknown:
             fields = set(WRAPPER_FIELDS)
             if not issubclass(block_cls, StageBlock):
-                fields -= set(VARIANT_FIELDS)  # only their defaults apply
+                fields -= set(PROMPT_VARIANTS)  # only their defaults apply
             raise ValueError(
                 f'{name}: unknown prompt_cfg field(s) {unknown}; allowed: '
                 f'{sorted(fields | block_args)}')
@@ -264,15 +262,13 @@ class PromptedBackboneMixin:
             for i in sorted(stages)
         })
 
-    def _variant(self, cfg: dict, field: str,
-                 supported: Tuple[str, ...]) -> str:
-        """Pop ``prompt_cfg.<field>`` (its default: the first of
-        ``supported``) and check it is one of ``supported``."""
+    def _variant(self, cfg: dict, field: str) -> str:
+        """Pop ``prompt_cfg.<field>`` (a :data:`PROMPT_VARIANTS` field; its
+        default if not given) and check the family supports the value."""
+        supported = self.prompt_variants[field]
         value = cfg.pop(field, supported[0])
         if not isinstance(value, str) or value not in supported:
-            allowed = dict(placement=PLACEMENTS,
-                           prompt_input=PROMPT_INPUTS)[field]
-            note = '' if value not in allowed else (
+            note = '' if value not in PROMPT_VARIANTS[field] else (
                 f' ({value!r} is for the ResNet and Swin wrappers only)')
             raise ValueError(
                 f'{type(self).__name__}: prompt_cfg.{field}={value!r} is not '
@@ -287,8 +283,7 @@ class PromptedBackboneMixin:
         nothing."""
         if issubclass(block_cls, StageBlock):
             return
-        for field, allowed in (('placement', PLACEMENTS),
-                               ('prompt_input', PROMPT_INPUTS)):
+        for field, allowed in PROMPT_VARIANTS.items():
             value = getattr(self, field)
             if value != allowed[0]:
                 raise ValueError(

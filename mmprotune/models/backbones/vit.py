@@ -64,8 +64,7 @@ class ClsProTuneVisionTransformer(PromptedBackboneMixin, VisionTransformer):
         frozen_stages='all stages', drop_path_rate=0.0, drop_rate=0.0)
     family = 'vit'
     stage_layout = 'token'
-    placements = ('stage', )
-    prompt_inputs = ('output', )
+    prompt_variants = dict(placement=('stage', ), prompt_input=('output', ))
 
     def stage_channels(self) -> List[int]:
         return [self.embed_dims] * len(self.layers)

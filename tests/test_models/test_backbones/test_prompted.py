@@ -324,3 +324,74 @@ def test_delta_split_keeps_every_block_prompt():
     assert 'backbone.prompts.1.1.dw.weight' in delta
     assert set(frozen) == {'backbone.' + k
                            for k in DetResNet(**RESNET).state_dict()}
+
+
+VARIANTS = [dict(), dict(placement='block'), dict(prompt_input='input'),
+            dict(placement='block', prompt_input='input')]
+
+
+def _prompted(entry, index, x, y, prompt_cfg, *args):
+    """``y`` plus the prompt ``entry`` (``entry[index]`` with
+    ``placement='block'``), computed from ``x`` (input) or ``y``."""
+    if prompt_cfg.get('placement') == 'block':
+        entry = entry[index]
+    source = x if prompt_cfg.get('prompt_input') == 'input' else y
+    return y + entry(source, *args)
+
+
+def _nonzero_prompts(model):
+    torch.manual_seed(1)
+    for _, block in model.prompt_blocks():
+        torch.nn.init.normal_(block.up.weight, std=0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize('prompt_cfg', VARIANTS)
+def test_resnet_variants_compute_what_they_say(prompt_cfg):
+    """The outputs of each variant, spelled out with the upstream blocks:
+    ``y = f(x) + prompt(y or x)`` after each stage (``'stage'``) or block
+    (``'block'``) ``f``."""
+    model = _nonzero_prompts(ProTuneResNet(**RESNET, prompt_cfg=prompt_cfg))
+    image = torch.randn(1, 3, 57, 75)
+    x = model.maxpool(model.relu(model.norm1(model.conv1(image))))
+    expected = []
+    with torch.no_grad():
+        for i, name in enumerate(model.res_layers):
+            entry = model.prompts[str(i)]
+            if prompt_cfg.get('placement') == 'block':
+                for j, block in enumerate(getattr(model, name)):
+                    x = _prompted(entry, j, x, block(x), prompt_cfg)
+            else:
+                x = _prompted(entry, 0, x, getattr(model, name)(x),
+                              prompt_cfg)
+            expected.append(x)
+        for out, ref in zip(model(image), expected):
+            assert torch.equal(out, ref)
+
+
+@pytest.mark.parametrize('prompt_cfg', VARIANTS)
+def test_swin_variants_compute_what_they_say(prompt_cfg):
+    """As for ResNet, with the Swin blocks of each stage (two in stage 0)
+    and the prompt before the output norm and the patch merging."""
+    model = _nonzero_prompts(ProTuneSwinTransformer(
+        **dict(SWIN, depths=(2, 1)), prompt_cfg=prompt_cfg))
+    image = torch.randn(1, 3, 32, 32)
+    expected = []
+    with torch.no_grad():
+        x, hw = model.patch_embed(image)
+        for i, stage in enumerate(model.stages):
+            entry = model.prompts[str(i)]
+            if prompt_cfg.get('placement') == 'block':
+                for j, block in enumerate(stage.blocks):
+                    x = _prompted(entry, j, x, block(x, hw), prompt_cfg, hw)
+            else:
+                y = x
+                for block in stage.blocks:
+                    y = block(y, hw)
+                x = _prompted(entry, 0, x, y, prompt_cfg, hw)
+            out = getattr(model, f'norm{i}')(x)
+            expected.append(out.view(1, *hw, -1).permute(0, 3, 1, 2))
+            if stage.downsample:
+                x, hw = stage.downsample(x, hw)
+        for out, ref in zip(model(image), expected):
+            assert torch.equal(out, ref)
