@@ -2,14 +2,10 @@
 a detector, a segmentor or a classifier of its family: losses finite, frozen
 weights and BN statistics bit-identical to the loaded checkpoint, every
 method parameter moved."""
-import math
-
 import pytest
 import torch
-from mmengine.runner import Runner
 # ``data`` is a fixture
-from test_training import (Snapshot, _build,  # noqa: F401
-                           assert_upstream_as_loaded, data)
+from test_training import Snapshot, data, train_frozen  # noqa: F401
 
 # (Runner case of test_training, prompt_cfg): each method once per family,
 # detectors, segmentors and classifiers covered
@@ -46,16 +42,9 @@ PEFT_CASES = {
 @pytest.mark.parametrize('name', sorted(PEFT_CASES))
 def test_runner_trains_method_parameters_only(name, data, tmp_path):
     case, prompt_cfg = PEFT_CASES[name]
-    cfg, loaded = _build(case, data, tmp_path)
-    cfg.model.backbone.prompt_cfg = prompt_cfg
-    runner = Runner.from_cfg(cfg)
     snapshot = Snapshot()
-    runner.register_hook(snapshot)
-    runner.train()
-
-    assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
+    runner = train_frozen(case, data, tmp_path, prompt_cfg, snapshot)
     state = runner.model.state_dict()
-    assert_upstream_as_loaded(state, loaded)
     method_keys = [k for k in state if k.startswith('backbone.prompts.')]
     assert method_keys
     for key in method_keys:

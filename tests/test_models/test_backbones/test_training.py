@@ -257,6 +257,20 @@ def assert_upstream_as_loaded(state: dict, loaded: dict) -> list:
     return upstream_keys
 
 
+def train_frozen(name, data, tmp_path, prompt_cfg, hook, overrides=None):
+    """Train Runner case ``name`` with ``prompt_cfg`` and ``hook`` (and
+    ``overrides`` of :func:`_build`); check that the loss is finite and the
+    frozen backbone as loaded. Returns the Runner."""
+    cfg, loaded = _build(name, data, tmp_path, overrides)
+    cfg.model.backbone.prompt_cfg = prompt_cfg
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(hook)
+    runner.train()
+    assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
+    assert_upstream_as_loaded(runner.model.state_dict(), loaded)
+    return runner
+
+
 @pytest.mark.parametrize('name', sorted(CASES))
 def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
     cfg, loaded = _build(name, data, tmp_path)
@@ -342,15 +356,9 @@ def test_runner_trains_prompt_variants(name, data, tmp_path):
     gradient (the zero-initialised ``up`` at step 1, the rest from step 2
     on)."""
     case, prompt_cfg, overrides = VARIANT_CASES[name]
-    cfg, loaded = _build(case, data, tmp_path, overrides)
-    cfg.model.backbone.prompt_cfg = prompt_cfg
-    runner = Runner.from_cfg(cfg)
     record = GradRecord()
-    runner.register_hook(record)
-    runner.train()
-
-    assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
-    assert_upstream_as_loaded(runner.model.state_dict(), loaded)
+    runner = train_frozen(case, data, tmp_path, prompt_cfg, record,
+                          overrides)
     backbone = runner.model.backbone
     sites = [name for name, _ in backbone.prompt_blocks()]
     if prompt_cfg.get('placement') == 'block':
