@@ -305,8 +305,7 @@ class PromptedBackboneMixin:
                 self, stage, **cfg, **self._source_args(block_cls, stage, j))
             for j in range(len(self.blocks_in_stage(stage))))
 
-    def _source_args(self, block_cls: type, stage: int,
-                     index: int) -> dict:
+    def _source_args(self, block_cls: type, stage: int, index: int) -> dict:
         """Build arguments of the prompt block after block ``index`` of
         stage ``stage`` (0 for the stage's prompt) that is computed from
         features of another shape than those it is added to
@@ -421,8 +420,7 @@ class PromptedBackboneMixin:
                 f'is {stride}x{stride} (resize or pad the images to at least '
                 'that size)')
 
-    def _run_stage(self, stage: int, x: torch.Tensor,
-                   *args) -> torch.Tensor:
+    def _run_stage(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
         """Stage ``stage`` on its input ``x`` (``args``: e.g. ``hw_shape``,
         for the blocks and the prompts): its blocks, with its prompts where
         ``placement`` puts them, computed from what ``prompt_input``

@@ -68,8 +68,7 @@ class PromptedSwinMixin(PromptedBackboneMixin):
         """Block ``index`` of stage ``stage``, by its index over the whole
         backbone for :meth:`_run_checkpointed_block`."""
         first = sum(len(s.blocks) for s in self.stages[:stage])
-        return self._run_checkpointed_block(first + index, block, x,
-                                            hw_shape)
+        return self._run_checkpointed_block(first + index, block, x, hw_shape)
 
     def _optional_pretrained_keys(self) -> Tuple[str, ...]:
         return tuple(f'norm{i}.{p}' for i in self.out_indices
