@@ -420,10 +420,14 @@ def test_presets_keep_what_their_shapes_say_swin_t():
 
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
 @pytest.mark.parametrize('name', ['mmdet-ResNet18', 'mmdet-Swin'])
-def test_variants_keep_less_than_plain_autograd(name, variant):
-    """No variant falls back to plain autograd: the frozen-aware path
-    ('memory') keeps less for backward, though a prompt computed from a
-    stage's or block's input keeps that input alive."""
-    efficient, plain = pair(name, variant=variant)
+def test_variants_take_the_frozen_aware_path(name, variant):
+    """No variant falls back to plain autograd: with 'memory' each keeps,
+    as a fraction of what plain autograd keeps of it, at most 1.5 times the
+    default's fraction (measured: at most 1.2 times; ResNet blocks or Swin
+    blocks run by plain autograd make it 2.6 to 4 times)."""
     x = torch.randn(2, 3, 64, 64, dtype=torch.double)
-    assert _saved(efficient, x) < _saved(plain, x)
+    fractions = {}
+    for key in (None, variant):
+        efficient, plain = pair(name, variant=key)
+        fractions[key] = _saved(efficient, x) / _saved(plain, x)
+    assert fractions[variant] <= 1.5 * fractions[None]
