@@ -8,7 +8,7 @@ shape of its output (``'input'``: a learnt parallel path, see
 built block returns an all-zero prompt and the prompted backbone computes
 exactly what the pretrained one does at step 0.
 """
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -18,13 +18,73 @@ from mmprotune.registry import MODELS
 from .base import StageBlock, check_kernel_size, hidden_width
 
 
+class MultiScaleDepthwise(nn.Module):
+    """Depth-wise convolutions of several odd sizes side by side, averaged:
+    ``mean_k(conv_k(x))``, (N, C, H, W) -> (N, C, ceil(H / stride),
+    ceil(W / stride)).
+
+    Args:
+        channels (int): Channels C.
+        kernel_sizes (Sequence[int]): Odd kernel sizes, e.g. ``(3, 5, 7)``.
+        stride (int): Stride of every conv. Default: 1.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 kernel_sizes: Sequence[int],
+                 stride: int = 1):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(
+                channels,
+                channels,
+                k,
+                stride=stride,
+                padding=k // 2,
+                groups=channels) for k in kernel_sizes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(conv(x) for conv in self.convs) / len(self.convs)
+
+
+def depthwise(channels: int,
+              kernel_size: Union[int, Sequence[int]],
+              stride: int = 1) -> nn.Module:
+    """The depth-wise layer of a prompt block: one ``nn.Conv2d`` for an int
+    ``kernel_size``, a :class:`MultiScaleDepthwise` for a sequence of them
+    (``prompt_cfg.kernel_size``; each size odd, so at stride 1 the map keeps
+    its size)."""
+    if isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
+        check_kernel_size(kernel_size)
+        return nn.Conv2d(
+            channels,
+            channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            groups=channels)
+    if isinstance(kernel_size, str) or not isinstance(kernel_size, Sequence) \
+            or not kernel_size:
+        raise ValueError(
+            'prompt_cfg.kernel_size must be an odd int > 0 or a non-empty '
+            f'list of them (multi-scale), got {kernel_size!r}')
+    if len(set(kernel_size)) != len(kernel_size):
+        raise ValueError(f'prompt_cfg.kernel_size={list(kernel_size)} '
+                         'repeats a size; allowed: distinct odd ints > 0')
+    for k in kernel_size:
+        check_kernel_size(k)
+    return MultiScaleDepthwise(channels, kernel_size, stride)
+
+
 class _BottleneckPrompt(StageBlock):
     """Shared parameters and init of the two prompt block layouts.
 
     Layers: ``down`` (C_src -> hidden), ``dw`` (depth-wise ``k x k`` over the
-    hidden channels, with ``stride``), ``act``, ``up`` (hidden -> C,
-    zero-initialised). Subclasses choose how ``down``/``up`` are applied (1x1
-    conv on maps, linear on tokens) and their ``input_layout``.
+    hidden channels, with ``stride``; or several sizes averaged,
+    :func:`depthwise`), ``act``, ``up`` (hidden -> C, zero-initialised) and,
+    with ``layer_scale``, ``scale``: a learnt per-channel factor (C, ) on the
+    prompt, starting at 1. Subclasses choose how ``down``/``up`` are applied
+    (1x1 conv on maps, linear on tokens) and their ``input_layout``.
 
     ``source_channels`` and ``stride`` are set by the backbone wrapper (they
     are no ``prompt_cfg`` fields) for a prompt computed from features of
@@ -41,25 +101,24 @@ class _BottleneckPrompt(StageBlock):
                  in_channels: int,
                  hidden_channels: Optional[int] = None,
                  hidden_ratio: Optional[float] = None,
-                 kernel_size: int = 3,
+                 kernel_size: Union[int, Sequence[int]] = 3,
                  act_cfg: dict = dict(type='GELU'),
+                 layer_scale: bool = False,
                  source_channels: Optional[int] = None,
                  stride: int = 1):
         super().__init__()
-        check_kernel_size(kernel_size)
+        if not isinstance(layer_scale, bool):
+            raise ValueError('prompt_cfg.layer_scale must be True or False, '
+                             f'got {layer_scale!r}')
         hidden = hidden_width(in_channels, hidden_channels, hidden_ratio)
         self.in_channels = in_channels
         self.hidden_channels = hidden
         self.down = self._projection(source_channels or in_channels, hidden)
-        self.dw = nn.Conv2d(
-            hidden,
-            hidden,
-            kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
-            groups=hidden)
+        self.dw = depthwise(hidden, kernel_size, stride)
         self.act = build_activation_layer(act_cfg)
         self.up = self._projection(hidden, in_channels)
+        self.scale = nn.Parameter(torch.empty(in_channels)) \
+            if layer_scale else None
         self.init_weights()
 
     @staticmethod
@@ -67,13 +126,28 @@ class _BottleneckPrompt(StageBlock):
         raise NotImplementedError
 
     def init_weights(self) -> None:
-        """Kaiming-init ``down`` and ``dw``; zero ``up`` (prompt starts at 0)."""
-        for layer in (self.down, self.dw):
+        """Kaiming-init ``down`` and the depth-wise convs; zero ``up`` (the
+        prompt starts at 0); ``scale`` at 1."""
+        for layer in (self.down, *self._depthwise_convs()):
             nn.init.kaiming_normal_(
                 layer.weight, mode='fan_out', nonlinearity='relu')
             nn.init.zeros_(layer.bias)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
+        if self.scale is not None:
+            nn.init.ones_(self.scale)
+
+    def _depthwise_convs(self) -> Sequence[nn.Conv2d]:
+        return self.dw.convs if isinstance(self.dw, MultiScaleDepthwise) \
+            else (self.dw, )
+
+    def _scaled(self, prompt: torch.Tensor, channel_dim: int) -> torch.Tensor:
+        """``prompt`` times ``scale`` along ``channel_dim`` (if learnt)."""
+        if self.scale is None:
+            return prompt
+        shape = [1] * prompt.dim()
+        shape[channel_dim] = -1
+        return prompt * self.scale.view(shape)
 
 
 @MODELS.register_module()
@@ -89,8 +163,12 @@ class ConvPromptBlock(_BottleneckPrompt):
         hidden_channels (int, optional): Bottleneck width. Default: 64 when
             ``hidden_ratio`` is not given either.
         hidden_ratio (float, optional): Bottleneck width as a fraction of C.
-        kernel_size (int): Odd size of the depth-wise conv. Default: 3.
+        kernel_size (int | Sequence[int]): Odd size of the depth-wise conv,
+            or several (e.g. ``(3, 5, 7)``): depth-wise convs of each size
+            side by side, averaged. Default: 3.
         act_cfg (dict): Activation. Default: ``dict(type='GELU')``.
+        layer_scale (bool): Multiply the prompt by a learnt per-channel
+            scale (C, ), starting at 1. Default: False.
         source_channels (int, optional): Channels C_src of the features the
             prompt is computed from. Default: C.
         stride (int): Their size over the prompt's (the depth-wise conv's
@@ -115,7 +193,7 @@ class ConvPromptBlock(_BottleneckPrompt):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_src, H, W) features -> (N, C, ceil(H / stride),
         ceil(W / stride)) prompt."""
-        return self.up(self.act(self.dw(self.down(x))))
+        return self._scaled(self.up(self.act(self.dw(self.down(x)))), 1)
 
 
 @MODELS.register_module()
@@ -149,5 +227,5 @@ class TokenPromptBlock(_BottleneckPrompt):
         h, w = hw_shape
         hidden = self.down(x).transpose(1, 2).reshape(n, -1, h, w)
         hidden = self.act(self.dw(hidden))
-        return self.up(hidden.flatten(2).transpose(1, 2))
+        return self._scaled(self.up(hidden.flatten(2).transpose(1, 2)), -1)
 
