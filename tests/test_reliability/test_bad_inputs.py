@@ -109,7 +109,8 @@ def test_prompt_width_cannot_be_set_apart_from_the_backbone():
     with pytest.raises(ValueError, match=r"unknown prompt_cfg field\(s\) "
                        r"\['in_channels'\]; allowed: \['act_cfg', "
                        r"'hidden_channels', 'hidden_ratio', 'kernel_size', "
-                       r"'placement', 'prompt_input', 'stages', 'type'\]"):
+                       r"'layer_scale', 'placement', 'prompt_input', "
+                       r"'stages', 'type'\]"):
         ProTuneResNet(**RESNET, prompt_cfg=dict(in_channels=64))
 
 

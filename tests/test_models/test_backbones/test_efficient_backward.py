@@ -50,12 +50,19 @@ VARIANTS = {
     'block': dict(placement='block'),
     'input': dict(prompt_input='input'),
     'block-input': dict(placement='block', prompt_input='input'),
+    # the block's own variants, on a strided input prompt too
+    'ms-scale': dict(kernel_size=(3, 5), layer_scale=True),
+    'input-ms': dict(prompt_input='input', kernel_size=(1, 3)),
 }
 #: the variants' cases: bottleneck blocks with a strided 3x3 conv
 #: (ResNet-50) and with an average-pooled shortcut (V1d), dilated stages of
 #: stride 1 (V1c), and both Swins
 VARIANT_CASES = ('mmdet-ResNet18', 'mmdet-ResNet50-v1d', 'mmseg-ResNetV1c',
                  'mmdet-Swin', 'mmpretrain-Swin')
+
+
+def _as_tuple(kernel_size):
+    return kernel_size if isinstance(kernel_size, tuple) else (kernel_size, )
 
 
 def pair(name, stages=(0, 1, 2, 3), preset=True, variant=None):
@@ -85,6 +92,9 @@ grads = prompt_grads
     *[(name, (0, 1, 2, 3), True, preset, 'block-input')
       for name in VARIANT_CASES for preset in (True, 'balanced', 'speed')],
     ('mmdet-ResNet18', (1, 3), False, True, 'block-input'),
+    *[(name, (0, 1, 2, 3), True, True, variant)
+      for name in ('mmdet-ResNet50-v1d', 'mmdet-Swin')
+      for variant in ('ms-scale', 'input-ms')],
     ('mmdet-Swin', (1, 3), False, 'balanced', 'block-input'),
 ])
 def test_gradients_match_plain_autograd(name, stages, mode, preset,
@@ -104,7 +114,12 @@ def test_gradients_match_plain_autograd(name, stages, mode, preset,
         assert torch.equal(out, ref)
     sites = sum(len(efficient.blocks_in_stage(i)) for i in stages) \
         if 'block' in (variant or '') else len(stages)
-    assert grad.keys() == ref_grad.keys() and len(grad) == 6 * sites
+    # per site: down, up and each depth-wise conv (weight and bias each),
+    # and the scale if learnt
+    cfg = VARIANTS.get(variant, {})
+    per_site = 2 * (2 + len(_as_tuple(cfg.get('kernel_size', 3)))) \
+        + cfg.get('layer_scale', False)
+    assert grad.keys() == ref_grad.keys() and len(grad) == per_site * sites
     for key in grad:
         # every prompt gets a gradient, the earliest through all later
         # frozen stages

@@ -334,18 +334,23 @@ class GradRecord(Hook):
 #: (Runner case, prompt_cfg, upstream backbone overrides): each prompt_cfg
 #: variant in a ResNet (strided stages, and V1c's dilated ones of stride 1)
 #: and a Swin model; the Swin's first stage gets two blocks, so 'block' puts
-#: two prompts there
+#: two prompts there; the block's own variants (multi-scale kernels, the
+#: learnt scale) ride along on a strided and a token case
 VARIANT_CASES = {
-    'mmdet-retinanet-resnet-input': ('mmdet-retinanet-resnet',
-                                     dict(prompt_input='input'), None),
+    'mmdet-retinanet-resnet-input-ms-scale': (
+        'mmdet-retinanet-resnet',
+        dict(prompt_input='input', kernel_size=(3, 5), layer_scale=True),
+        None),
     'mmseg-fcn-resnetv1c-block-input': (
         'mmseg-fcn-resnetv1c', dict(placement='block', prompt_input='input'),
         None),
     'mmseg-upernet-swin-block': ('mmseg-upernet-swin',
                                  dict(placement='block'),
                                  dict(depths=(2, 1, 1, 1))),
-    'mmdet-retinanet-swin-input': ('mmdet-retinanet-swin',
-                                   dict(prompt_input='input'), None),
+    'mmdet-retinanet-swin-input-ms-scale': (
+        'mmdet-retinanet-swin',
+        dict(prompt_input='input', kernel_size=(3, 5), layer_scale=True),
+        None),
 }
 
 
