@@ -22,7 +22,7 @@ Swin track; ``-cls`` after either for the classification task). Each
 finished run is
 recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
 runs recorded there or in ``--reuse-records`` folders under the same
-settings. ``--from-json`` draws the tables and the plot again from a
+settings. ``--from-json`` draws the tables and the plots again from a
 ``transfer.json`` without training.
 
 Example::
@@ -167,7 +167,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument(
         '--from-json',
         metavar='JSON',
-        help='draw the tables and the plot again from this transfer.json, '
+        help='draw the tables and the plots again from this transfer.json, '
         'without training (the other options are ignored)')
     args = vars(parser.parse_args(argv))
     from_json = args.pop('from_json')

@@ -135,9 +135,10 @@ METHODS = OrderedDict([
     ('vpt', ('swin', )),
     ('mona', ALL),
     ('scratch', ALL),
-    # design-study variants of Pro-tuning (docs/design.md: prompt_cfg's
-    # ``placement='block'``, ``prompt_input='input'``), compared on the
-    # selection split (``--select-only``)
+    # design-study variants of Pro-tuning, segmentation only, opt in:
+    # prompts after every block (prompt_cfg ``placement='block'``) or
+    # computed from the stage's input (``prompt_input='input'``; see
+    # docs/design.md), compared on the selection split (``--select-only``)
     ('protune-block', ALL),
     ('protune-input', ALL),
 ])

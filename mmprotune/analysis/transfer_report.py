@@ -7,6 +7,7 @@ against peak training memory, the markdown tables, the plots
 (:func:`redraw` draws them again without training)."""
 import json
 import math
+import os
 import os.path as osp
 import statistics
 from collections import OrderedDict
@@ -539,7 +540,8 @@ def redraw(json_path: str) -> str:
     ``transfer_pareto.png`` need test runs (not with ``--select-only``),
     the Pareto plot their peak training memory (not in protocol 1), and
     ``transfer_curves.png`` selection curves (not with a grid of one
-    setting)."""
+    setting); a plot the JSON cannot draw is removed, so that none of an
+    earlier run in the folder is taken for this one's."""
     with open(json_path, encoding='utf-8') as f:
         report = json.load(f)
     task = _task(report)
@@ -549,13 +551,18 @@ def redraw(json_path: str) -> str:
     png, curves_png, pareto_png = (osp.join(
         osp.dirname(osp.abspath(json_path)), name) for name in PLOTS)
     table = summarize(runs, metric)
-    if table:
-        plot(table, png, *track)
     fronts = pareto(runs, metric)
-    if any(fronts.values()):
-        plot_pareto(table, fronts, pareto_png, *track)
     choices = selection(runs, metric)
-    if any(c['curve'] for methods in choices.values()
-           for c in methods.values()):
-        plot_curves(choices, curves_png, *track)
+    drawers = (
+        (png, bool(table), lambda: plot(table, png, *track)),
+        (pareto_png, any(fronts.values()),
+         lambda: plot_pareto(table, fronts, pareto_png, *track)),
+        (curves_png, any(c['curve'] for methods in choices.values()
+                         for c in methods.values()),
+         lambda: plot_curves(choices, curves_png, *track)))
+    for path, drawable, draw in drawers:
+        if drawable:
+            draw()
+        elif osp.isfile(path):
+            os.remove(path)
     return report_text(report)
