@@ -4,20 +4,25 @@ schedule and evaluation, several seeds, on data and weights made here (see
 
 The target task is segmentation (``--task seg``, the default: mIoU) or
 classification (``--task cls``: top-1 accuracy), on either backbone. Every
-method is tried at each lr of ``--lr-grid`` on the selection split (seed
-0), then trained with ``--seeds`` seeds at the best one and evaluated on
-the held-out test split; a seed draws the training images from a pool too.
-Prints a markdown table per split (the chosen lr, the metric's mean ± std
-over seeds, the seeds' values, Pro-tuning's paired difference to each
-method, trainable parameters, train step time, activation memory saved for
-backward, per-task checkpoint size; then the selection scores) and writes
-``transfer.json``
-and ``transfer.png`` into ``--out-dir`` (default ``work_dirs/transfer``, and
-``work_dirs/transfer-swin`` for the Swin track; ``-cls`` after either for
-the classification task). Each finished run is
+method is tried at each lr of ``--lr-grid`` (and, if it trains pretrained
+weights, each ``--backbone-lr-mults`` multiplier of them) on the selection
+split (seed 0; a curve of the training loop's validations), then trained
+with ``--seeds`` seeds at the best setting and evaluated on the held-out
+test split (not with ``--select-only``); a seed draws the training images
+from a pool too. Prints a markdown table per split (the chosen setting, the
+metric's mean ± std over seeds, the seeds' values, Pro-tuning's paired
+difference to each method, trainable parameters, train step time, peak
+training memory, activation memory saved for backward, per-task checkpoint
+size; methods whose selection curve is still improving marked), the Pareto
+front of the metric against peak training memory, then the selection scores
+and curves, and writes ``transfer.json``, ``transfer.png``,
+``transfer_curves.png`` and ``transfer_pareto.png`` into ``--out-dir``
+(default ``work_dirs/transfer``, and ``work_dirs/transfer-swin`` for the
+Swin track; ``-cls`` after either for the classification task). Each
+finished run is
 recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
 runs recorded there or in ``--reuse-records`` folders under the same
-settings. ``--from-json`` draws the tables and the plot again from a
+settings. ``--from-json`` draws the tables and the plots again from a
 ``transfer.json`` without training.
 
 Example::
@@ -28,6 +33,8 @@ Example::
         --seeds 2 --iters 300 --train-sizes 50 --lr-grid 1e-3,1e-2
     python tools/benchmark_transfer.py --backbone swin  # the Swin track
     python tools/benchmark_transfer.py --task cls       # classification
+    python tools/benchmark_transfer.py --select-only \\
+        --methods protune,protune-block,protune-input   # a design study
     python tools/benchmark_transfer.py \\
         --reuse-records docs/transfer_records            # continue a study
     python tools/benchmark_transfer.py \\
@@ -41,7 +48,8 @@ import warnings
 from typing import List, Optional, Sequence, Tuple
 
 from mmprotune.analysis.benchmark import METHOD_ALIASES, parse_methods
-from mmprotune.analysis.transfer import (BACKBONES, OPT_IN_METHODS, TASKS,
+from mmprotune.analysis.transfer import (BACKBONES, METHOD_TASKS,
+                                         OPT_IN_METHODS, TASKS,
                                          TransferSettings, backbone_methods,
                                          default_out_dir, make_target_data,
                                          pretrain, run_all, transfer_settings)
@@ -81,6 +89,8 @@ def parse_args(argv: Optional[Sequence[str]] = None
         type=parse_methods,
         help='comma-separated methods of the --backbone (' + '; '.join(
             f'{b}: {",".join(backbone_methods(b))}' for b in BACKBONES) +
+        '; ' + '; '.join(f'{m}: --task {"/".join(t)} only'
+                         for m, t in METHOD_TASKS.items()) +
         f'); default: all but {",".join(OPT_IN_METHODS)}; old spellings '
         'accepted: ' +
         ', '.join(f'{a}={m}' for a, m in METHOD_ALIASES.items()))
@@ -95,7 +105,20 @@ def parse_args(argv: Optional[Sequence[str]] = None
         help='comma-separated learning rates every method is tried at on '
         'the selection split (seed 0); the best one trains the --seeds '
         'seeds (default: 3e-4,1e-3,3e-3,1e-2; --quick: 1e-3,1e-2); one '
-        'value: no selection runs')
+        'value (and one --backbone-lr-mults value): no selection runs')
+    parser.add_argument(
+        '--backbone-lr-mults',
+        type=parse_floats,
+        help='comma-separated lr multipliers of the pretrained backbone '
+        'weights, tried with each --lr-grid value by the methods that train '
+        'such weights (full fine-tuning); prompts and heads stay at the lr '
+        '(default: 1,0.1; --quick: 1)')
+    parser.add_argument(
+        '--select-only',
+        action='store_true',
+        help='run the selection phase only (a design study on the '
+        'selection split, e.g. Pro-tuning variants as methods): no test '
+        'runs')
     parser.add_argument(
         '--iters',
         type=parse_sizes,
@@ -144,7 +167,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument(
         '--from-json',
         metavar='JSON',
-        help='draw the tables and the plot again from this transfer.json, '
+        help='draw the tables and the plots again from this transfer.json, '
         'without training (the other options are ignored)')
     args = vars(parser.parse_args(argv))
     from_json = args.pop('from_json')
@@ -204,7 +227,7 @@ def run(settings: TransferSettings, source: dict, data_root: str,
             run = runs[-1]
             # a recorded run: its file name, where a trained one's time is
             how = ('recorded, ', run['record']) if run['reused'] else \
-                ('', f'{run["train_s"] + run["test_s"]:.0f} s')
+                ('', f'{run["train_s"] + run.get("test_s", 0.):.0f} s')
             progress.console.print(
                 f'{run_name(run)}: {how[0]}{metric} ({run["phase"]}) '
                 f'{run[metric]:.2f}, loss {run["loss_curve"][0]:.3f} -> '

@@ -24,9 +24,14 @@ logic of ``tools/benchmark_transfer.py``.
    *test* split (the validation images, only for the tables).
 4. Each method, on each split size, trains from the same checkpoint
    through a fresh mmengine ``Runner`` at every learning rate of
-   ``lr_grid`` with seed 0 and is evaluated on the selection split; the
-   best lr (:func:`choose_lr`) then trains with each seed and is evaluated
-   on the test split (:func:`run_all`). Each finished run is recorded
+   ``lr_grid`` (and, if it trains pretrained weights, every
+   ``backbone_lr_mults`` multiplier of them: :func:`settings_grid`) with
+   seed 0, evaluated on the selection split by the training loop's
+   validations (a curve, the last point its score); the best setting
+   (:func:`choose_setting`) then trains with each seed and is evaluated
+   on the test split (:func:`run_all`; not with ``select_only``). Every
+   run also measures its peak training memory
+   (:func:`peak_train_bytes`). Each finished run is recorded
    (:mod:`.transfer_records`, keyed by :func:`run_key`) and skipped by a
    rerun; the report is :mod:`.transfer_report`. See
    docs/transfer_benchmark.md.
@@ -45,7 +50,7 @@ import numpy as np
 from mmengine.config import Config
 
 from ..testing import REPO_ROOT, make_ade20k_shapes, make_imagenet_shapes
-from ..utils import atomic_write
+from ..utils import atomic_write, build_model
 from .pretrain import PretrainSettings, pretrain_backbone
 from .transfer_records import (RECORD_PROTOCOL, canonical, find_record,
                                key_hash, machine, record_name, run_name,
@@ -117,7 +122,8 @@ TASKS = OrderedDict(
 )
 ALL = tuple(BACKBONES)
 #: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
-#: config for, in table order.
+#: config for, in table order; for every task unless :data:`METHOD_TASKS`
+#: names fewer.
 METHODS = OrderedDict([
     ('full', ALL),
     ('head-only', ALL),
@@ -129,15 +135,28 @@ METHODS = OrderedDict([
     ('vpt', ('swin', )),
     ('mona', ALL),
     ('scratch', ALL),
+    # design-study variants of Pro-tuning, segmentation only, opt in:
+    # prompts after every block (prompt_cfg ``placement='block'``) or
+    # computed from the stage's input (``prompt_input='input'``; see
+    # docs/design.md), compared on the selection split (``--select-only``)
+    ('protune-block', ALL),
+    ('protune-input', ALL),
 ])
+#: Methods with configs for some tasks only: the tasks.
+METHOD_TASKS = {'protune-block': ('seg', ), 'protune-input': ('seg', )}
 #: Not run unless named.
-OPT_IN_METHODS = ('scratch', )
+OPT_IN_METHODS = ('scratch', 'protune-block', 'protune-input')
 IMG_SIZE = 64
 PRETRAIN_SEED = 1  # the source images; the target data: TASKS' seed
 
 #: Selection and test phases of a run (:func:`run_key`): what it is
 #: evaluated on.
 PHASES = ('select', 'test')
+
+#: Points of a selection run's curve: the training loop evaluates on the
+#: selection split every ``ceil(iters / CURVE_POINTS)`` iterations and at
+#: the last one (the run's score).
+CURVE_POINTS = 5
 
 #: The training pool's size unless given: this times the largest split.
 POOL_FACTOR = 2
@@ -150,7 +169,8 @@ SETTINGS = dict(
         seeds=3,
         num_val=500,
         num_select=500,
-        lr_grid=(3e-4, 1e-3, 3e-3, 1e-2)),
+        lr_grid=(3e-4, 1e-3, 3e-3, 1e-2),
+        backbone_lr_mults=(1., 0.1)),
     quick=dict(
         seeds=1,
         iters=(4, ),
@@ -158,6 +178,7 @@ SETTINGS = dict(
         num_val=8,
         num_select=8,
         lr_grid=(1e-3, 1e-2),
+        backbone_lr_mults=(1., ),
         pretrain_iters=4,
         pretrain_images=32))
 
@@ -182,6 +203,13 @@ class TransferSettings:
             on the selection split (the optimizer's lr; ``lr_mult`` of a
             config's parameter groups stays relative to it). One value: no
             selection runs, the value is used.
+        backbone_lr_mults (list[float]): The ``lr_mult`` of the pretrained
+            backbone weights every method that trains some
+            (:func:`pretrained_trainable`) is tried at, jointly with each
+            lr; the prompts and heads stay at the lr. One value with one lr:
+            no selection runs.
+        select_only (bool): Only the selection phase (a design study on the
+            selection split); no test runs. Default: False.
         pretrain (dict): Every argument of the source pretraining
             (:class:`~mmprotune.analysis.pretrain.PretrainSettings` but
             ``out``); the checkpoint cache key (:func:`source_key`).
@@ -202,8 +230,10 @@ class TransferSettings:
     num_select: int
     pool_size: int
     lr_grid: List[float]
+    backbone_lr_mults: List[float]
     pretrain: dict
     out_dir: str
+    select_only: bool = False
     records: str = ''
     reuse_records: List[str] = field(default_factory=list)
 
@@ -211,14 +241,20 @@ class TransferSettings:
         self.records = self.records or osp.join(self.out_dir, 'records')
 
 
-def backbone_methods(backbone: str) -> List[str]:
-    """The methods that have a config for ``backbone``."""
-    return [m for m, tracks in METHODS.items() if backbone in tracks]
+def backbone_methods(backbone: str, task: str = 'seg') -> List[str]:
+    """The methods that have a config for ``backbone`` and ``task``."""
+    return [
+        m for m, tracks in METHODS.items()
+        if backbone in tracks and task in METHOD_TASKS.get(m, TASKS)
+    ]
 
 
-def default_methods(backbone: str) -> List[str]:
+def default_methods(backbone: str, task: str = 'seg') -> List[str]:
     """The methods run unless others are named."""
-    return [m for m in backbone_methods(backbone) if m not in OPT_IN_METHODS]
+    return [
+        m for m in backbone_methods(backbone, task)
+        if m not in OPT_IN_METHODS
+    ]
 
 
 def default_out_dir(task: str, backbone: str) -> str:
@@ -228,20 +264,24 @@ def default_out_dir(task: str, backbone: str) -> str:
     return out_dir if task == 'seg' else f'{out_dir}-{task}'
 
 
-def methods_error(methods: List[str], backbone: str) -> Optional[str]:
-    """Why ``methods`` cannot run on ``backbone`` (none, or a name that is
-    not one of its methods), listing the allowed ones; None if they can."""
-    allowed = backbone_methods(backbone)
+def methods_error(methods: List[str],
+                  backbone: str,
+                  task: str = 'seg') -> Optional[str]:
+    """Why ``methods`` cannot run on ``backbone`` for ``task`` (none, or a
+    name that is not one of its methods), listing the allowed ones; None if
+    they can."""
+    allowed = backbone_methods(backbone, task)
     unknown = [m for m in methods if m not in allowed] if methods else ['']
     if not unknown:
         return None
     elsewhere = [
-        f'{m}: --backbone {"/".join(METHODS[m])}' for m in unknown
-        if m in METHODS
+        f'{m}: --backbone {"/".join(METHODS[m])}' + (
+            f' --task {"/".join(METHOD_TASKS[m])}'
+            if m in METHOD_TASKS else '') for m in unknown if m in METHODS
     ]
     hint = f' ({"; ".join(elsewhere)})' if elsewhere else ''
-    return (f'unknown method(s) {unknown} for --backbone {backbone}{hint}; '
-            f'allowed: {", ".join(allowed)}')
+    return (f'unknown method(s) {unknown} for --backbone {backbone} --task '
+            f'{task}{hint}; allowed: {", ".join(allowed)}')
 
 
 def split_iters(train_sizes: Sequence[int],
@@ -281,6 +321,8 @@ def transfer_settings(backbone: str = 'resnet18',
                       num_select: Optional[int] = None,
                       pool_size: Optional[int] = None,
                       lr_grid: Optional[Sequence[float]] = None,
+                      backbone_lr_mults: Optional[Sequence[float]] = None,
+                      select_only: bool = False,
                       quick: bool = False,
                       out_dir: Optional[str] = None,
                       records: Optional[str] = None,
@@ -304,16 +346,16 @@ def transfer_settings(backbone: str = 'resnet18',
     Raises:
         ValueError: The task is unknown, a method is not one of the
             track's, ``iters`` does not fit ``train_sizes``, a split is
-            larger than the pool, the lr grid has a value twice or one
-            that is not positive, or a ``reuse_records`` folder does not
-            exist (the message names the option).
+            larger than the pool, the lr grid or the multipliers have a
+            value twice or one that is not positive, or a ``reuse_records``
+            folder does not exist (the message names the option).
     """
     if task not in TASKS:
         raise ValueError(f'--task: unknown task {task!r}; allowed: '
                          f'{", ".join(TASKS)}')
     if methods is None:
-        methods = default_methods(backbone)
-    error = methods_error(methods, backbone)
+        methods = default_methods(backbone, task)
+    error = methods_error(methods, backbone, task)
     if error:
         raise ValueError(error)
     missing = [folder for folder in reuse_records if not osp.isdir(folder)]
@@ -328,10 +370,10 @@ def transfer_settings(backbone: str = 'resnet18',
         raise ValueError(
             f'--train-sizes: {max(train_sizes)} images exceed the training '
             f'pool (--pool-size {pool_size})')
-    lr_grid = [float(lr) for lr in lr_grid or defaults['lr_grid']]
-    if len(set(lr_grid)) != len(lr_grid) or min(lr_grid) <= 0:
-        raise ValueError(f'--lr-grid: expected distinct positive values, '
-                         f'got {",".join(f"{lr:g}" for lr in lr_grid)}')
+    lr_grid = _grid('--lr-grid', lr_grid or defaults['lr_grid'])
+    backbone_lr_mults = _grid(
+        '--backbone-lr-mults', backbone_lr_mults
+        or defaults['backbone_lr_mults'])
     source = defaults if quick else BACKBONES[backbone]
     return TransferSettings(
         backbone=backbone,
@@ -345,11 +387,23 @@ def transfer_settings(backbone: str = 'resnet18',
         num_select=num_select or defaults['num_select'],
         pool_size=pool_size,
         lr_grid=lr_grid,
+        backbone_lr_mults=backbone_lr_mults,
+        select_only=select_only,
         pretrain=pretrain_args(backbone, source['pretrain_iters'],
                                source['pretrain_images']),
         out_dir=out_dir or default_out_dir(task, backbone),
         records=records or '',
         reuse_records=list(reuse_records))
+
+
+def _grid(option: str, values: Sequence[float]) -> List[float]:
+    """``values`` as floats; a value twice or one that is not positive is
+    an error naming ``option``."""
+    values = [float(v) for v in values]
+    if len(set(values)) != len(values) or min(values) <= 0:
+        raise ValueError(f'{option}: expected distinct positive values, '
+                         f'got {",".join(f"{v:g}" for v in values)}')
+    return values
 
 
 def pretrain_args(backbone: str, iters: int, num_images: int) -> dict:
@@ -488,30 +542,97 @@ def train_indices(settings: TransferSettings, train_size: int,
     return sorted(int(i) + settings.num_select for i in drawn)
 
 
-def choose_lr(scores: Dict[float, float]) -> float:
-    """The lr of the best selection score (``{lr: score}``); of equal
-    scores the smallest lr."""
+def choose_setting(scores: Dict[tuple, float]) -> tuple:
+    """The setting ``(lr, backbone_lr_mult)`` of the best selection score
+    (``{setting: score}``; the multiplier None for a method without
+    pretrained weights to train); of equal scores the smallest lr, then
+    the smallest multiplier."""
     return max(sorted(scores), key=scores.__getitem__)
+
+
+def curve_iters(iters: int, interval: int) -> List[int]:
+    """The iterations a training loop of ``iters`` iterations evaluates at
+    with ``val_interval=interval``: every ``interval`` and the last.
+
+    Example:
+        >>> curve_iters(500, 100), curve_iters(4, 1), curve_iters(7, 2)
+        ([100, 200, 300, 400, 500], [1, 2, 3, 4], [2, 4, 6, 7])
+    """
+    return list(range(interval, iters, interval)) + [iters]
+
+
+def pretrained_trainable(config: str, checkpoint: str) -> List[str]:
+    """The trainable parameters of ``config``'s model that start from the
+    source ``checkpoint``: ``backbone.<key>`` for each key of its state
+    dict, where the config loads it (``init_cfg``; not ``scratch``). Found
+    from the model itself (``requires_grad``), not a list of methods: full
+    fine-tuning trains the whole backbone; BitFit, LoRA and the other
+    frozen-backbone methods train new tensors under ``backbone.prompts``
+    only (BitFit's bias offsets included), so none.
+
+    A method with such parameters is tried at each of
+    :attr:`TransferSettings.backbone_lr_mults` (:func:`run_config`).
+    """
+    import torch
+    cfg = Config.fromfile(config)
+    if not cfg.model.backbone.get('init_cfg'):
+        return []
+    keys = set(
+        torch.load(checkpoint, map_location='cpu',
+                   weights_only=True)['state_dict'])
+    prefix = 'backbone.'
+    return [
+        name for name, param in build_model(cfg).named_parameters()
+        if param.requires_grad and name.startswith(prefix)
+        and name[len(prefix):] in keys
+    ]
+
+
+def settings_grid(settings: TransferSettings, checkpoint: str,
+                  method: str) -> List[tuple]:
+    """The settings ``(lr, backbone_lr_mult)`` ``method`` is tried at on
+    the selection split: each lr of the grid with each multiplier if it
+    trains pretrained weights (:func:`pretrained_trainable`), else with
+    None (the config's ``paramwise_cfg`` as it is)."""
+    config = config_path(method, settings.backbone, settings.task)
+    mults = settings.backbone_lr_mults if pretrained_trainable(
+        config, checkpoint) else [None]
+    return [(lr, mult) for lr in settings.lr_grid for mult in mults]
 
 
 # ----------------------------------------------------------------------
 # one run
-def run_config(config: str, data_root: str, checkpoint: str, lr: float,
+def run_config(config: str,
+               data_root: str,
+               checkpoint: str,
+               lr: float,
                train_images: Sequence[int],
-               eval_images: Optional[Sequence[int]], seed: int, iters: int,
-               work_dir: str) -> Config:
+               eval_images: Optional[Sequence[int]],
+               seed: int,
+               iters: int,
+               work_dir: str,
+               backbone_lr_mult: Optional[float] = None) -> Config:
     """A method's config pointed at the data and checkpoint, with the lr,
     training images, evaluation images, seed and iteration count of one
-    run; evaluation only at the end (``Runner.test``), no checkpoint
-    written.
+    run; no checkpoint written.
 
     Args:
         lr (float): The optimizer's lr (a parameter group's ``lr_mult``
             stays relative to it).
         train_images (Sequence[int]): Indices into the training list.
         eval_images (Sequence[int], optional): Training-list indices to
-            evaluate on (the selection split), with the test pipeline; None
-            evaluates on the validation images (the test split).
+            evaluate on (the selection split), with the test pipeline and
+            the task's evaluator, by the training loop's validation
+            (``val_dataloader``, ``ValLoop``) every ``ceil(iters /
+            CURVE_POINTS)`` iterations and at the last: the run's curve
+            (:func:`curve_iters`). None: tested once at the end on the
+            validation images (the test split, ``Runner.test``).
+        backbone_lr_mult (float, optional): ``lr_mult`` of the backbone's
+            own (pretrained) weights: ``paramwise_cfg.custom_keys``
+            ``'backbone'``; ``'backbone.prompts'`` (every new module of a
+            method) keeps its own setting or gets ``lr_mult=1``, and the
+            head is not matched, so neither is slowed. None: the config's
+            ``paramwise_cfg`` as it is.
     """
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
@@ -519,21 +640,33 @@ def run_config(config: str, data_root: str, checkpoint: str, lr: float,
     cfg.log_level = 'ERROR'  # the progress bar and results stay readable
     cfg.randomness = dict(seed=seed)
     cfg.optim_wrapper.optimizer.lr = lr
+    if backbone_lr_mult is not None:
+        paramwise = cfg.optim_wrapper.get('paramwise_cfg') or {}
+        keys = dict(paramwise.get('custom_keys') or {})
+        keys['backbone'] = dict(keys.get('backbone', {}),
+                                lr_mult=backbone_lr_mult)
+        keys.setdefault('backbone.prompts', dict(lr_mult=1.0))
+        cfg.optim_wrapper.paramwise_cfg = dict(paramwise, custom_keys=keys)
     if cfg.model.backbone.init_cfg:  # all but ``scratch``
         cfg.model.backbone.init_cfg.checkpoint = checkpoint
     train_set = cfg.train_dataloader.dataset
     train_set.update(data_root=data_root, indices=list(train_images))
-    test_set = cfg.test_dataloader.dataset
+    cfg.test_dataloader.dataset.data_root = data_root
+    train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
     if eval_images is None:
-        test_set.data_root = data_root
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     else:
-        cfg.test_dataloader.dataset = dict(
-            copy.deepcopy(train_set),
-            pipeline=test_set.pipeline,
-            indices=list(eval_images))
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+        cfg.val_dataloader = dict(
+            copy.deepcopy(cfg.test_dataloader),
+            dataset=dict(
+                copy.deepcopy(train_set),
+                pipeline=cfg.test_dataloader.dataset.pipeline,
+                indices=list(eval_images)))
+        cfg.val_cfg = dict(type='ValLoop')
+        cfg.val_evaluator = copy.deepcopy(cfg.test_evaluator)
+        train_cfg.update(val_interval=-(-iters // CURVE_POINTS))
     old_iters = cfg.train_cfg.max_iters
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
+    cfg.train_cfg = train_cfg
     for scheduler in cfg.param_scheduler:  # the same shape, over ``iters``
         begin = round(scheduler.begin * iters / old_iters)
         scheduler.update(begin=begin, end=max(
@@ -544,10 +677,22 @@ def run_config(config: str, data_root: str, checkpoint: str, lr: float,
 
 
 def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
-    """Train and test ``cfg`` with a fresh Runner; return its ``metrics``
-    (name -> key of ``Runner.test``'s output, e.g. ``TASKS[task]
-    ['metrics']``), parameter counts, step time, memory and checkpoint
-    figures."""
+    """Train ``cfg`` with a fresh Runner and evaluate it: a selection run
+    (a ``val_cfg``, :func:`run_config`) by its training loop's
+    validations, the last one its score; a test run by ``Runner.test``
+    at the end. Return its ``metrics`` (name -> key of the evaluator's
+    output, e.g. ``TASKS[task]['metrics']``), a selection run's ``curve``,
+    parameter counts, step time, memory and checkpoint figures.
+
+    Returns:
+        dict: ``train_s`` (a selection run's validations included),
+        ``test_s`` (a test run), ``step_s`` (median), ``loss_curve`` (10
+        chunk means), the ``metrics``, ``curve`` (a selection run: one
+        ``{'iter': ..., <metric>: ...}`` per validation), ``peak_train_bytes``
+        (:func:`peak_train_bytes`), ``trainable_params``,
+        ``backbone_trainable_params``, ``saved_bytes`` and
+        ``checkpoint_bytes``.
+    """
     from mmengine.runner import Runner
 
     from .benchmark import model_figures
@@ -565,16 +710,37 @@ def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
         step_s=float(np.median(step_s)),
         loss_curve=[float(c.mean()) for c in np.array_split(losses, 10)
                     if len(c)])
-    start = time.perf_counter()
-    tested = runner.test()
-    result['test_s'] = time.perf_counter() - start
-    # mmseg's IoUMetric returns numpy scalars (np.float32 under numpy 2)
-    result.update(
-        {name: float(tested[key])
-         for name, key in metrics.items()})
-    # after the test: its training-mode forward updates BN statistics
-    model = runner.model
+    if cfg.val_cfg:  # the validations of the training loop
+        points = curve_iters(cfg.train_cfg.max_iters,
+                             cfg.train_cfg.val_interval)
+        # the last ones: a hub of the same name lives on in the process
+        values = {
+            name: hub.get_scalar(f'val/{key}').data[0][-len(points):]
+            for name, key in metrics.items()
+        }
+        result['curve'] = [
+            dict(iter=it, **{name: float(v[i])
+                             for name, v in values.items()})
+            for i, it in enumerate(points)
+        ]
+        result.update(
+            {name: point
+             for name, point in result['curve'][-1].items()
+             if name != 'iter'})
+    else:
+        start = time.perf_counter()
+        tested = runner.test()
+        result['test_s'] = time.perf_counter() - start
+        # mmseg's IoUMetric returns numpy scalars (np.float32 under numpy 2)
+        result.update(
+            {name: float(tested[key])
+             for name, key in metrics.items()})
+    # after the evaluation: a training step and a training-mode forward
+    # update BN statistics
     batch = next(iter(runner.train_dataloader))
+    result['peak_train_bytes'] = peak_train_bytes(runner.model,
+                                                  runner.optim_wrapper, batch)
+    model = runner.model
     figures = model_figures(model, model.data_preprocessor(batch, True))
     counts = figures['params']
     delta = figures['checkpoint_bytes_delta']
@@ -589,27 +755,62 @@ def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
     return result
 
 
+def peak_train_bytes(model, optim_wrapper, batch: dict) -> int:
+    """Peak memory of one training step of a trained ``model``: the bytes
+    of its parameters, buffers and optimizer states (which exist after a
+    first step) plus the allocator's peak over its start during one
+    ``model.train_step(batch, optim_wrapper)`` (data preprocessing,
+    forward, backward, optimizer step;
+    :func:`~mmprotune.utils.memory.peak_bytes`: the CPU profiler's events
+    replayed in time order, or the CUDA allocator's peak).
+
+    Args:
+        model (BaseModel): The Runner's model.
+        optim_wrapper (OptimWrapper): Its optimizer wrapper.
+        batch (dict): One batch of its training dataloader.
+    """
+    import torch
+
+    from ..utils.memory import peak_bytes
+    states = [
+        value for state in optim_wrapper.optimizer.state.values()
+        for value in state.values() if torch.is_tensor(value)
+    ]
+    storages = {
+        t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+        for t in (*model.parameters(), *model.buffers(), *states)
+    }
+    model.train()
+    peak, _ = peak_bytes(lambda: model.train_step(batch, optim_wrapper),
+                         next(model.parameters()).device)
+    return sum(storages.values()) + peak
+
+
 def run_key(settings: TransferSettings,
             method: str,
             train_size: int,
             seed: int,
             phase: str,
             lr: float,
-            config: Optional[str] = None) -> dict:
+            config: Optional[str] = None,
+            backbone_lr_mult: Optional[float] = None) -> dict:
     """Every setting that affects the run of ``method`` on ``train_size``
-    images with ``seed`` at ``lr`` in ``phase``: the key of its record.
-    Nothing of the machine (no path), so records move between machines.
+    images with ``seed`` at ``lr`` (and ``backbone_lr_mult``) in ``phase``:
+    the key of its record. Nothing of the machine (no path), so records
+    move between machines.
 
     Args:
         phase (str): ``'select'`` (evaluated on the selection split) or
             ``'test'`` (on the test split), see :data:`PHASES`.
         config (str, optional): The method's config. Default:
             :func:`config_path`.
+        backbone_lr_mult (float, optional): See :func:`run_config`.
 
     Returns:
         dict: ``protocol`` (``RECORD_PROTOCOL``), ``backbone``, ``task``,
         ``method``, ``phase``, ``train_size``, ``seed``, ``train_images``
-        (the hash of :func:`train_indices`), ``iters``, ``lr``, ``config``
+        (the hash of :func:`train_indices`), ``iters``, ``curve_points``
+        (:data:`CURVE_POINTS`), ``lr``, ``backbone_lr_mult``, ``config``
         (the hash of the resolved config, its ``_base_`` files included),
         ``source`` (every pretraining argument), ``data`` (the target set's
         selection, pool and test images, image size and seed) and
@@ -641,7 +842,9 @@ def run_key(settings: TransferSettings,
             seed=seed,
             train_images=key_hash(train_indices(settings, train_size, seed)),
             iters=settings.iters[train_size],
+            curve_points=CURVE_POINTS,
             lr=lr,
+            backbone_lr_mult=backbone_lr_mult,
             config=key_hash(cfg.to_dict()),
             source=settings.pretrain,
             data=dict(
@@ -657,12 +860,23 @@ def run_key(settings: TransferSettings,
             }))
 
 
-def planned_runs(settings: TransferSettings) -> int:
+def selects(settings: TransferSettings, grid: Sequence[tuple]) -> bool:
+    """Whether a method tried at ``grid`` (:func:`settings_grid`) has
+    selection runs: a grid of more than one setting, or ``select_only``."""
+    return len(grid) > 1 or settings.select_only
+
+
+def planned_runs(settings: TransferSettings,
+                 grids: Dict[str, List[tuple]]) -> int:
     """How many runs :func:`run_all` makes: per split size and method, one
-    per lr of the grid (none for a grid of one value) and one per seed."""
-    grid = len(settings.lr_grid) if len(settings.lr_grid) > 1 else 0
-    return len(settings.train_sizes) * len(settings.methods) * (
-        grid + settings.seeds)
+    per setting of its grid (``grids``: :func:`settings_grid` per method;
+    none for a grid of one setting unless ``select_only``) and one per
+    seed (none with ``select_only``)."""
+    per_split = sum(
+        (len(grid) if selects(settings, grid) else 0) +
+        (0 if settings.select_only else settings.seeds)
+        for grid in grids.values())
+    return len(settings.train_sizes) * per_split
 
 
 def run_all(settings: TransferSettings,
@@ -671,13 +885,14 @@ def run_all(settings: TransferSettings,
             on_run: Callable[[List[dict], int], None],
             on_start: Optional[Callable[[str, int], None]] = None
             ) -> List[dict]:
-    """Per split size and method: the selection runs (seed 0, each lr of
-    ``settings.lr_grid``, evaluated on the selection split), the choice
-    (:func:`choose_lr`; the only value of a grid of one), then the test
-    runs (each seed at that lr, evaluated on the test split). A run
-    recorded under its :func:`run_key` in ``settings.records`` or
-    ``settings.reuse_records`` is taken from there; any other trains and is
-    recorded in ``settings.records`` as soon as it finishes.
+    """Per split size and method: the selection runs (seed 0, each setting
+    of :func:`settings_grid`, evaluated on the selection split), the
+    choice (:func:`choose_setting`; the only setting of a grid of one),
+    then the test runs (each seed at that setting, evaluated on the test
+    split; none with ``settings.select_only``). A run recorded under its
+    :func:`run_key` in ``settings.records`` or ``settings.reuse_records``
+    is taken from there; any other trains and is recorded in
+    ``settings.records`` as soon as it finishes.
 
     Args:
         settings (TransferSettings): What to run.
@@ -692,21 +907,26 @@ def run_all(settings: TransferSettings,
 
     Returns:
         list[dict]: One dict per run: ``train_size``, ``method``,
-        ``phase``, ``lr``, ``seed``, ``train_images`` (the hash of its
-        training images' indices), ``config`` (relative to the
-        repository), :func:`run_once`'s, ``record`` (its file name),
-        ``reused`` (taken from a record) and ``machine`` (where it was
-        measured).
+        ``phase``, ``lr``, ``backbone_lr_mult``, ``seed``,
+        ``train_images`` (the hash of its training images' indices),
+        ``config`` (relative to the repository), :func:`run_once`'s,
+        ``record`` (its file name), ``reused`` (taken from a record) and
+        ``machine`` (where it was measured).
     """
     metric = TASKS[settings.task]['metric']
-    planned = planned_runs(settings)
+    grids = {
+        method: settings_grid(settings, source['checkpoint'], method)
+        for method in settings.methods
+    }
+    planned = planned_runs(settings, grids)
     folders = [settings.records, *settings.reuse_records]
     here = machine()
     runs: List[dict] = []
 
-    def one(size: int, method: str, phase: str, seed: int,
-            lr: float) -> dict:
-        key = run_key(settings, method, size, seed, phase, lr)
+    def one(size: int, method: str, phase: str, seed: int, lr: float,
+            mult: Optional[float]) -> dict:
+        key = run_key(settings, method, size, seed, phase, lr,
+                      backbone_lr_mult=mult)
         name = run_name(key)
         if on_start:
             on_start(name, planned)
@@ -720,9 +940,10 @@ def run_all(settings: TransferSettings,
                 config, data_root, source['checkpoint'], lr, images,
                 range(settings.num_select) if phase == 'select' else None,
                 seed, settings.iters[size],
-                osp.join(settings.out_dir, 'runs', name))
+                osp.join(settings.out_dir, 'runs', name), mult)
             run = dict(train_size=size, method=method, phase=phase, lr=lr,
-                       seed=seed, train_images=key['train_images'],
+                       backbone_lr_mult=mult, seed=seed,
+                       train_images=key['train_images'],
                        config=osp.relpath(config, REPO_ROOT),
                        **run_once(cfg, TASKS[settings.task]['metrics']))
             write_record(settings.records, key, run, machine=here,
@@ -735,13 +956,16 @@ def run_all(settings: TransferSettings,
 
     for size in settings.train_sizes:
         for method in settings.methods:
+            grid = grids[method]
             scores = {
-                lr: one(size, method, 'select', 0, lr)[metric]
-                for lr in settings.lr_grid
-            } if len(settings.lr_grid) > 1 else {}
-            lr = choose_lr(scores) if scores else settings.lr_grid[0]
+                setting: one(size, method, 'select', 0, *setting)[metric]
+                for setting in grid
+            } if selects(settings, grid) else {}
+            if settings.select_only:
+                continue
+            lr, mult = choose_setting(scores) if scores else grid[0]
             for seed in range(settings.seeds):
-                one(size, method, 'test', seed, lr)
+                one(size, method, 'test', seed, lr, mult)
     return runs
 
 

@@ -5,8 +5,8 @@ continues where it stopped, on this machine or another (records committed
 under ``docs/`` are found like those of the out dir).
 
 A record is ``{'key': ..., 'key_hash': ..., 'run': ..., 'machine': ...}``
-in ``<folder>/<track>_n<size>_<method>_<phase>_lr<lr>_seed<seed>-<hash[:16]>
-.json`` (:func:`record_name`);
+in ``<folder>/<track>_n<size>_<method>_<phase>_lr<lr>[x<mult>]_seed<seed>-
+<hash[:16]>.json`` (:func:`record_name`);
 ``key`` holds nothing of the machine (no paths), ``machine`` says where the
 run was measured. See docs/transfer_benchmark.md.
 """
@@ -26,8 +26,11 @@ from ..utils import atomic_write
 #: ``run_config``), so that older records are not taken for new runs.
 #: 1: every run trained on the first images of the training set at the
 #: config's lr and was evaluated on the validation images. 2: selection and
-#: test phases, an lr grid, training images drawn per seed from a pool.
-RECORD_PROTOCOL = 2
+#: test phases, an lr grid, training images drawn per seed from a pool. 3:
+#: a selection run is scored by its training loop's last validation (a
+#: curve), every run measures its peak training memory, and methods that
+#: train pretrained weights have a backbone lr multiplier in their key.
+RECORD_PROTOCOL = 3
 
 
 def canonical(obj) -> object:
@@ -45,11 +48,15 @@ def key_hash(key) -> str:
 
 
 def run_name(run: dict) -> str:
-    """``n<train_size>_<method>_<phase>_lr<lr>_seed<seed>`` of a run's key
-    or its record's ``run`` (e.g. ``n50_protune_select_lr0.001_seed0``):
-    its work dir and progress line."""
-    return (f'n{run["train_size"]}_{run["method"]}_{run["phase"]}_lr'
-            f'{run["lr"]:g}_seed{run["seed"]}')
+    """``n<train_size>_<method>_<phase>_lr<lr>[x<mult>]_seed<seed>`` of a
+    run's key or its record's ``run`` (e.g.
+    ``n50_protune_select_lr0.001_seed0``, or ``n50_full_test_lr0.001x0.1_
+    seed0`` with a backbone lr multiplier): its work dir and progress
+    line."""
+    mult = run.get('backbone_lr_mult')
+    lr = f'{run["lr"]:g}' + ('' if mult is None else f'x{mult:g}')
+    return (f'n{run["train_size"]}_{run["method"]}_{run["phase"]}_lr{lr}'
+            f'_seed{run["seed"]}')
 
 
 def record_name(key: dict) -> str:

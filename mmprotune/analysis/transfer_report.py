@@ -1,19 +1,34 @@
 """The transfer benchmark's report (:mod:`.transfer`): seed statistics per
-method and split of the test runs, the selection scores and chosen lr,
-Pro-tuning's paired differences, the markdown tables, the plot, and
-``transfer.json``,
-which holds everything they are drawn from (:func:`redraw` draws them again
-without training)."""
+method and split of the test runs, the selection scores, curves and chosen
+setting, Pro-tuning's paired differences, the Pareto front of the metric
+against peak training memory, the markdown tables, the plots
+(``transfer.png``, ``transfer_curves.png``, ``transfer_pareto.png``) and
+``transfer.json``, which holds everything they are drawn from
+(:func:`redraw` draws them again without training)."""
 import json
+import math
+import os
 import os.path as osp
 import statistics
 from collections import OrderedDict
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .report import save_figure
-from .transfer import (BACKBONES, TASKS, TransferSettings, choose_lr,
-                       settings_record)
+from .report import method_colours, save_figure
+from .transfer import (BACKBONES, CURVE_POINTS, TASKS, TransferSettings,
+                       choose_setting, settings_record)
 from .transfer_records import RECORD_PROTOCOL, machine
+
+#: A selection curve is *still improving* when its last point gains at
+#: least this much (points of the metric, in %: mIoU or top-1) over the
+#: best earlier point; else it has stopped improving (flat, or falling).
+PLATEAU_GAIN = 1.0
+#: The figures of a method that do not depend on the seed: taken from its
+#: first test run (None where a run does not have one, e.g. protocol 1's
+#: ``peak_train_bytes``).
+FIGURES = ('trainable_params', 'backbone_trainable_params', 'saved_bytes',
+           'checkpoint_bytes', 'peak_train_bytes')
+#: The plots beside ``transfer.json``.
+PLOTS = ('transfer.png', 'transfer_curves.png', 'transfer_pareto.png')
 
 
 def _test_runs(runs: List[dict]) -> List[dict]:
@@ -21,13 +36,22 @@ def _test_runs(runs: List[dict]) -> List[dict]:
     return [run for run in runs if run['phase'] == 'test']
 
 
+def setting_name(lr: Optional[float], mult: Optional[float] = None) -> str:
+    """An lr as ``%g``, followed by ``x<mult>`` with a backbone lr
+    multiplier (as in run names, e.g. ``0.001x0.1``); ``–`` where a
+    protocol-1 report has no lr."""
+    if lr is None:
+        return '–'
+    return f'{lr:g}' + ('' if mult is None else f'x{mult:g}')
+
+
 def summarize(runs: List[dict],
               metric: str = 'mIoU') -> Dict[int, Dict[str, dict]]:
     """``{train_size: {method: summary}}`` over the test runs' seeds of
     each pair: the ``metric``'s (a task's ``TASKS[task]['metric']``)
     ``mean``, sample ``std`` and per-seed values (``seeds``, in %), the lr
-    they trained at and the median step time; the figures that do not
-    depend on the seed from the first run."""
+    and backbone lr multiplier they trained at and the median step time;
+    the :data:`FIGURES` from the first run."""
     table: Dict[int, Dict[str, dict]] = OrderedDict()
     for run in _test_runs(runs):
         table.setdefault(run['train_size'], OrderedDict()).setdefault(
@@ -41,13 +65,10 @@ def summarize(runs: List[dict],
                 std=_std(values),
                 seeds=values,
                 lr=first['lr'],
+                backbone_lr_mult=first.get('backbone_lr_mult'),
                 step_s=statistics.median(r['step_s'] for r in seeds),
-                **{
-                    key: first[key]
-                    for key in ('trainable_params',
-                                'backbone_trainable_params', 'saved_bytes',
-                                'checkpoint_bytes')
-                })
+                **{key: first.get(key)
+                   for key in FIGURES})
     return table
 
 
@@ -56,25 +77,63 @@ def _std(values: List[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.
 
 
+def curve_gain(values: Sequence[float]) -> Optional[float]:
+    """The last value of a curve minus the best earlier one; None for a
+    curve of fewer than two points."""
+    return values[-1] - max(values[:-1]) if len(values) > 1 else None
+
+
+def still_improving(values: Sequence[float]) -> Optional[bool]:
+    """Whether a selection curve (its metric values in order) is still
+    improving: its last point gains at least :data:`PLATEAU_GAIN` over the
+    best earlier one; None for a curve of fewer than two points.
+
+    Example:
+        >>> still_improving([20, 40, 41.5]), still_improving([20, 40, 40.5])
+        (True, False)
+    """
+    gain = curve_gain(values)
+    return None if gain is None else gain >= PLATEAU_GAIN
+
+
 def selection(runs: List[dict],
               metric: str = 'mIoU') -> Dict[int, Dict[str, dict]]:
     """``{train_size: {method: choice}}``: each selection run's ``metric``
-    on the selection split (``scores``, ``{lr: value}`` with the lr as
-    ``'%g'`` text) and the lr chosen from them (``lr``,
-    :func:`~.transfer.choose_lr`); without selection runs (a grid of one
-    value) no scores and the lr of the test runs."""
+    on the selection split (``scores``, ``{setting: value}`` with the
+    setting as :func:`setting_name` text), the setting chosen from them
+    (``lr`` and ``backbone_lr_mult``, :func:`~.transfer.choose_setting`),
+    its selection ``curve`` (``[[iteration, value], ...]``), the curve's
+    last ``gain`` (:func:`curve_gain`) and whether it is
+    ``still_improving`` (:func:`still_improving`); without selection runs
+    (a grid of one setting) no scores, no curve, and the setting of the
+    test runs."""
     choices: Dict[int, Dict[str, dict]] = OrderedDict()
+    curves: Dict[tuple, list] = {}
     for run in runs:
-        scores = choices.setdefault(run['train_size'], OrderedDict()) \
-            .setdefault(run['method'], dict(scores={}, lr=run['lr']))
+        mult = run.get('backbone_lr_mult')
+        choice = choices.setdefault(run['train_size'], OrderedDict()) \
+            .setdefault(run['method'], dict(scores={}, lr=run['lr'],
+                                            backbone_lr_mult=mult))
         if run['phase'] == 'select':
-            scores['scores'][run['lr']] = run[metric]
-    for methods in choices.values():
-        for choice in methods.values():
+            choice['scores'][run['lr'], mult] = run[metric]
+            curves[run['train_size'], run['method'], run['lr'],
+                   mult] = run.get('curve') or []
+    for size, methods in choices.items():
+        for method, choice in methods.items():
             scores = choice['scores']
+            curve = []
             if scores:
-                choice['lr'] = choose_lr(scores)
-            choice['scores'] = {f'{lr:g}': v for lr, v in scores.items()}
+                choice['lr'], choice['backbone_lr_mult'] = setting = \
+                    choose_setting(scores)
+                curve = [[point['iter'], point[metric]]
+                         for point in curves[(size, method, *setting)]]
+            values = [value for _, value in curve]
+            choice.update(
+                scores={setting_name(*s): v
+                        for s, v in scores.items()},
+                curve=curve,
+                gain=curve_gain(values),
+                still_improving=still_improving(values))
     return choices
 
 
@@ -104,71 +163,186 @@ def paired(runs: List[dict],
     return table
 
 
-def _lr_text(lr) -> str:
-    """An lr as ``%g``; ``–`` where a protocol-1 report has none."""
-    return '–' if lr is None else f'{lr:g}'
+def pareto_front(points: Dict[str, Tuple[float, float]]) -> List[str]:
+    """The methods of ``points`` (``{method: (metric, memory)}``) on the
+    Pareto front: no other method both more accurate (a higher metric) and
+    lighter (less memory), in the order given.
+
+    Example:
+        >>> pareto_front({'a': (60, 100), 'b': (50, 120), 'c': (70, 300)})
+        ['a', 'c']
+    """
+    return [
+        method for method, (value, memory) in points.items()
+        if not any(v > value and m < memory for v, m in points.values())
+    ]
+
+
+def pareto(runs: List[dict], metric: str = 'mIoU') -> Dict[int, List[str]]:
+    """``{train_size: methods}``: the Pareto front (:func:`pareto_front`)
+    of the test runs' mean ``metric`` against peak training memory
+    (``peak_train_bytes``), over the methods that have it."""
+    return OrderedDict(
+        (size, pareto_front({
+            method: (s['mean'], s['peak_train_bytes'])
+            for method, s in summaries.items()
+            if s['peak_train_bytes'] is not None
+        })) for size, summaries in summarize(runs, metric).items())
 
 
 def markdown(runs: List[dict],
              iters: Dict[int, int],
              metric: str = 'mIoU',
-             metric_label: str = 'mIoU') -> str:
+             metric_label: str = 'mIoU',
+             reference: str = 'protune') -> str:
     """Per training split (``iters``: its training iterations): a markdown
     table of the test runs' ``metric`` (named ``metric_label``, a task's
-    ``TASKS[task]['metric_label']``) with the chosen lr, the gain over
-    head-only and Pro-tuning's paired difference to each method, then one
-    of the selection scores per lr."""
+    ``TASKS[task]['metric_label']``) with the chosen setting, the gain over
+    head-only, ``reference``'s paired difference to each method and the
+    costs, methods whose selection curve is still improving marked; the
+    Pareto front of the metric against peak training memory; then the
+    selection scores per setting with the chosen one's curve."""
     table = summarize(runs, metric)
     choices = selection(runs, metric)
-    diffs = paired(runs, metric)
+    diffs = paired(runs, metric, reference)
+    fronts = pareto(runs, metric)
     blocks = []
     for size, methods in choices.items():
-        summaries = table.get(size, {})
-        grid = sorted({float(lr) for c in methods.values()
-                       for lr in c['scores']})
-        chosen = '; lr chosen on the selection split' if grid else ''
-        lines = [
-            f'**{size} training images, {iters[size]} iterations** '
-            f'({metric_label} in % on the test split, mean ± sample std '
-            f'over seeds{chosen})', '',
-            f'| method | lr | {metric_label} | seeds | vs head-only | '
-            'protune − it (paired seeds) | trainable params (backbone) | '
-            'train step | saved for backward | per-task checkpoint |',
-            '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | '
-            '---: |'
-        ]
-        base = summaries.get('head-only')
-        for method, s in summaries.items():
-            seeds = ' / '.join(f'{v:.1f}' for v in s['seeds'])
-            gap = f'{s["mean"] - base["mean"]:+.1f}' if base else '–'
-            d = diffs.get(size, {}).get(method)
-            pair = f'{d["mean"]:+.1f} ± {d["std"]:.1f}' if d else '–'
-            lines.append(
-                f'| {method} | {_lr_text(s["lr"])} | {s["mean"]:.1f} ± '
-                f'{s["std"]:.1f} | {seeds} | {gap} | {pair} | '
-                f'{s["trainable_params"]:,} '
-                f'({s["backbone_trainable_params"]:,}) | '
-                f'{1e3 * s["step_s"]:.0f} ms | '
-                f'{s["saved_bytes"] / 2**20:.1f} MiB | '
-                f'{s["checkpoint_bytes"] / 2**20:.2f} MiB |')
-        if grid:
-            lines += [
-                '', f'Selection ({metric_label} in % on the selection '
-                'split, seed 0; the chosen lr in bold)', '',
-                '| method | ' + ' | '.join(f'lr {lr:g}'
-                                          for lr in grid) + ' |',
-                '| --- |' + ' ---: |' * len(grid)
-            ]
-            for method, choice in methods.items():
-                cells = []
-                for lr in grid:
-                    value = choice['scores'].get(f'{lr:g}')
-                    text = '–' if value is None else f'{value:.1f}'
-                    cells.append(f'**{text}**' if lr == choice['lr'] and
-                                 value is not None else text)
-                lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
+        head = f'**{size} training images, {iters[size]} iterations** '
+        summaries = table.get(size)
+        lines = []
+        if summaries:
+            lines += _test_table(head, summaries, methods,
+                                 diffs.get(size, {}), metric_label,
+                                 reference)
+            lines += ['', _front_text(fronts.get(size), summaries,
+                                      metric_label, reference)]
+        else:
+            lines += [head + '(selection only: no test runs)']
+        if any(choice['scores'] for choice in methods.values()):
+            lines += [''] + _selection_table(methods, metric_label)
         blocks.append('\n'.join(lines))
     return '\n\n'.join(blocks)
+
+
+def _test_table(head: str, summaries: Dict[str, dict],
+                choices: Dict[str, dict], diffs: Dict[str, dict],
+                metric_label: str, reference: str) -> List[str]:
+    """The lines of one split's table of the test runs."""
+    chosen = '; lr chosen on the selection split' if any(
+        choice['scores'] for choice in choices.values()) else ''
+    lines = [
+        f'{head}({metric_label} in % on the test split, mean ± sample std '
+        f'over seeds{chosen})', '',
+        f'| method | lr | backbone lr × | {metric_label} | seeds | '
+        f'vs head-only | {reference} − it (paired seeds) | trainable params '
+        '(backbone) | train step | peak train memory | saved for backward '
+        '| per-task checkpoint |',
+        '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | '
+        '---: | ---: | ---: |'
+    ]
+    base = summaries.get('head-only')
+    for method, s in summaries.items():
+        seeds = ' / '.join(f'{v:.1f}' for v in s['seeds'])
+        gap = f'{s["mean"] - base["mean"]:+.1f}' if base else '–'
+        d = diffs.get(method)
+        pair = f'{d["mean"]:+.1f} ± {d["std"]:.1f}' if d else '–'
+        name = method + (' (still improving)' if choices.get(
+            method, {}).get('still_improving') else '')
+        mult = s['backbone_lr_mult']
+        lines.append(
+            f'| {name} | {setting_name(s["lr"])} | '
+            f'{"–" if mult is None else f"{mult:g}"} | {s["mean"]:.1f} ± '
+            f'{s["std"]:.1f} | {seeds} | {gap} | {pair} | '
+            f'{s["trainable_params"]:,} '
+            f'({s["backbone_trainable_params"]:,}) | '
+            f'{1e3 * s["step_s"]:.0f} ms | '
+            f'{_mib(s["peak_train_bytes"])} | '
+            f'{_mib(s["saved_bytes"])} | '
+            f'{s["checkpoint_bytes"] / 2**20:.2f} MiB |')
+    return lines
+
+
+def _mib(value: Optional[int]) -> str:
+    """Bytes in MiB with one decimal; ``–`` for None."""
+    return '–' if value is None else f'{value / 2**20:.1f} MiB'
+
+
+def _front_text(front: Optional[List[str]], summaries: Dict[str, dict],
+                metric_label: str, reference: str) -> str:
+    """The sentence on one split's Pareto front (:func:`pareto`)."""
+    if not front:
+        return 'Pareto front: – (no peak training memory recorded)'
+    if reference not in summaries:
+        verdict = f'{reference} did not run'
+    elif reference in front:
+        verdict = f'{reference} is on it'
+    else:
+        ref = summaries[reference]
+        above = [
+            m for m, s in summaries.items()
+            if s['peak_train_bytes'] is not None and s['mean'] > ref['mean']
+            and s['peak_train_bytes'] < ref['peak_train_bytes']
+        ]
+        verdict = (f'{reference} is not on it ({", ".join(above)}: more '
+                   'accurate and lighter)')
+    return (f'Pareto front of test {metric_label} against peak training '
+            f'memory (no other method both more accurate and lighter): '
+            f'{", ".join(front)}; {verdict}.')
+
+
+def _selection_table(choices: Dict[str, dict],
+                     metric_label: str) -> List[str]:
+    """The lines of one split's selection table: a row per method and
+    backbone lr multiplier, a column per lr, the chosen setting in bold,
+    and the chosen setting's curve: its last gain (:func:`curve_gain`) and
+    whether it is still improving."""
+    grid = sorted({
+        float(name.split('x')[0])
+        for choice in choices.values() for name in choice['scores']
+    })
+    lines = [
+        f'Selection ({metric_label} in % on the selection split, seed 0; '
+        'the chosen setting in bold; its curve still improving when the '
+        f'last of its {CURVE_POINTS} points gains ≥ {PLATEAU_GAIN:g} over '
+        'the best earlier one)', '',
+        '| method | backbone lr × | ' + ' | '.join(f'lr {lr:g}'
+                                                 for lr in grid) +
+        ' | chosen curve: last gain |',
+        '| --- | ---: |' + ' ---: |' * len(grid) + ' --- |'
+    ]
+    for method, choice in choices.items():
+        if not choice['scores']:  # no selection runs: its only setting
+            continue
+        mults = sorted({
+            name.partition('x')[2]
+            for name in choice['scores']
+        }, key=lambda m: -float(m) if m else 0)
+        for mult in mults or ['']:
+            cells = []
+            for lr in grid:
+                name = f'{lr:g}' + (f'x{mult}' if mult else '')
+                value = choice['scores'].get(name)
+                text = '–' if value is None else f'{value:.1f}'
+                bold = name == setting_name(choice['lr'],
+                                            choice['backbone_lr_mult'])
+                cells.append(f'**{text}**' if bold and value is not None
+                             else text)
+            is_chosen = mult == ('' if choice['backbone_lr_mult'] is None
+                                 else f'{choice["backbone_lr_mult"]:g}')
+            lines.append(f'| {method} | {mult or "–"} | ' +
+                         ' | '.join(cells) + ' | ' +
+                         (_gain_text(choice) if is_chosen else '') + ' |')
+    return lines
+
+
+def _gain_text(choice: dict) -> str:
+    """``+0.4 (flat)`` / ``+2.3 (still improving)``; ``–`` without a
+    curve."""
+    if choice['gain'] is None:
+        return '–'
+    state = 'still improving' if choice['still_improving'] else 'flat'
+    return f'{choice["gain"]:+.1f} ({state})'
 
 
 def plot(table: Dict[int, Dict[str, dict]],
@@ -196,9 +370,89 @@ def plot(table: Dict[int, Dict[str, dict]],
     ax.set_xticks(range(len(methods)))
     ax.set_xticklabels(methods, rotation=20, ha='right')
     ax.set_ylabel(f'{TASKS[task]["metric_label"]} (%)')
-    ax.set_title(f'Transfer: count-pretrained {BACKBONES[backbone]["title"]}'
-                 f' -> {TASKS[task]["title"]}')
+    ax.set_title(_title(backbone, task))
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _title(backbone: str, task: str) -> str:
+    """The plots' title: the track and the task."""
+    return (f'Transfer: count-pretrained {BACKBONES[backbone]["title"]} -> '
+            f'{TASKS[task]["title"]}')
+
+
+def _panels(count: int, title: str):
+    """A figure of ``count`` panels side by side (Agg backend) and its
+    axes."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, count, figsize=(1 + 4.6 * count, 4),
+                             squeeze=False)
+    fig.suptitle(title, fontsize=10)
+    return fig, axes[0]
+
+
+def plot_curves(choices: Dict[int, Dict[str, dict]],
+                path: str,
+                backbone: str = 'resnet18',
+                task: str = 'seg') -> None:
+    """The selection curves (:func:`selection`): one panel per split, one
+    line per method at its chosen setting."""
+    fig, axes = _panels(len(choices), _title(backbone, task))
+    colours = method_colours(next(iter(choices.values())))
+    for ax, (size, methods) in zip(axes, choices.items()):
+        for method, choice in methods.items():
+            if choice['curve']:
+                its, values = zip(*choice['curve'])
+                setting = setting_name(choice['lr'],
+                                       choice['backbone_lr_mult'])
+                ax.plot(its, values, 'o-', markersize=3,
+                        color=colours.get(method),
+                        label=f'{method} (lr {setting})')
+        ax.set_title(f'{size} training images', fontsize=9)
+        ax.set_xlabel('iteration')
+        ax.set_ylabel(f'{TASKS[task]["metric_label"]} (%) on the selection '
+                      'split')
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_pareto(table: Dict[int, Dict[str, dict]],
+                fronts: Dict[int, List[str]],
+                path: str,
+                backbone: str = 'resnet18',
+                task: str = 'seg') -> None:
+    """Test metric (mean over seeds, :func:`summarize`) against peak
+    training memory, one point per method, its area by trainable
+    parameters, labelled; the Pareto front (``fronts``, :func:`pareto`)
+    joined by a line. One panel per split."""
+    fig, axes = _panels(len(table), _title(backbone, task))
+    colours = method_colours(next(iter(table.values())))
+    largest = max(s['trainable_params'] for summaries in table.values()
+                  for s in summaries.values())
+    for ax, (size, summaries) in zip(axes, table.items()):
+        shown = {m: s for m, s in summaries.items()
+                 if s['peak_train_bytes'] is not None}
+        for method, s in shown.items():
+            x = s['peak_train_bytes'] / 2**20
+            ax.scatter(x, s['mean'], color=colours[method], alpha=0.8,
+                       s=20 + 480 * math.sqrt(s['trainable_params'] /
+                                              largest))
+            ax.annotate(method, (x, s['mean']), fontsize=7,
+                        textcoords='offset points', xytext=(4, 4))
+        front = sorted(fronts.get(size, []),
+                       key=lambda m: shown[m]['peak_train_bytes'])
+        ax.plot([shown[m]['peak_train_bytes'] / 2**20 for m in front],
+                [shown[m]['mean'] for m in front], 'k--', linewidth=0.8,
+                label='Pareto front')
+        ax.set_title(f'{size} training images (area: trainable params)',
+                     fontsize=9)
+        ax.set_xlabel('peak training memory (MiB)')
+        ax.set_ylabel(f'test {TASKS[task]["metric_label"]} (%)')
+        ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -207,10 +461,11 @@ def write_report(settings: TransferSettings, source: dict, runs: List[dict],
                  total_s: float, complete: bool) -> dict:
     """Write ``transfer.json`` into ``settings.out_dir``: the protocol
     (``RECORD_PROTOCOL``), settings, machine, source, the test runs'
-    summary (:func:`summarize`), the selection scores and choices
+    summary (:func:`summarize`), the selection scores, choices and curves
     (:func:`selection`), Pro-tuning's paired differences (:func:`paired`),
-    how many runs trained now and how many came from records, and every
-    run so far (``complete: false`` until the last); return it."""
+    the Pareto fronts (:func:`pareto`), how many runs trained now and how
+    many came from records, and every run so far (``complete: false``
+    until the last); return it."""
     import mmengine
     metric = TASKS[settings.task]['metric']
     reused = sum(bool(run.get('reused')) for run in runs)
@@ -223,7 +478,8 @@ def write_report(settings: TransferSettings, source: dict, runs: List[dict],
                       runs, metric).items()}
                      for name, table in (('summary', summarize),
                                          ('selection', selection),
-                                         ('paired', paired))},
+                                         ('paired', paired),
+                                         ('pareto', pareto))},
                   runs=runs)
     # mmengine's dump turns numpy scalars into Python numbers, and writes
     # atomically once mmprotune is imported (AtomicLocalBackend)
@@ -261,8 +517,14 @@ def report_text(report: dict) -> str:
             f'{task["metric_label"]} on {settings["num_val"]} test images')
     if 'lr_grid' in settings:  # protocol 2
         grid = settings['lr_grid']
-        head += (f', lr chosen on {settings["num_select"]} selection images'
-                 if len(grid) > 1 else f', lr {grid[0]:g} (no selection)')
+        mults = settings.get('backbone_lr_mults', [])
+        chosen = 'lr' + (' and backbone lr ×' if len(mults) > 1 else '')
+        head += (f', {chosen} chosen on {settings["num_select"]} selection '
+                 'images' if len(grid) > 1 or len(mults) > 1 else
+                 f', lr {grid[0]:g} (no selection)')
+        if settings.get('select_only'):
+            head += ' (selection only)'
+
         head += ('; training images drawn per seed from a pool of '
                  f'{settings["pool_size"]}')
     iters = {int(size): n for size, n in settings['iters'].items()}
@@ -272,13 +534,35 @@ def report_text(report: dict) -> str:
 
 
 def redraw(json_path: str) -> str:
-    """Draw the plot (``transfer.png`` beside ``json_path``) again from a
+    """Draw the plots (:data:`PLOTS` beside ``json_path``) again from a
     ``transfer.json`` alone, without training; return the text the run
-    printed (:func:`report_text`)."""
+    printed (:func:`report_text`). ``transfer.png`` and
+    ``transfer_pareto.png`` need test runs (not with ``--select-only``),
+    the Pareto plot their peak training memory (not in protocol 1), and
+    ``transfer_curves.png`` selection curves (not with a grid of one
+    setting); a plot the JSON cannot draw is removed, so that none of an
+    earlier run in the folder is taken for this one's."""
     with open(json_path, encoding='utf-8') as f:
         report = json.load(f)
     task = _task(report)
-    plot(summarize(_runs(report), TASKS[task]['metric']),
-         osp.join(osp.dirname(osp.abspath(json_path)), 'transfer.png'),
-         report['settings']['backbone'], task)
+    metric = TASKS[task]['metric']
+    runs = _runs(report)
+    track = report['settings']['backbone'], task
+    png, curves_png, pareto_png = (osp.join(
+        osp.dirname(osp.abspath(json_path)), name) for name in PLOTS)
+    table = summarize(runs, metric)
+    fronts = pareto(runs, metric)
+    choices = selection(runs, metric)
+    drawers = (
+        (png, bool(table), lambda: plot(table, png, *track)),
+        (pareto_png, any(fronts.values()),
+         lambda: plot_pareto(table, fronts, pareto_png, *track)),
+        (curves_png, any(c['curve'] for methods in choices.values()
+                         for c in methods.values()),
+         lambda: plot_curves(choices, curves_png, *track)))
+    for path, drawable, draw in drawers:
+        if drawable:
+            draw()
+        elif osp.isfile(path):
+            os.remove(path)
     return report_text(report)

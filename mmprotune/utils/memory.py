@@ -1,8 +1,9 @@
-"""Exact, deterministic measures of the memory a forward keeps for backward:
-what autograd saves (any device), what the allocator keeps (the CPU
-profiler's events on the CPU, the CUDA caching allocator's own statistics on
-a GPU)."""
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Tuple, Union
+"""Exact, deterministic measures of the memory a forward keeps for backward
+and of a step's peak: what autograd saves (any device), what the allocator
+keeps and its highest point (the CPU profiler's events on the CPU, the CUDA
+caching allocator's own statistics on a GPU)."""
+from typing import (Any, Callable, Iterable, List, NamedTuple, Optional,
+                    Tuple, Union)
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -105,10 +106,49 @@ def retained_bytes(fn: Callable[[], Any],
     if torch.device(device).type == 'cuda':
         kept, _, out = allocator_delta(fn, cuda_allocator(device))
         return kept, out
+    changes, out = _cpu_memory_changes(fn)
+    return sum(changes), out
+
+
+def peak_bytes(fn: Callable[[], Any],
+               device: Union[str, torch.device] = 'cpu') -> Tuple[int, Any]:
+    """The highest number of bytes allocated while ``fn`` runs, over those
+    allocated when it starts (what it frees before returning included).
+
+    On the CPU the profiler's memory events are replayed in time order and
+    the running sum's maximum is taken: deterministic, at the granularity of
+    one operator (an operator's own temporaries, allocated and freed inside
+    it, are not seen). On a CUDA device the caching allocator's peak
+    (``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``,
+    :func:`allocator_delta`).
+
+    Args:
+        fn: What to measure, e.g. one training step.
+        device (str | torch.device): Where ``fn`` allocates. Default: 'cpu'.
+
+    Returns:
+        tuple: (bytes, what ``fn`` returned).
+    """
+    if torch.device(device).type == 'cuda':
+        _, peak, out = allocator_delta(fn, cuda_allocator(device))
+        return peak, out
+    changes, out = _cpu_memory_changes(fn)
+    running = peak = 0
+    for change in changes:
+        running += change
+        peak = max(peak, running)
+    return peak, out
+
+
+def _cpu_memory_changes(fn: Callable[[], Any]) -> Tuple[List[int], Any]:
+    """The CPU allocator's changes while ``fn`` runs, in time order: each
+    profiler event's own allocations minus frees (``self_cpu_memory_usage``,
+    so a nested operator's bytes count once), and what ``fn`` returned."""
     with profile(activities=[ProfilerActivity.CPU],
                  profile_memory=True) as prof:
         out = fn()
-    return sum(e.self_cpu_memory_usage for e in prof.events()), out
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    return [e.self_cpu_memory_usage for e in events], out
 
 
 def reset_peak_rss() -> bool:

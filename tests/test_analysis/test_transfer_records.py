@@ -89,6 +89,7 @@ def test_run_key_changes_with_every_setting(tmp_path):
         seed=_key(settings, seed=1),
         phase=_key(settings, phase='select'),
         lr=_key(settings, lr=1e-3),
+        backbone_lr_mult=_key(settings, 'full', backbone_lr_mult=0.1),
         iters=changed(iters=[5]),
         num_val=changed(num_val=9),
         num_select=changed(num_select=9),
@@ -113,6 +114,9 @@ def test_run_key_changes_with_every_setting(tmp_path):
     for name, value in hashes.items():
         assert value != base, name
     assert len(set(hashes.values())) == len(hashes)
+    # a multiplier of 1 is a setting of its own, not the config's as it is
+    assert key_hash(_key(settings, 'full', backbone_lr_mult=1.)) != \
+        key_hash(variants['method'])
     # nothing of this machine: another out dir gives the same key
     assert key_hash(_key(_quick(tmp_path / 'elsewhere',
                                 train_sizes=[8, 16]))) == base
@@ -124,13 +128,14 @@ def test_run_key_changes_with_every_setting(tmp_path):
         _key(settings, phase='val')
 
 
-def test_records_of_protocol_1_are_not_taken(tmp_path):
-    """A record of the same run under the previous protocol (its key
+@pytest.mark.parametrize('protocol', [1, 2])
+def test_records_of_earlier_protocols_are_not_taken(tmp_path, protocol):
+    """A record of the same run under an earlier protocol (its key
     otherwise the same, in a folder of committed records) is not found."""
     folder = str(tmp_path / 'committed')
     key = _key(_quick(tmp_path / 'out'))
-    assert key['protocol'] == 2
-    old = dict(key, protocol=1)
+    assert key['protocol'] == 3
+    old = dict(key, protocol=protocol)
     write_record(folder, old, dict(mIoU=50.0))
     assert find_record([folder], old)['run'] == dict(mIoU=50.0)
     assert find_record([folder], key) is None
@@ -191,8 +196,9 @@ def test_tasks_have_their_own_records(tmp_path):
     seg = _key(_quick(tmp_path), phase='select', lr=1e-3)
     cls = _key(_quick(tmp_path, task='cls'), phase='select', lr=1e-3)
     assert set(seg) == {'protocol', 'backbone', 'task', 'method', 'phase',
-                        'train_size', 'seed', 'train_images', 'iters', 'lr',
-                        'config', 'source', 'data', 'versions'}
+                        'train_size', 'seed', 'train_images', 'iters',
+                        'curve_points', 'lr', 'backbone_lr_mult', 'config',
+                        'source', 'data', 'versions'}
     assert set(seg['versions']) == {'mmprotune', 'mmseg', 'mmengine'}
     assert set(cls) == set(seg) and (seg['task'], cls['task']) == ('seg',
                                                                    'cls')
@@ -201,6 +207,10 @@ def test_tasks_have_their_own_records(tmp_path):
         'resnet18_n8_protune_select_lr0.001_seed0-')
     assert record_name(cls).startswith(
         'resnet18-cls_n8_protune_select_lr0.001_seed0-')
+    # a backbone lr multiplier after the lr
+    full = _key(_quick(tmp_path), 'full', backbone_lr_mult=0.1)
+    assert record_name(full).startswith(
+        'resnet18_n8_full_test_lr0.01x0.1_seed0-')
     folder = str(tmp_path / 'records')
     write_record(folder, seg, dict(mIoU=50.0))
     assert find_record([folder], cls) is None

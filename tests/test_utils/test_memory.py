@@ -1,11 +1,13 @@
 """The peak-RSS reading sees the peak after its reset, not an earlier one of
-the process."""
+the process; the allocator's peak of a function sees what it freed before
+returning, which the bytes it keeps do not."""
 import sys
 
 import pytest
 import torch
 
-from mmprotune.utils.memory import read_peak_rss, reset_peak_rss
+from mmprotune.utils.memory import (peak_bytes, read_peak_rss,
+                                    reset_peak_rss, retained_bytes)
 
 MIB = 2**20
 
@@ -21,3 +23,18 @@ def test_peak_rss_sees_peaks_after_the_reset_only():
     torch.ones(16).sum()
     small = read_peak_rss()
     assert big - small > 200 * MIB
+
+
+def _allocate_and_free() -> float:
+    """Fill a 64 MiB tensor, keep only its sum (4 bytes)."""
+    return torch.ones(64 * MIB // 4).sum()
+
+
+def test_peak_bytes_sees_a_freed_tensor():
+    peak, total = peak_bytes(_allocate_and_free)
+    assert total.item() == 64 * MIB // 4
+    kept, _ = retained_bytes(_allocate_and_free)
+    assert peak >= 64 * MIB
+    assert 0 <= kept < MIB
+    # deterministic: the same events every time
+    assert peak_bytes(_allocate_and_free)[0] == peak
