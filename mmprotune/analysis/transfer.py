@@ -121,6 +121,9 @@ TASKS = OrderedDict(
         title='class of the shape'),
 )
 ALL = tuple(BACKBONES)
+#: The design study's variants of the Pro-tuning block (method
+#: ``protune-<variant>``, config ``fcn_protune-<variant>-...``).
+DESIGN_VARIANTS = ('block', 'input', 'ms', 'scale', 'wide')
 #: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
 #: config for, in table order; for every task unless :data:`METHOD_TASKS`
 #: names fewer.
@@ -135,17 +138,18 @@ METHODS = OrderedDict([
     ('vpt', ('swin', )),
     ('mona', ALL),
     ('scratch', ALL),
-    # design-study variants of Pro-tuning, segmentation only, opt in:
-    # prompts after every block (prompt_cfg ``placement='block'``) or
-    # computed from the stage's input (``prompt_input='input'``; see
-    # docs/design.md), compared on the selection split (``--select-only``)
-    ('protune-block', ALL),
-    ('protune-input', ALL),
+    # design-study variants of Pro-tuning, segmentation only, opt in (see
+    # docs/design.md), compared on the selection split (``--select-only``):
+    # prompts after every block (prompt_cfg ``placement='block'``), computed
+    # from the stage's input (``prompt_input='input'``), multi-scale
+    # depth-wise kernels (``kernel_size=(3, 5, 7)``), a learnt per-channel
+    # scale (``layer_scale=True``), twice the hidden width (128)
+    *[(f'protune-{variant}', ALL) for variant in DESIGN_VARIANTS],
 ])
 #: Methods with configs for some tasks only: the tasks.
-METHOD_TASKS = {'protune-block': ('seg', ), 'protune-input': ('seg', )}
+METHOD_TASKS = {f'protune-{variant}': ('seg', ) for variant in DESIGN_VARIANTS}
 #: Not run unless named.
-OPT_IN_METHODS = ('scratch', 'protune-block', 'protune-input')
+OPT_IN_METHODS = ('scratch', *METHOD_TASKS)
 IMG_SIZE = 64
 PRETRAIN_SEED = 1  # the source images; the target data: TASKS' seed
 

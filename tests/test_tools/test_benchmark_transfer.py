@@ -404,24 +404,17 @@ def test_tracks_defaults_and_configs():
         for t in transfer.TASKS)
     # the design-study variants: segmentation only, opt in
     for backbone in transfer.BACKBONES:
-        assert {'protune-block', 'protune-input'} <= set(
+        assert {f'protune-{v}' for v in transfer.DESIGN_VARIANTS} <= set(
             transfer.backbone_methods(backbone, 'seg')) - set(
                 transfer.default_methods(backbone, 'seg'))
         assert 'protune-block' not in transfer.backbone_methods(
             backbone, 'cls')
-    # and no config of the folder is left out
-    assert configs - {os.path.join(transfer.CONFIG_DIR, name)
-                      for name in missing} == {
+    # every listed config exists, and no config of the folder is left out
+    assert not missing, missing
+    assert configs == {
         os.path.join(transfer.CONFIG_DIR, name)
         for name in os.listdir(transfer.CONFIG_DIR) if name.endswith('.py')
     }
-    # only the design-study variants' configs may be missing (another
-    # branch adds them)
-    assert {name.split('-')[0] for name in missing} <= {'fcn_protune'}
-    assert all(name.startswith(('fcn_protune-block-', 'fcn_protune-input-'))
-               for name in missing), missing
-    if missing:
-        pytest.skip(f'configs not in this checkout yet: {sorted(missing)}')
 
 
 def test_one_vocabulary_with_the_cost_report():
@@ -430,7 +423,7 @@ def test_one_vocabulary_with_the_cost_report():
     Pro-tuning's design-study variants (``protune-<variant>``)."""
     from mmprotune.analysis.benchmark import METHODS, peft_methods
     variants = {m for m in transfer.METHODS if m.startswith('protune-')}
-    assert variants == {'protune-block', 'protune-input'}
+    assert variants == {f'protune-{v}' for v in transfer.DESIGN_VARIANTS}
     assert set(transfer.METHODS) - {'scratch'} - variants <= \
         set(METHODS) | set(peft_methods())
 
@@ -569,10 +562,12 @@ def test_iterations_must_match_the_splits(tmp_path):
         ', got 1,2,3' in proc.stderr
 
 
+VARIANTS = ', protune-block, protune-input, protune-ms, protune-scale, ' \
+    'protune-wide'
 RESNET_METHODS = 'full, head-only, protune, bitfit, lora, conv-adapter, ' \
-    'mona, scratch, protune-block, protune-input'
+    'mona, scratch' + VARIANTS
 SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
-    'mona, scratch, protune-block, protune-input'
+    'mona, scratch' + VARIANTS
 
 
 @pytest.mark.parametrize('args,allowed,hint', [
@@ -591,7 +586,7 @@ SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
      '(conv-adapter: --backbone resnet18)'),
     # a design-study variant: segmentation only
     (('--task', 'cls', '--methods', 'protune,protune-input'),
-     RESNET_METHODS.replace(', protune-block, protune-input', ''),
+     RESNET_METHODS.replace(VARIANTS, ''),
      "['protune-input'] for --backbone resnet18 --task cls (protune-input: "
      '--backbone resnet18/swin --task seg)'),
 ])
