@@ -47,6 +47,7 @@ def test_source_checkpoint_is_the_classifier_backbone(backbone):
     and computes the same features there: the classification track starts
     from exactly what was pretrained."""
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
     from mmprotune.analysis import transfer
@@ -60,7 +61,9 @@ def test_source_checkpoint_is_the_classifier_backbone(backbone):
                 tensor.add_(torch.rand_like(tensor).mul_(0.1))
     cfg = Config.fromfile(transfer.config_path('full', backbone, 'cls'))
     cfg.model.backbone.init_cfg = None
-    target = MODELS.build(cfg.model.backbone)
+    # the config's scope, whatever an earlier test left as the default
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        target = MODELS.build(cfg.model.backbone)
     target.load_state_dict(source.state_dict(), strict=True)
     images = torch.rand(2, 3, args.img_size, args.img_size)
     source.eval(), target.eval()
