@@ -268,9 +268,11 @@ def evaluate(model: nn.Module, images: torch.Tensor, masks: torch.Tensor,
 
 
 def pretrain_backbone(args: PretrainSettings) -> str:
-    """Train ``args.arch`` on ``args.task`` (printing progress), save its
-    backbone's state dict to ``args.out`` and return the summary line
-    (``'final train loss ...'``: loss and accuracies)."""
+    """Train ``args.arch`` on ``args.task`` (printing progress and, at
+    every tenth of the schedule, the validation accuracies: the curve that
+    shows whether the schedule is long enough), save its backbone's state
+    dict to ``args.out`` and return the summary line (``'final train loss
+    ...'``: loss and accuracies)."""
     torch.manual_seed(args.seed)
     start = time.time()
     with tempfile.TemporaryDirectory() as data_root:
@@ -315,6 +317,11 @@ def pretrain_backbone(args: PretrainSettings) -> str:
         if it % 50 == 0 or it == args.iters:
             print(f'iter {it}/{args.iters} loss {np.mean(window):.4f} '
                   f'({time.time() - start:.0f}s)', flush=True)
+        if it % max(1, args.iters // 10) == 0:
+            print(f'iter {it}/{args.iters} val: ' + ', '.join(
+                f'{k} {v:.3f}' for k, v in evaluate(
+                    model, val_imgs, val_masks, val_counts,
+                    args.batch_size).items()), flush=True)
     n_val = len(val_imgs)
     train = evaluate(model, train_imgs[:n_val], train_masks[:n_val],
                      train_counts[:n_val], args.batch_size)

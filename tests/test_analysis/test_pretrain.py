@@ -40,6 +40,21 @@ def test_pretrain_checkpoint_is_written_atomically(tmp_path):
     assert os.stat(out).st_ino != first
 
 
+def test_pretraining_prints_its_validation_curve(tmp_path, capsys):
+    """A tenth of the schedule apart, the validation accuracy of the task
+    (count accuracy here), the last one the summary's."""
+    summary = pretrain_backbone(
+        PretrainSettings(out=str(tmp_path / 'count.pth'), task='count',
+                         base_channels=8, iters=20, img_size=32,
+                         batch_size=4, num_images=20))
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if ' val: ' in line]
+    assert [line.split()[1] for line in lines] == [
+        f'{i}/20' for i in range(2, 21, 2)]
+    assert all(' val: count_acc ' in line for line in lines)
+    assert summary.endswith(f'val count accuracy {lines[-1].split()[-1]}')
+
+
 @pytest.mark.parametrize('backbone', ['resnet18', 'swin'])
 def test_source_checkpoint_is_the_classifier_backbone(backbone):
     """The source backbone (mmdet ``ResNet`` / mmseg ``SwinTransformer``)
