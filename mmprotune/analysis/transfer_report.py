@@ -103,10 +103,12 @@ def selection(runs: List[dict],
     setting as :func:`setting_name` text), the setting chosen from them
     (``lr`` and ``backbone_lr_mult``, :func:`~.transfer.choose_setting`),
     its selection ``curve`` (``[[iteration, value], ...]``), the curve's
-    last ``gain`` (:func:`curve_gain`) and whether it is
-    ``still_improving`` (:func:`still_improving`); without selection runs
-    (a grid of one setting) no scores, no curve, and the setting of the
-    test runs."""
+    last ``gain`` (:func:`curve_gain`), whether it is
+    ``still_improving`` (:func:`still_improving`) and whether the chosen lr
+    is the largest or smallest the method tried (``lr_at_edge``:
+    ``'top'``, ``'bottom'`` or None; then the best may lie outside the
+    grid); without selection runs (a grid of one setting) no scores, no
+    curve, and the setting of the test runs."""
     choices: Dict[int, Dict[str, dict]] = OrderedDict()
     curves: Dict[tuple, list] = {}
     for run in runs:
@@ -122,6 +124,7 @@ def selection(runs: List[dict],
         for method, choice in methods.items():
             scores = choice['scores']
             curve = []
+            lrs = sorted({lr for lr, _ in scores})
             if scores:
                 choice['lr'], choice['backbone_lr_mult'] = setting = \
                     choose_setting(scores)
@@ -133,8 +136,17 @@ def selection(runs: List[dict],
                         for s, v in scores.items()},
                 curve=curve,
                 gain=curve_gain(values),
-                still_improving=still_improving(values))
+                still_improving=still_improving(values),
+                lr_at_edge=_edge(choice['lr'], lrs))
     return choices
+
+
+def _edge(lr: float, lrs: List[float]) -> Optional[str]:
+    """``'top'`` / ``'bottom'`` if ``lr`` is the largest / smallest of
+    the (sorted) ``lrs`` tried, more than one; else None."""
+    if len(lrs) < 2:
+        return None
+    return 'top' if lr == lrs[-1] else 'bottom' if lr == lrs[0] else None
 
 
 def paired(runs: List[dict],
@@ -221,6 +233,12 @@ def markdown(runs: List[dict],
             lines += [head + '(selection only: no test runs)']
         if any(choice['scores'] for choice in methods.values()):
             lines += [''] + _selection_table(methods, metric_label)
+            edges = [f'{m} ({c["lr_at_edge"]})' for m, c in methods.items()
+                     if c['lr_at_edge']]
+            if edges:
+                lines += ['', 'Chosen lr at an edge of the grid (the best '
+                          'may lie outside it; widen --lr-grid): ' +
+                          ', '.join(edges) + '.']
         blocks.append('\n'.join(lines))
     return '\n\n'.join(blocks)
 

@@ -215,7 +215,7 @@ def test_summary_selection_and_paired_differences():
     assert choices[50]['protune'] == dict(
         scores={'0.001': 40, '0.01': 45}, lr=1e-2, backbone_lr_mult=None,
         curve=[[10, 41], [20, 44.5], [30, 45]], gain=0.5,
-        still_improving=False)
+        still_improving=False, lr_at_edge='top')
     # of equal: the smaller lr, whose curve gains 1 (still improving)
     assert choices[50]['head-only']['lr'] == 1e-3
     assert choices[50]['head-only']['still_improving'] is True
@@ -245,6 +245,10 @@ def test_summary_selection_and_paired_differences():
     assert '| protune | – | 40.0 | **45.0** | +0.5 (flat) |' in text
     assert '| full | 1 | **50.0** | 20.0 | +20.0 (still improving) |' in text
     assert '| full | 0.1 | 47.0 | 49.0 |  |' in text
+    # every choice here is the grid's largest or smallest lr
+    assert 'Chosen lr at an edge of the grid (the best may lie outside it; ' \
+        'widen --lr-grid): head-only (bottom), protune (top), full ' \
+        '(bottom).' in text
     # the same peak memory for all: none is lighter, all on the front
     assert 'Pareto front of test mIoU against peak training memory (no ' \
         'other method both more accurate and lighter): head-only, ' \
@@ -480,6 +484,25 @@ def test_seeds_draw_the_training_images():
     assert transfer.train_indices(settings, 50, 1) == draws[1]
     # spread over the whole pool, not its first images
     assert max(transfer.train_indices(settings, 500, 0)) > 1000
+
+
+def test_chosen_lr_at_the_grid_edge():
+    """Inside the grid: no flag; at its largest or smallest lr: flagged;
+    a method tried at one lr (with two multipliers): no grid, no flag."""
+    runs = (_runs_of('lora', 'select', 1e-3, [40]) +
+            _runs_of('lora', 'select', 3e-3, [45]) +
+            _runs_of('lora', 'select', 1e-2, [41]) +
+            _runs_of('mona', 'select', 1e-3, [20]) +
+            _runs_of('mona', 'select', 3e-3, [21]) +
+            _runs_of('mona', 'select', 1e-2, [30]) +
+            _runs_of('full', 'select', 1e-3, [50], backbone_lr_mult=1.) +
+            _runs_of('full', 'select', 1e-3, [40], backbone_lr_mult=0.1))
+    choices = selection(runs)[50]
+    assert [choices[m]['lr_at_edge'] for m in ('lora', 'mona', 'full')] == \
+        [None, 'top', None]
+    text = markdown(runs, iters={50: 100})
+    assert 'grid (the best may lie outside it; widen --lr-grid): ' \
+        'mona (top).' in text
 
 
 def test_choose_setting():
