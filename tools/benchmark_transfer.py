@@ -140,7 +140,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
         '--pool-size',
         type=positive_int,
         help='training images each seed draws its splits from (default: '
-        'twice the largest --train-sizes)')
+        'twice the largest of --train-sizes and the shipped splits)')
     parser.add_argument(
         '--quick',
         action='store_true',

@@ -345,7 +345,9 @@ def transfer_settings(backbone: str = 'resnet18',
             per split of ``train_sizes``. Default: the shipped iterations of
             each split.
         pool_size (int, optional): Default: :data:`POOL_FACTOR` times the
-            largest of ``train_sizes``.
+            largest of ``train_sizes`` and the track's shipped splits (the
+            same pool for a run of fewer splits, whose records the full
+            study then reuses).
         records (str, optional): See :class:`TransferSettings`.
         reuse_records (Sequence[str]): See :class:`TransferSettings`.
 
@@ -371,7 +373,10 @@ def transfer_settings(backbone: str = 'resnet18',
     defaults = SETTINGS['quick'] if quick else dict(
         SETTINGS['full'], **TASKS[task]['splits'][backbone])
     train_sizes = list(train_sizes or defaults['train_sizes'])
-    pool_size = pool_size or POOL_FACTOR * max(train_sizes)
+    # the shipped splits' pool also for fewer splits, so that a reduced
+    # run draws the same images and its records serve the full study
+    pool_size = pool_size or POOL_FACTOR * max(*train_sizes,
+                                               *defaults['train_sizes'])
     if max(train_sizes) > pool_size:
         raise ValueError(
             f'--train-sizes: {max(train_sizes)} images exceed the training '

@@ -484,6 +484,11 @@ def test_seeds_draw_the_training_images():
     assert transfer.train_indices(settings, 50, 1) == draws[1]
     # spread over the whole pool, not its first images
     assert max(transfer.train_indices(settings, 500, 0)) > 1000
+    # a run of the small split alone: the same pool, the same images (its
+    # records serve the full study)
+    small = transfer.transfer_settings(train_sizes=[50])
+    assert small.pool_size == 1000
+    assert transfer.train_indices(small, 50, 1) == draws[1]
 
 
 def test_chosen_lr_at_the_grid_edge():
