@@ -532,17 +532,21 @@ def report_text(report: dict) -> str:
     head = (f'{len(runs)} runs ({report["trained"]} trained, '
             f'{report["reused"]} from records) in '
             f'{report["total_s"] / 60:.1f} min on {device}; '
-            f'{task["metric_label"]} on {settings["num_val"]} test images')
-    if 'lr_grid' in settings:  # protocol 2
-        grid = settings['lr_grid']
-        mults = settings.get('backbone_lr_mults', [])
-        chosen = 'lr' + (' and backbone lr ×' if len(mults) > 1 else '')
-        head += (f', {chosen} chosen on {settings["num_select"]} selection '
-                 'images' if len(grid) > 1 or len(mults) > 1 else
-                 f', lr {grid[0]:g} (no selection)')
-        if settings.get('select_only'):
-            head += ' (selection only)'
-
+            f'{task["metric_label"]} on ')
+    grid = settings.get('lr_grid')  # protocol 2 on
+    mults = settings.get('backbone_lr_mults', [])
+    if settings.get('select_only'):
+        head += (f'{settings["num_select"]} selection images (selection '
+                 'only: no test runs)')
+    else:
+        head += f'{settings["num_val"]} test images'
+        if grid and (len(grid) > 1 or len(mults) > 1):
+            chosen = 'lr' + (' and backbone lr ×' if len(mults) > 1 else '')
+            head += (f', {chosen} chosen on {settings["num_select"]} '
+                     'selection images')
+        elif grid:
+            head += f', lr {grid[0]:g} (no selection)'
+    if grid:
         head += ('; training images drawn per seed from a pool of '
                  f'{settings["pool_size"]}')
     iters = {int(size): n for size, n in settings['iters'].items()}

@@ -768,6 +768,9 @@ def test_protocol_end_to_end(tmp_path):
     assert '_test_' not in proc.stdout
     assert '**8 training images, 4 iterations** (selection only: no test ' \
         'runs)' in proc.stdout
+    assert 'mIoU on 8 selection images (selection only: no test runs);' \
+        in proc.stdout
+    assert 'test images' not in proc.stdout
     redraw = _run('--from-json', str(out / 'transfer.json'), cwd=tmp_path)
     assert proc.stdout.endswith(redraw.stdout)
     assert sorted(p.name for p in out.glob('*.png')) == [
