@@ -3,6 +3,7 @@ its presets) gives the gradients of plain autograd while keeping far less
 alive for backward."""
 import pytest
 import torch
+import torch.nn as nn
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmseg.models.backbones import SwinTransformer as SegSwin
@@ -11,9 +12,11 @@ from mmprotune.models import (ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
                               ClsProTuneVisionTransformer, ProTuneResNet,
                               ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
+from mmprotune.models.backbones.frozen_ops import frozen_conv_affine
 from mmprotune.models.backbones.prompted import BACKWARD_PRESETS
 from mmprotune.testing.backbone_pairs import efficient_and_plain, prompt_grads
-from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
+from mmprotune.utils.memory import (peak_bytes, retained_bytes,
+                                    saved_tensor_bytes)
 
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
 SWIN = dict(embed_dims=16, depths=(2, 1, 2, 1), num_heads=(1, 2, 2, 4),
@@ -446,3 +449,24 @@ def test_variants_take_the_frozen_aware_path(name, variant):
         efficient, plain = pair(name, variant=key)
         fractions[key] = _saved(efficient, x) / _saved(plain, x)
     assert fractions[variant] <= 1.5 * fractions[None]
+
+
+@pytest.mark.parametrize('stride', [1, 2])
+def test_pointwise_conv_input_gradient_allocates_one_input(stride):
+    """A frozen 1x1 convolution's input gradient, on the fast path, is its
+    one input-sized allocation (a transposed convolution on the CPU writes
+    two: the highest point of the frozen ResNet-50's backward). By hand: the
+    gradient of x, the BN-scaled weight and, with a stride, the product at
+    the strided pixels before it is placed."""
+    n, c_in, c_out, size = 2, 16, 8, 32
+    conv = nn.Conv2d(c_in, c_out, 1, stride, bias=False).requires_grad_(False)
+    norm = nn.BatchNorm2d(c_out).eval().requires_grad_(False)
+    x = torch.randn(n, c_in, size, size, requires_grad=True)
+    out = frozen_conv_affine(x, conv, norm)
+    grad = torch.randn_like(out)
+    peak, (grad_x, ) = peak_bytes(lambda: torch.autograd.grad(out, x, grad))
+    strided = 4 * n * c_in * (size // stride)**2 if stride > 1 else 0
+    assert peak == 4 * n * c_in * size**2 + 4 * c_out * c_in + strided
+    with torch.enable_grad():
+        reference = torch.autograd.grad(norm(conv(x)), x, grad)[0]
+    assert torch.allclose(grad_x, reference, rtol=1e-5, atol=1e-6)
