@@ -395,29 +395,33 @@ def test_presets_keep_what_their_shapes_say_resnet50():
         _prompt_hidden_bytes(models['memory'], outs)
 
 
-def _attention_bytes(swin, outs, checkpointed):
+def _attention_bytes(swin, outs, blocks):
     """Bytes of the attention maps (N * L * heads * window**2 each, what
-    softmax keeps) of the Swin blocks after the first prompt (stage 0's)
-    that the 'balanced' preset checkpoints (``checkpointed``) or not."""
-    every = BACKWARD_PRESETS['balanced'].checkpoint_every
+    softmax keeps) of the Swin blocks ``blocks`` ((stage, block) pairs)."""
     total = 0
-    index = 0
     for i, stage in enumerate(swin.stages):
         n, _, h, w = outs[i].shape
-        for block in stage.blocks:
-            if i > 0 and ((index + 1) % every == 0) == checkpointed:
+        for j, block in enumerate(stage.blocks):
+            if (i, j) in blocks:
                 total += outs[i].element_size() * n * h * w * \
                     block.attn.w_msa.num_heads * block.attn.window_size**2
-            index += 1
     return total
+
+
+#: Swin-T's blocks that 'balanced' checkpoints, by hand: after stage 0's
+#: prompt, a block of stage i saves in proportion to its tokens x channels,
+#: 1/2 of one of stage i-1 (4x fewer tokens, 2x the channels): stage 1's
+#: two blocks 1 each, stage 2's six 1/2, stage 3's two 1/4, 5.5 in all;
+#: the earliest blocks until half of it (2.75): 1 + 1 + 1/2 + 1/2.
+SWIN_T_BALANCED = {(1, 0), (1, 1), (2, 0), (2, 1)}
 
 
 def test_presets_keep_what_their_shapes_say_swin_t():
     """Real Swin-T at 2x3x128x128: 'speed' keeps what plain autograd keeps;
-    'balanced' checkpoints every other frozen block after the first prompt:
-    it keeps at least the attention maps of those blocks less than 'speed',
-    and at least the prompts' hidden maps and the attention maps of the
-    other blocks more than 'memory'."""
+    'balanced' checkpoints the earliest frozen blocks after the first
+    prompt: it keeps at least the attention maps of those blocks less than
+    'speed', and at least the prompts' hidden maps and the attention maps of
+    the other blocks more than 'memory'."""
     x = torch.randn(2, 3, 128, 128)
     models = {
         preset: ProTuneSwinTransformer(efficient_backward=preset)
@@ -428,12 +432,59 @@ def test_presets_keep_what_their_shapes_say_swin_t():
         outs = models['memory'](x)
     swin = models['balanced']
     assert saved['speed'] == saved[False]
-    checkpointed = _attention_bytes(swin, outs, True)
-    kept = _attention_bytes(swin, outs, False)
+    after_prompt = {(i, j) for i, stage in enumerate(swin.stages) if i > 0
+                    for j in range(len(stage.blocks))}
+    checkpointed = _attention_bytes(swin, outs, SWIN_T_BALANCED)
+    kept = _attention_bytes(swin, outs, after_prompt - SWIN_T_BALANCED)
     assert checkpointed > 0 and kept > 0
     assert saved['speed'] - saved['balanced'] >= checkpointed
     assert saved['balanced'] - saved['memory'] >= \
         _prompt_hidden_bytes(swin, outs) + kept
+
+
+def _recomputed(model, x, blocks):
+    """Which of ``blocks`` (name -> module) a training forward + backward of
+    ``model`` starts twice: those activation checkpointing recomputes (it
+    stops a recomputation once it has what backward needs, so a forward
+    hook may not run the second time; a pre-hook does)."""
+    calls = {name: 0 for name in blocks}
+    hooks = [
+        block.register_forward_pre_hook(
+            lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+        for name, block in blocks.items()
+    ]
+    model.train()
+    sum(out.sum() for out in model(x)).backward()
+    for hook in hooks:
+        hook.remove()
+    assert set(calls.values()) <= {1, 2}
+    return {name for name, count in calls.items() if count == 2}
+
+
+def test_presets_checkpoint_the_earliest_blocks():
+    """The blocks each preset recomputes, by hand (see
+    :data:`SWIN_T_BALANCED`): all those after the first prompt
+    ('memory'), the earliest until half of their bytes ('balanced'), none
+    ('speed'); a ViT's blocks are all alike, so 'balanced' takes the first
+    half of those after the first prompt."""
+    x = torch.randn(1, 3, 64, 64)
+    after_prompt = {(i, j) for i, depth in enumerate((2, 2, 6, 2)) if i > 0
+                    for j in range(depth)}
+    expected = dict(memory=after_prompt, balanced=SWIN_T_BALANCED,
+                    speed=set())
+    for preset in BACKWARD_PRESETS:
+        model = ProTuneSwinTransformer(efficient_backward=preset)
+        blocks = {(i, j): block for i, stage in enumerate(model.stages)
+                  for j, block in enumerate(stage.blocks)}
+        assert _recomputed(model, x, blocks) == expected[preset], preset
+    vit = ClsProTuneVisionTransformer(
+        arch=dict(embed_dims=16, num_layers=6, num_heads=2,
+                  feedforward_channels=32),
+        img_size=32, patch_size=8, out_type='featmap',
+        efficient_backward='balanced')
+    layers = dict(enumerate(vit.layers))
+    # prompts after every layer: layers 1-5 pass a gradient, 5 alike
+    assert _recomputed(vit, torch.randn(1, 3, 32, 32), layers) == {1, 2, 3}
 
 
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
