@@ -230,8 +230,11 @@ class MethodBench:
         """Peak process RSS since :meth:`reset_peaks`, then the allocator's
         peak in one more training step, counted from zero
         (``peak_bytes``; :func:`mmprotune.utils.memory.peak_allocated`, with
-        :meth:`held_tensors` as the start on the CPU)."""
+        :meth:`held_tensors` as the start on the CPU). That step starts from
+        a fixed seed: the heads' samplers draw at random (Mask R-CNN's
+        peak, in its heads' backward, moves with what they draw)."""
         result = dict(peak_rss_bytes=read_peak_rss())
+        torch.manual_seed(0)
         result['peak_bytes'], _ = peak_allocated(
             self.train_step, self.held_tensors(), self.device)
         return result
