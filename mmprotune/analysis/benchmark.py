@@ -9,7 +9,7 @@ import io
 import multiprocessing
 import statistics
 import time
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
 import torch
 import torch.nn as nn
@@ -24,8 +24,9 @@ from mmprotune.models.peft import HookedMethod
 from mmprotune.registry import MODELS as PROMPT_MODELS
 from mmprotune.utils import build_model, count_parameters
 from mmprotune.utils.memory import (allocator_delta, cuda_allocator,
-                                     read_peak_rss, reset_peak_rss,
-                                     retained_bytes, saved_tensor_bytes)
+                                     peak_allocated, read_peak_rss,
+                                     reset_peak_rss, retained_bytes,
+                                     saved_tensor_bytes)
 
 #: Methods :func:`method_variants` derives from one Pro-tuning config,
 #: besides the PEFT baselines (:func:`peft_methods`).
@@ -212,15 +213,31 @@ class MethodBench:
 
     def reset_peaks(self) -> None:
         reset_peak_rss()
-        if self.device == 'cuda':
-            torch.cuda.reset_peak_memory_stats()
+
+    def held_tensors(self) -> Iterator[torch.Tensor]:
+        """The tensors a training step starts with: the model's parameters,
+        gradients and buffers, the optimiser's state and both batches."""
+        yield from self.model.parameters()
+        yield from (p.grad for p in self.model.parameters()
+                    if p.grad is not None)
+        yield from self.model.buffers()
+        for state in self.optim_wrapper.optimizer.state.values():
+            yield from (v for v in state.values()
+                        if isinstance(v, torch.Tensor))
+        yield from (self.data['inputs'], self.eval_data['inputs'])
 
     def peaks(self) -> dict:
-        """Peak CUDA allocation and process RSS since :meth:`reset_peaks`."""
-        return dict(
-            cuda_peak_bytes=torch.cuda.max_memory_allocated()
-            if self.device == 'cuda' else None,
-            peak_rss_bytes=read_peak_rss())
+        """Peak process RSS since :meth:`reset_peaks`, then the allocator's
+        peak in one more training step, counted from zero
+        (``peak_bytes``; :func:`mmprotune.utils.memory.peak_allocated`, with
+        :meth:`held_tensors` as the start on the CPU). That step starts from
+        a fixed seed: the heads' samplers draw at random (Mask R-CNN's
+        peak, in its heads' backward, moves with what they draw)."""
+        result = dict(peak_rss_bytes=read_peak_rss())
+        torch.manual_seed(0)
+        result['peak_bytes'], _ = peak_allocated(
+            self.train_step, self.held_tensors(), self.device)
+        return result
 
     def figures(self) -> dict:
         """See :func:`model_figures`."""
@@ -307,7 +324,8 @@ def measure_side_by_side(configs: Dict[str, Config],
     round every method runs one step, in a rotating order, so that a machine
     whose speed drifts (other jobs, throttling) affects all methods alike;
     each time is the median over ``steps`` rounds after ``warmup`` ones.
-    Peak RSS / CUDA memory are those of the training steps.
+    Peak RSS is that of the training steps; the allocator's peak that of one
+    more training step after them (:meth:`MethodBench.peaks`).
 
     Args:
         track: Wraps the rounds, e.g. a progress bar.

@@ -17,7 +17,9 @@ COLUMNS = (
     ('train step', 'train_step_s', 1e-3, 'ms'),
     ('backbone fwd+bwd', 'backbone_step_s', 1e-3, 'ms'),
     ('inference', 'inference_s', 1e-3, 'ms'),
-    ('peak memory (CUDA, train step)', 'cuda_peak_bytes', 2**20, 'MiB'),
+    ('peak memory (allocator, train step)', 'peak_bytes', 2**20, 'MiB'),
+    ('peak above head-only (share of full\'s)', 'peak_above_head_only', 1,
+     ''),
     ('peak RSS (process, train step)', 'peak_rss_bytes', 2**20, 'MiB'),
     ('saved for backward (model)', 'saved_bytes_model', 2**20, 'MiB'),
     ('saved for backward (backbone)', 'saved_bytes_backbone', 2**20, 'MiB'),
@@ -31,10 +33,15 @@ COLUMNS = (
 #: Columns whose ratio is taken to another figure of the reference: a delta
 #: checkpoint replaces the reference's full one.
 RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
+#: Columns that are already a share, printed as such without a ratio.
+SHARES = ('peak_above_head_only', )
+#: Keys of older reports -> their key now: the allocator's peak was CUDA's
+#: only (None on the CPU), with the same meaning.
+OLD_KEYS = dict(cuda_peak_bytes='peak_bytes')
 #: The chart's panels: title -> the keys of :data:`COLUMNS` it shows.
 PANELS = {
     'Time': ('train_step_s', 'backbone_step_s', 'inference_s'),
-    'Memory': ('cuda_peak_bytes', 'peak_rss_bytes', 'saved_bytes_model',
+    'Memory': ('peak_bytes', 'peak_rss_bytes', 'saved_bytes_model',
                'saved_bytes_backbone', 'retained_bytes_backbone',
                'cuda_peak_bytes_backbone'),
     'Parameters and FLOPs': ('trainable_params', 'flops_backbone_neck'),
@@ -65,6 +72,38 @@ def ratio(result: dict, ref: dict, key: str):
     return value / base if value is not None and base else None
 
 
+def peak_above_head_only(results: dict):
+    """The whole-step peak of each method above head-only's (a frozen
+    backbone's), as a share of full fine-tuning's: ``(peak - head-only's
+    peak) / full's peak``, of the allocator's peak (``peak_bytes``).
+
+    Returns:
+        dict: method -> that share, for every method with a peak; empty
+        without ``full`` and ``head-only`` peaks.
+    """
+    full, frozen = (results.get(m, {}).get('peak_bytes')
+                    for m in ('full', 'head-only'))
+    if not full or frozen is None:
+        return {}
+    return {name: (result['peak_bytes'] - frozen) / full
+            for name, result in results.items()
+            if result.get('peak_bytes') is not None}
+
+
+def upgrade(results: dict) -> dict:
+    """``results`` of a ``report.json`` of any version with today's keys
+    (:data:`OLD_KEYS` renamed) and the derived figures
+    (:func:`peak_above_head_only`); a new dict, the input is unchanged."""
+    results = {
+        name: {OLD_KEYS.get(key, key): value
+               for key, value in result.items()}
+        for name, result in results.items()
+    }
+    for name, share in peak_above_head_only(results).items():
+        results[name]['peak_above_head_only'] = share
+    return results
+
+
 def markdown(results: dict, reference: str) -> str:
     """The table of :data:`COLUMNS`, one row per method (``results``: name
     -> figures), with ratios against ``reference``."""
@@ -79,6 +118,9 @@ def markdown(results: dict, reference: str) -> str:
             value = result.get(key)  # reports of older versions lack some
             if value is None:
                 cells.append('–')
+                continue
+            if key in SHARES:
+                cells.append(f'{value:.2f}')
                 continue
             cell = f'{value / scale:.1f} {unit}'
             to_ref = ratio(result, ref, key)
@@ -199,7 +241,7 @@ def redraw(json_path: str) -> str:
     with open(json_path, encoding='utf-8') as f:
         report = json.load(f)
     title = report_title(report)
-    results, reference = report['results'], report['reference']
+    results, reference = upgrade(report['results']), report['reference']
     plot(results, reference, title,
          osp.join(osp.dirname(osp.abspath(json_path)), 'report.png'))
     return f'{title}:\n\n{markdown(results, reference)}'

@@ -6,6 +6,7 @@ from typing import (Any, Callable, Iterable, List, NamedTuple, Optional,
                     Tuple, Union)
 
 import torch
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 
@@ -115,10 +116,10 @@ def peak_bytes(fn: Callable[[], Any],
     """The highest number of bytes allocated while ``fn`` runs, over those
     allocated when it starts (what it frees before returning included).
 
-    On the CPU the profiler's memory events are replayed in time order and
-    the running sum's maximum is taken: deterministic, at the granularity of
-    one operator (an operator's own temporaries, allocated and freed inside
-    it, are not seen). On a CUDA device the caching allocator's peak
+    On the CPU the profiler's allocation records (one per allocation or
+    free, an operator's own temporaries included) are replayed in time
+    order and the running sum's maximum is taken: exact and deterministic.
+    On a CUDA device the caching allocator's peak
     (``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``,
     :func:`allocator_delta`).
 
@@ -140,15 +141,53 @@ def peak_bytes(fn: Callable[[], Any],
     return peak, out
 
 
+def peak_allocated(fn: Callable[[], Any],
+                   held: Iterable[torch.Tensor],
+                   device: Union[str, torch.device] = 'cpu'
+                   ) -> Tuple[int, Any]:
+    """The allocator's peak while ``fn`` runs, counted from zero: the bytes
+    allocated when it starts plus :func:`peak_bytes` above them.
+
+    On CUDA the start is ``torch.cuda.memory_allocated`` (so the result is
+    ``torch.cuda.max_memory_allocated`` over the call); the CPU has no such
+    counter, so there the start is the bytes of ``held``
+    (:func:`tensor_bytes`): the tensors ``fn`` starts with, e.g. a model's
+    parameters, gradients and buffers, its optimiser's state and the batch.
+
+    Returns:
+        tuple: (bytes, what ``fn`` returned).
+    """
+    start = torch.cuda.memory_allocated(device) \
+        if torch.device(device).type == 'cuda' else tensor_bytes(held)
+    above, out = peak_bytes(fn, device)
+    return start + above, out
+
+
 def _cpu_memory_changes(fn: Callable[[], Any]) -> Tuple[List[int], Any]:
-    """The CPU allocator's changes while ``fn`` runs, in time order: each
-    profiler event's own allocations minus frees (``self_cpu_memory_usage``,
-    so a nested operator's bytes count once), and what ``fn`` returned."""
+    """The CPU allocator's changes while ``fn`` runs, in time order: the
+    profiler's allocation records (bytes allocated, negative when freed),
+    and what ``fn`` returned.
+
+    The records themselves, not the operators' ``self_cpu_memory_usage``: an
+    operator's net change is dated at its start, so a free at its end (an
+    autograd node releasing what it saved) would come before its
+    allocations in time order, and a replay would miss the peak."""
     with profile(activities=[ProfilerActivity.CPU],
                  profile_memory=True) as prof:
         out = fn()
-    events = sorted(prof.events(), key=lambda e: e.time_range.start)
-    return [e.self_cpu_memory_usage for e in events], out
+    records = sorted((e for e in prof.profiler.kineto_results.events()
+                      if e.name() == '[memory]'
+                      and e.device_type() == DeviceType.CPU),
+                     key=lambda e: e.start_ns())
+    return [e.nbytes() for e in records], out
+
+
+def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    """Bytes of the storages behind ``tensors``, each storage once (views
+    and tensors sharing a storage count once)."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                for t in tensors}
+    return sum(storages.values())
 
 
 def reset_peak_rss() -> bool:

@@ -8,8 +8,10 @@ import pytest
 import torch
 import torch.nn as nn
 
+from mmprotune.analysis.report import peak_above_head_only
 from mmprotune.utils.memory import (AllocatorStats, allocator_delta,
-                                    retained_bytes, saved_tensor_bytes)
+                                    peak_allocated, retained_bytes,
+                                    saved_tensor_bytes)
 
 N, H, W = 2, 16, 16
 CHANNELS = (3, 8, 16)
@@ -46,6 +48,67 @@ def test_saved_and_kept_bytes_of_a_conv_chain_by_hand(dtype):
     # a frozen chain on an input without gradient keeps nothing for backward
     net.requires_grad_(False)
     assert saved_tensor_bytes(lambda: net(x), net.parameters())[0] == 0
+
+
+def _two_linears(method):
+    """A training step of backbone ``Linear(D, D)`` -> head ``Linear(D, K)``
+    (no biases, float32, plain SGD: no optimiser state) on a batch of N, the
+    output's gradient given: ``full`` trains both, ``head-only`` the head,
+    ``prompt`` the head and a prompt (1, D) added to the input of the frozen
+    backbone. Returns the step and the tensors it starts with."""
+    n, d, k = 4, 64, 8
+    torch.manual_seed(0)
+    backbone = nn.Linear(d, d, bias=False).requires_grad_(method == 'full')
+    head = nn.Linear(d, k, bias=False)
+    prompt = nn.Parameter(torch.zeros(1, d))
+    x, grad_y = torch.randn(n, d), torch.ones(n, k)
+    trained = [p for p in (*backbone.parameters(), *head.parameters())
+               if p.requires_grad] + ([prompt] if method == 'prompt' else [])
+    optimizer = torch.optim.SGD(trained, lr=0.1)
+
+    def step():
+        y = head(backbone(x + prompt if method == 'prompt' else x))
+        y.backward(grad_y)
+        optimizer.step()
+        optimizer.zero_grad()  # frees the gradients
+
+    step()  # once first, as the report measures a step after others
+    held = [backbone.weight, head.weight, x, grad_y]
+    return step, held + ([prompt] if method == 'prompt' else [])
+
+
+def test_peak_of_a_training_step_and_its_share_above_head_only_by_hand():
+    """The allocator's whole-step peak (counted from zero) and the goal's
+    figure ``(peak - head-only's) / full's`` against counts by hand from
+    the shapes (float32: 4 bytes). A replay that misdates a free (the
+    operators' net changes, dated at their start) misses these peaks."""
+    n, d, k = 4, 64, 8
+    f, y, w1, w2, p = (4 * n * d, 4 * n * k, 4 * d * d, 4 * k * d, 4 * d)
+    start = w1 + w2 + f + y  # the weights, x (N, D) and grad_y (N, K)
+    by_hand = dict(
+        # the backbone's output is freed by the head's backward, before
+        # W1's gradient: y, W2's gradient, f's gradient, W1's gradient
+        full=start + y + w2 + f + w1,
+        # forward f and y, then W2's gradient (f needs none)
+        **{'head-only': start + f + y + w2},
+        # f, y, W2's gradient and f's; then f freed, the prompted input's
+        # gradient (N, D): the same sum
+        prompt=start + p + y + w2 + f + f)
+    peaks = {
+        method: peak_allocated(*_two_linears(method))[0]
+        for method in by_hand
+    }
+    assert peaks == by_hand
+    shares = peak_above_head_only(
+        {method: dict(peak_bytes=peak) for method, peak in peaks.items()})
+    full, frozen = by_hand['full'], by_hand['head-only']
+    assert shares == {
+        'full': (full - frozen) / full,
+        'head-only': 0.0,
+        'prompt': (by_hand['prompt'] - frozen) / full
+    }
+    # without full or head-only there is no such figure
+    assert peak_above_head_only(dict(prompt=dict(peak_bytes=1))) == {}
 
 
 class Ledger:

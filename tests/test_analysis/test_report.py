@@ -161,6 +161,13 @@ def test_report_figures_match_independent_counts(tiny_config, tool,
         results['protune']['saved_bytes_backbone']
     assert results['protune']['checkpoint_bytes_delta'] < \
         results['protune']['checkpoint_bytes_full']
+    # the whole step's peak (counted by hand in test_memory_figures.py):
+    # above the parameters, ranked as what the backward has to hold
+    peaks = {m: results[m]['peak_bytes'] for m in variants}
+    assert sorted(peaks, key=peaks.get) == ['head-only', 'protune', 'full']
+    for method in variants:
+        params = results[method]['params']['all']['total']
+        assert peaks[method] > 4 * params
 
     # --from-json draws the chart again and prints the table the run printed
     (out_dir / 'report.png').unlink()
@@ -176,6 +183,34 @@ def test_report_figures_match_independent_counts(tiny_config, tool,
     colours = {tuple(c) for c in chart.reshape(-1, 3).tolist()}
     for method in results:
         assert ImageColor.getrgb(METHOD_COLOURS[method]) in colours, method
+
+
+def test_old_reports_redraw_with_todays_columns(tmp_path):
+    """A report.json of an older version redraws: its ``cuda_peak_bytes``
+    (the allocator's peak, measured on CUDA only) fills today's allocator
+    column and the share above head-only derives from it. The committed
+    reports, with the peak under its old key."""
+    from mmprotune.analysis.report import redraw
+    for committed in sorted((REPO / 'docs/report').glob('*/report.json')):
+        report = json.loads(committed.read_text())
+        mib = dict(full=4000, protune=2600, **{'head-only': 2000})
+        for method, result in report['results'].items():
+            result.pop('peak_bytes', None)
+            result['cuda_peak_bytes'] = mib.get(method, 3000) * 2**20
+        path = tmp_path / committed.parent.name / 'report.json'
+        path.parent.mkdir()
+        path.write_text(json.dumps(report))
+        rows = {
+            line.split(' | ')[0][2:]: line.split(' | ')
+            for line in redraw(str(path)).splitlines()
+            if line.startswith('| ')
+        }
+        column = rows['method'].index('peak memory (allocator, train step)')
+        assert rows['protune'][column] == '2600.0 MiB (0.65×)'
+        # (2600 - 2000) / 4000, the goal's figure of issue 17
+        assert rows['protune'][column + 1] == '0.15'
+        assert rows['head-only'][column + 1] == '0.00'
+        assert (path.parent / 'report.png').stat().st_size > 0
 
 
 def test_reports_are_written_atomically(tmp_path):

@@ -11,7 +11,9 @@ keep only what the input gradient needs:
   It saves the weight (a parameter, no new memory), the BN's per-channel
   scale (see :func:`frozen_bn_scale`) and, with ReLU, the sign mask packed 8
   per byte: 1 bit per output element instead of two float tensors (64
-  bits).
+  bits). Its input gradient is the transposed convolution, or for a 1x1
+  convolution a matrix product (one input-sized allocation instead of
+  two).
 - :class:`MaskedReLU`: ReLU saving its packed mask.
 
 Both compute the input gradient in the dtype the forward ran in, so they work
@@ -132,6 +134,10 @@ class FrozenConvAffine(Function):
         # the BN scale goes on the (small) weight, not the (large) gradient
         weight = (weight * scale.view(-1, 1, 1, 1)).to(grad.dtype)
         stride, padding, dilation, groups = ctx.conv_args
+        if _is_pointwise(weight, ctx.conv_args):
+            return _pointwise_input_grad(
+                grad, weight, ctx.conv_args[0], ctx.input_shape).to(
+                    ctx.input_dtype), None, None, None, None, None
         # the input gradient of a convolution is the transposed convolution
         # of ``grad`` with the same weight; ``output_padding`` restores the
         # input rows/columns the strided forward dropped. Unlike
@@ -145,6 +151,34 @@ class FrozenConvAffine(Function):
         grad_x = F.conv_transpose2d(grad, weight, None, stride, padding,
                                     output_padding, groups, dilation)
         return grad_x.to(ctx.input_dtype), None, None, None, None, None
+
+
+def _is_pointwise(weight: Tensor, conv_args: Tuple) -> bool:
+    """Whether a convolution is a matrix product per (strided) pixel: 1x1
+    kernel, no padding, one group (dilation does not act on a 1x1 kernel)."""
+    _, padding, _, groups = conv_args
+    return weight.shape[2:] == (1, 1) and tuple(padding) == (0, 0) \
+        and groups == 1
+
+
+def _pointwise_input_grad(grad: Tensor, weight: Tensor, stride: Tuple,
+                          input_shape: torch.Size) -> Tensor:
+    """Input gradient of a pointwise convolution (:func:`_is_pointwise`):
+    (C_in, C_out) @ (N, C_out, H' * W') -> (N, C_in, H', W'), placed at the
+    pixels the stride read (zero elsewhere) of (N, C_in, H, W).
+
+    The same sums as the transposed convolution, which on the CPU writes its
+    output twice (a result and a contiguous copy: two input-sized tensors at
+    once, the highest point of the frozen ResNet's backward); here only the
+    output is input-sized."""
+    n, c_out, h, w = grad.shape
+    product = torch.matmul(weight.view(c_out, -1).t(),
+                           grad.reshape(n, c_out, h * w)).view(n, -1, h, w)
+    if tuple(stride) == (1, 1):
+        return product
+    grad_x = product.new_zeros(input_shape)
+    grad_x[:, :, ::stride[0], ::stride[1]] = product
+    return grad_x
 
 
 class MaskedReLU(Function):

@@ -19,8 +19,8 @@ stage; either way every trainable parameter lives under ``self.prompts`` and
 the upstream modules and their state-dict keys stay as they are.
 """
 import inspect
-from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Dict, FrozenSet, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple, Union)
 
 import torch
 import torch.nn as nn
@@ -55,21 +55,27 @@ class BackwardPreset(NamedTuple):
     Attributes:
         checkpoint_prompts (bool): Activation-checkpoint the prompt blocks
             (keep their input only, recompute their hidden maps).
-        checkpoint_every (int): Activation-checkpoint every
-            ``checkpoint_every``-th frozen transformer block (Swin, ViT),
-            counted over the whole backbone from 1; 0: none (plain
-            autograd keeps their activations).
+        checkpoint_share (float): Activation-checkpoint the frozen
+            transformer blocks (Swin, ViT) that pass a gradient, the
+            earliest first, until their relative sizes
+            (:meth:`PromptedBackboneMixin.block_sizes`) reach this share of
+            all such blocks' sizes: 1 all of them, 0 none (plain autograd
+            keeps their activations). What a block saves grows with its
+            tokens x channels while its recomputation costs about the same
+            in every Swin stage, so the earliest blocks drop the most bytes
+            per second of recomputation.
     """
     checkpoint_prompts: bool
-    checkpoint_every: int
+    checkpoint_share: float
 
 
 #: The presets of ``efficient_backward`` (``True`` is ``'memory'``), from
 #: the least memory to the least time; docs/cost_report.md measures them.
 BACKWARD_PRESETS = {
-    'memory': BackwardPreset(checkpoint_prompts=True, checkpoint_every=1),
-    'balanced': BackwardPreset(checkpoint_prompts=False, checkpoint_every=2),
-    'speed': BackwardPreset(checkpoint_prompts=False, checkpoint_every=0),
+    'memory': BackwardPreset(checkpoint_prompts=True, checkpoint_share=1.0),
+    'balanced': BackwardPreset(checkpoint_prompts=False,
+                               checkpoint_share=0.5),
+    'speed': BackwardPreset(checkpoint_prompts=False, checkpoint_share=0.0),
 }
 
 
@@ -162,6 +168,9 @@ class PromptedBackboneMixin:
         #: The :class:`BackwardPreset` of ``efficient_backward`` (None:
         #: plain autograd).
         self.backward_preset = preset
+        #: The first transformer block of the running forward whose input
+        #: needs a gradient (see :meth:`_run_checkpointed_block`).
+        self._first_grad_block: Optional[int] = None
         if isinstance(self.init_cfg, dict):
             # upstream Swin reads ``init_cfg.checkpoint`` as an attribute
             self.init_cfg = ConfigDict(self.init_cfg)
@@ -191,6 +200,13 @@ class PromptedBackboneMixin:
     def blocks_in_stage(self, stage: int) -> List[nn.Module]:
         """The blocks of stage ``stage``, in the order they run."""
         raise NotImplementedError
+
+    def block_sizes(self) -> List[float]:
+        """What each frozen transformer block (over the whole backbone, in
+        the order they run) saves for backward, relative to the others
+        (for :meth:`_checkpoint_plan`). Default: one block per stage, all
+        alike (ViT)."""
+        return [1.0] * len(self.stage_modules())
 
     def stage_source(self, stage: int) -> Tuple[int, int]:
         """(channels, stride) of the features entering stage ``stage`` (and
@@ -393,18 +409,39 @@ class PromptedBackboneMixin:
         """Downsampling factor from the image to the last stage's output."""
         raise NotImplementedError
 
+    def _checkpoint_plan(self, first: int) -> FrozenSet[int]:
+        """The blocks the preset checkpoints when block ``first`` is the
+        first whose input needs a gradient: from it on, the earliest blocks
+        while the :meth:`block_sizes` taken so far are below
+        ``checkpoint_share`` of the sizes of all blocks from ``first``."""
+        share = self.backward_preset.checkpoint_share \
+            if self.backward_preset else 0.0
+        sizes = self.block_sizes()[first:]
+        budget, taken, plan = share * sum(sizes), 0.0, set()
+        for index, size in enumerate(sizes, first):
+            if taken >= budget:
+                break
+            plan.add(index)
+            taken += size
+        return frozenset(plan)
+
     def _run_checkpointed_block(self, index: int, block: nn.Module,
                                 x: torch.Tensor, *args) -> torch.Tensor:
         """Frozen transformer block number ``index`` (from 0, over the whole
-        backbone), ``block(x, *args)``. A block that must pass a gradient to
-        an earlier prompt and that the preset checkpoints (every
-        ``checkpoint_every``-th: ``index + 1`` a multiple of it) keeps only
-        its input and recomputes its (frozen, deterministic eval-mode)
+        backbone, run in order from 0 in each forward), ``block(x,
+        *args)``. A block that must pass a gradient to an earlier prompt
+        and that the preset checkpoints (:meth:`_checkpoint_plan`, from the
+        first block of this forward whose input needs a gradient) keeps
+        only its input and recomputes its (frozen, deterministic eval-mode)
         forward in backward: attention, softmax, LayerNorm and GELU keep
         nothing alive."""
-        every = self.backward_preset and self.backward_preset.checkpoint_every
-        if every and (index + 1) % every == 0 and torch.is_grad_enabled() \
-                and x.requires_grad:
+        if index == 0:  # a new forward
+            self._first_grad_block = None
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            return block(x, *args)
+        if self._first_grad_block is None:
+            self._first_grad_block = index
+        if index in self._checkpoint_plan(self._first_grad_block):
             return checkpoint(block, x, *args, use_reentrant=False)
         return block(x, *args)
 

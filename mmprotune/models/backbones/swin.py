@@ -31,7 +31,7 @@ class PromptedSwinMixin(PromptedBackboneMixin):
     lack them; they keep their (1, 0) init and stay frozen like the rest.
 
     With ``efficient_backward`` the frozen blocks after the first prompt are
-    activation-checkpointed, all or some by the preset (see
+    activation-checkpointed, all or the earliest by the preset (see
     :meth:`PromptedBackboneMixin._run_checkpointed_block`).
 
     Example:
@@ -61,6 +61,18 @@ class PromptedSwinMixin(PromptedBackboneMixin):
 
     def blocks_in_stage(self, stage: int) -> List[torch.nn.Module]:
         return list(self.stages[stage].blocks)
+
+    def block_sizes(self) -> List[float]:
+        """Tokens x channels of each block relative to stage 0's: a patch
+        merging of stride s divides the tokens by s**2 (4; the channels
+        double), so a block saves half of what one of the stage before
+        saves."""
+        sizes, tokens = [], 1.0
+        for stage, channels in zip(self.stages, self.stage_channels()):
+            sizes += [tokens * channels] * len(stage.blocks)
+            if stage.downsample:
+                tokens /= _pair(stage.downsample.sampler.stride)[0]**2
+        return sizes
 
     def _run_stage_block(self, stage: int, index: int,
                          block: torch.nn.Module, x: torch.Tensor,

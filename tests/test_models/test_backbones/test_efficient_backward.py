@@ -3,6 +3,7 @@ its presets) gives the gradients of plain autograd while keeping far less
 alive for backward."""
 import pytest
 import torch
+import torch.nn as nn
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmseg.models.backbones import SwinTransformer as SegSwin
@@ -11,9 +12,11 @@ from mmprotune.models import (ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
                               ClsProTuneVisionTransformer, ProTuneResNet,
                               ProTuneResNetV1c, ProTuneSwinTransformer,
                               SegProTuneSwinTransformer)
+from mmprotune.models.backbones.frozen_ops import frozen_conv_affine
 from mmprotune.models.backbones.prompted import BACKWARD_PRESETS
 from mmprotune.testing.backbone_pairs import efficient_and_plain, prompt_grads
-from mmprotune.utils.memory import retained_bytes, saved_tensor_bytes
+from mmprotune.utils.memory import (peak_bytes, retained_bytes,
+                                    saved_tensor_bytes)
 
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
 SWIN = dict(embed_dims=16, depths=(2, 1, 2, 1), num_heads=(1, 2, 2, 4),
@@ -392,29 +395,33 @@ def test_presets_keep_what_their_shapes_say_resnet50():
         _prompt_hidden_bytes(models['memory'], outs)
 
 
-def _attention_bytes(swin, outs, checkpointed):
+def _attention_bytes(swin, outs, blocks):
     """Bytes of the attention maps (N * L * heads * window**2 each, what
-    softmax keeps) of the Swin blocks after the first prompt (stage 0's)
-    that the 'balanced' preset checkpoints (``checkpointed``) or not."""
-    every = BACKWARD_PRESETS['balanced'].checkpoint_every
+    softmax keeps) of the Swin blocks ``blocks`` ((stage, block) pairs)."""
     total = 0
-    index = 0
     for i, stage in enumerate(swin.stages):
         n, _, h, w = outs[i].shape
-        for block in stage.blocks:
-            if i > 0 and ((index + 1) % every == 0) == checkpointed:
+        for j, block in enumerate(stage.blocks):
+            if (i, j) in blocks:
                 total += outs[i].element_size() * n * h * w * \
                     block.attn.w_msa.num_heads * block.attn.window_size**2
-            index += 1
     return total
+
+
+#: Swin-T's blocks that 'balanced' checkpoints, by hand: after stage 0's
+#: prompt, a block of stage i saves in proportion to its tokens x channels,
+#: 1/2 of one of stage i-1 (4x fewer tokens, 2x the channels): stage 1's
+#: two blocks 1 each, stage 2's six 1/2, stage 3's two 1/4, 5.5 in all;
+#: the earliest blocks until half of it (2.75): 1 + 1 + 1/2 + 1/2.
+SWIN_T_BALANCED = {(1, 0), (1, 1), (2, 0), (2, 1)}
 
 
 def test_presets_keep_what_their_shapes_say_swin_t():
     """Real Swin-T at 2x3x128x128: 'speed' keeps what plain autograd keeps;
-    'balanced' checkpoints every other frozen block after the first prompt:
-    it keeps at least the attention maps of those blocks less than 'speed',
-    and at least the prompts' hidden maps and the attention maps of the
-    other blocks more than 'memory'."""
+    'balanced' checkpoints the earliest frozen blocks after the first
+    prompt: it keeps at least the attention maps of those blocks less than
+    'speed', and at least the prompts' hidden maps and the attention maps of
+    the other blocks more than 'memory'."""
     x = torch.randn(2, 3, 128, 128)
     models = {
         preset: ProTuneSwinTransformer(efficient_backward=preset)
@@ -425,12 +432,59 @@ def test_presets_keep_what_their_shapes_say_swin_t():
         outs = models['memory'](x)
     swin = models['balanced']
     assert saved['speed'] == saved[False]
-    checkpointed = _attention_bytes(swin, outs, True)
-    kept = _attention_bytes(swin, outs, False)
+    after_prompt = {(i, j) for i, stage in enumerate(swin.stages) if i > 0
+                    for j in range(len(stage.blocks))}
+    checkpointed = _attention_bytes(swin, outs, SWIN_T_BALANCED)
+    kept = _attention_bytes(swin, outs, after_prompt - SWIN_T_BALANCED)
     assert checkpointed > 0 and kept > 0
     assert saved['speed'] - saved['balanced'] >= checkpointed
     assert saved['balanced'] - saved['memory'] >= \
         _prompt_hidden_bytes(swin, outs) + kept
+
+
+def _recomputed(model, x, blocks):
+    """Which of ``blocks`` (name -> module) a training forward + backward of
+    ``model`` starts twice: those activation checkpointing recomputes (it
+    stops a recomputation once it has what backward needs, so a forward
+    hook may not run the second time; a pre-hook does)."""
+    calls = {name: 0 for name in blocks}
+    hooks = [
+        block.register_forward_pre_hook(
+            lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+        for name, block in blocks.items()
+    ]
+    model.train()
+    sum(out.sum() for out in model(x)).backward()
+    for hook in hooks:
+        hook.remove()
+    assert set(calls.values()) <= {1, 2}
+    return {name for name, count in calls.items() if count == 2}
+
+
+def test_presets_checkpoint_the_earliest_blocks():
+    """The blocks each preset recomputes, by hand (see
+    :data:`SWIN_T_BALANCED`): all those after the first prompt
+    ('memory'), the earliest until half of their bytes ('balanced'), none
+    ('speed'); a ViT's blocks are all alike, so 'balanced' takes the first
+    half of those after the first prompt."""
+    x = torch.randn(1, 3, 64, 64)
+    after_prompt = {(i, j) for i, depth in enumerate((2, 2, 6, 2)) if i > 0
+                    for j in range(depth)}
+    expected = dict(memory=after_prompt, balanced=SWIN_T_BALANCED,
+                    speed=set())
+    for preset in BACKWARD_PRESETS:
+        model = ProTuneSwinTransformer(efficient_backward=preset)
+        blocks = {(i, j): block for i, stage in enumerate(model.stages)
+                  for j, block in enumerate(stage.blocks)}
+        assert _recomputed(model, x, blocks) == expected[preset], preset
+    vit = ClsProTuneVisionTransformer(
+        arch=dict(embed_dims=16, num_layers=6, num_heads=2,
+                  feedforward_channels=32),
+        img_size=32, patch_size=8, out_type='featmap',
+        efficient_backward='balanced')
+    layers = dict(enumerate(vit.layers))
+    # prompts after every layer: layers 1-5 pass a gradient, 5 alike
+    assert _recomputed(vit, torch.randn(1, 3, 32, 32), layers) == {1, 2, 3}
 
 
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
@@ -446,3 +500,24 @@ def test_variants_take_the_frozen_aware_path(name, variant):
         efficient, plain = pair(name, variant=key)
         fractions[key] = _saved(efficient, x) / _saved(plain, x)
     assert fractions[variant] <= 1.5 * fractions[None]
+
+
+@pytest.mark.parametrize('stride', [1, 2])
+def test_pointwise_conv_input_gradient_allocates_one_input(stride):
+    """A frozen 1x1 convolution's input gradient, on the fast path, is its
+    one input-sized allocation (a transposed convolution on the CPU writes
+    two: the highest point of the frozen ResNet-50's backward). By hand: the
+    gradient of x, the BN-scaled weight and, with a stride, the product at
+    the strided pixels before it is placed."""
+    n, c_in, c_out, size = 2, 16, 8, 32
+    conv = nn.Conv2d(c_in, c_out, 1, stride, bias=False).requires_grad_(False)
+    norm = nn.BatchNorm2d(c_out).eval().requires_grad_(False)
+    x = torch.randn(n, c_in, size, size, requires_grad=True)
+    out = frozen_conv_affine(x, conv, norm)
+    grad = torch.randn_like(out)
+    peak, (grad_x, ) = peak_bytes(lambda: torch.autograd.grad(out, x, grad))
+    strided = 4 * n * c_in * (size // stride)**2 if stride > 1 else 0
+    assert peak == 4 * n * c_in * size**2 + 4 * c_out * c_in + strided
+    with torch.enable_grad():
+        reference = torch.autograd.grad(norm(conv(x)), x, grad)[0]
+    assert torch.allclose(grad_x, reference, rtol=1e-5, atol=1e-6)
