@@ -772,8 +772,9 @@ def peak_train_bytes(model, optim_wrapper, batch: dict) -> int:
     first step) plus the allocator's peak over its start during one
     ``model.train_step(batch, optim_wrapper)`` (data preprocessing,
     forward, backward, optimizer step;
-    :func:`~mmprotune.utils.memory.peak_bytes`: the CPU profiler's events
-    replayed in time order, or the CUDA allocator's peak).
+    :func:`~mmprotune.utils.memory.peak_bytes`: the CPU profiler's
+    allocation records replayed in time order, or the CUDA allocator's
+    peak).
 
     Args:
         model (BaseModel): The Runner's model.
@@ -782,19 +783,16 @@ def peak_train_bytes(model, optim_wrapper, batch: dict) -> int:
     """
     import torch
 
-    from ..utils.memory import peak_bytes
+    from ..utils.memory import peak_bytes, tensor_bytes
     states = [
         value for state in optim_wrapper.optimizer.state.values()
         for value in state.values() if torch.is_tensor(value)
     ]
-    storages = {
-        t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
-        for t in (*model.parameters(), *model.buffers(), *states)
-    }
+    held = tensor_bytes((*model.parameters(), *model.buffers(), *states))
     model.train()
     peak, _ = peak_bytes(lambda: model.train_step(batch, optim_wrapper),
                          next(model.parameters()).device)
-    return sum(storages.values()) + peak
+    return held + peak
 
 
 def run_key(settings: TransferSettings,
