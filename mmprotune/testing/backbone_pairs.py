@@ -41,17 +41,22 @@ def efficient_and_plain(cls: Type[nn.Module],
 
 
 def prompt_grads(
-    model: nn.Module, x: torch.Tensor, weights: Sequence[torch.Tensor]
-) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor], torch.Tensor]:
+    model: nn.Module,
+    x: torch.Tensor,
+    weights: Sequence[torch.Tensor],
+    input_grad: bool = True
+) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor],
+           Optional[torch.Tensor]]:
     """Backward of ``sum((out_i * weights_i).sum())`` from input ``x``
-    (which is made to require a gradient).
+    (which is made to require a gradient unless ``input_grad`` is False,
+    as a training image does not).
 
     Returns:
         tuple: (outputs, {name: grad} of every trainable parameter, the
-        gradient of ``x``).
+        gradient of ``x``, None without ``input_grad``).
     """
     model.zero_grad()
-    x = x.detach().clone().requires_grad_()
+    x = x.detach().clone().requires_grad_(input_grad)
     outs = model(x)
     sum((o * w).sum() for o, w in zip(outs, weights)).backward()
     return list(outs), {
