@@ -41,22 +41,17 @@ def efficient_and_plain(cls: Type[nn.Module],
 
 
 def prompt_grads(
-    model: nn.Module,
-    x: torch.Tensor,
-    weights: Sequence[torch.Tensor],
-    input_grad: bool = True
-) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor],
-           Optional[torch.Tensor]]:
+    model: nn.Module, x: torch.Tensor, weights: Sequence[torch.Tensor]
+) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor], torch.Tensor]:
     """Backward of ``sum((out_i * weights_i).sum())`` from input ``x``
-    (which is made to require a gradient unless ``input_grad`` is False,
-    as a training image does not).
+    (which is made to require a gradient).
 
     Returns:
         tuple: (outputs, {name: grad} of every trainable parameter, the
-        gradient of ``x``, None without ``input_grad``).
+        gradient of ``x``).
     """
     model.zero_grad()
-    x = x.detach().clone().requires_grad_(input_grad)
+    x = x.detach().clone().requires_grad_()
     outs = model(x)
     sum((o * w).sum() for o, w in zip(outs, weights)).backward()
     return list(outs), {

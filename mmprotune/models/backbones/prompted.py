@@ -64,24 +64,15 @@ class BackwardPreset(NamedTuple):
             tokens x channels while its recomputation costs about the same
             in every Swin stage, so the earliest blocks drop the most bytes
             per second of recomputation.
-        checkpoint_prefix (bool): ResNet wrappers: run the frozen stem and
-            stages up to the first tuned stage, its prompt blocks included,
-            as one activation checkpoint, which keeps only the image (3
-            channels) instead of the first prompt's input (e.g. ResNet-50's
-            stage 0 output, 256 channels at 1/4 of the image size) and
-            recomputes that prefix in backward. Transformer wrappers do not
-            read it.
     """
     checkpoint_prompts: bool
     checkpoint_share: float
-    checkpoint_prefix: bool = False
 
 
 #: The presets of ``efficient_backward`` (``True`` is ``'memory'``), from
 #: the least memory to the least time; docs/cost_report.md measures them.
 BACKWARD_PRESETS = {
-    'memory': BackwardPreset(checkpoint_prompts=True, checkpoint_share=1.0,
-                             checkpoint_prefix=True),
+    'memory': BackwardPreset(checkpoint_prompts=True, checkpoint_share=1.0),
     'balanced': BackwardPreset(checkpoint_prompts=False,
                                checkpoint_share=0.5),
     'speed': BackwardPreset(checkpoint_prompts=False, checkpoint_share=0.0),
@@ -466,17 +457,11 @@ class PromptedBackboneMixin:
                 f'is {stride}x{stride} (resize or pad the images to at least '
                 'that size)')
 
-    def _run_stage(self,
-                   stage: int,
-                   x: torch.Tensor,
-                   *args,
-                   checkpoint_prompts: bool = True) -> torch.Tensor:
+    def _run_stage(self, stage: int, x: torch.Tensor, *args) -> torch.Tensor:
         """Stage ``stage`` on its input ``x`` (``args``: e.g. ``hw_shape``,
         for the blocks and the prompts): its blocks, with its prompts where
         ``placement`` puts them, computed from what ``prompt_input``
-        says. ``checkpoint_prompts=False``: inside a region that is
-        checkpointed as a whole, the prompts are not checkpointed again
-        (see :meth:`_add_prompt`)."""
+        says."""
         prompts = self.prompts[str(stage)] if str(stage) in self.prompts \
             else None
         per_block = isinstance(prompts, nn.ModuleList)
@@ -484,22 +469,14 @@ class PromptedBackboneMixin:
         for j, block in enumerate(self.blocks_in_stage(stage)):
             out = self._run_stage_block(stage, j, block, x, *args)
             if per_block:
-                out = self._add_prompt(
-                    f'{stage}.{j}', out, x, *args,
-                    checkpoint_prompts=checkpoint_prompts)
+                out = self._add_prompt(f'{stage}.{j}', out, x, *args)
             x = out
         if prompts is not None and not per_block:
-            x = self._add_prompt(
-                str(stage), x, source, *args,
-                checkpoint_prompts=checkpoint_prompts)
+            x = self._add_prompt(str(stage), x, source, *args)
         return x
 
-    def _add_prompt(self,
-                    key: str,
-                    x: torch.Tensor,
-                    source: torch.Tensor,
-                    *args,
-                    checkpoint_prompts: bool = True) -> torch.Tensor:
+    def _add_prompt(self, key: str, x: torch.Tensor, source: torch.Tensor,
+                    *args) -> torch.Tensor:
         """Add the prompt ``prompts.<key>`` (``'<stage>'`` or
         ``'<stage>.<block>'``) to the output ``x`` of its stage or block; it
         is computed from ``x`` or, with ``prompt_input='input'``, from
@@ -509,16 +486,13 @@ class PromptedBackboneMixin:
 
         With a preset that checkpoints prompts (``'memory'``) the block
         keeps only its input (which its first projection needs anyway) and
-        recomputes its small hidden maps in backward, unless
-        ``checkpoint_prompts`` is False (the caller checkpoints a region
-        around it).
+        recomputes its small hidden maps in backward.
         """
         block = self.prompts.get_submodule(key)
         if self.prompt_input == 'output':
             source = x
-        if checkpoint_prompts and self.backward_preset and \
-                self.backward_preset.checkpoint_prompts and \
-                torch.is_grad_enabled():
+        if self.backward_preset and self.backward_preset.checkpoint_prompts \
+                and torch.is_grad_enabled():
             prompt = checkpoint(block, source, *args, use_reentrant=False)
         else:
             prompt = block(source, *args)

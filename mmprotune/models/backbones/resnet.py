@@ -17,9 +17,7 @@ from mmseg.models.backbones import ResNet as SegResNet
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 from mmseg.models.backbones import ResNetV1d as SegResNetV1d
 from mmseg.registry import MODELS as SEG_MODELS
-from torch.utils.checkpoint import checkpoint
 
-from ..peft.base import HookedMethod
 from .frozen_ops import (frozen_conv_affine, is_frozen_bn, is_plain_conv,
                          masked_relu_)
 from .prompted import PromptedBackboneMixin
@@ -74,62 +72,19 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         return 4 * math.prod(self.strides)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """(N, 3, H, W) images -> the prompted outputs of ``out_indices``.
-
-        With a preset that checkpoints the frozen prefix (``'memory'``,
-        :attr:`BackwardPreset.checkpoint_prefix`), a training forward runs
-        the stem and the stages up to the first tuned one (its prompts
-        included) as one activation checkpoint: it keeps the image instead
-        of the first prompt's input, and backward recomputes the prefix
-        (frozen, eval mode: the same values bit for bit)."""
+        """(N, 3, H, W) images -> the prompted outputs of ``out_indices``."""
         self._check_input_size(x)
-        split = self._checkpointed_stages()
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        x = self.maxpool(x)
         outs = []
-        if split:
-            *outs, x = checkpoint(
-                self._run_stages, x, 0, split, False, use_reentrant=False)
-        *rest, _ = self._run_stages(x, split, len(self.res_layers))
-        return tuple(outs + rest)
-
-    def _run_stages(self,
-                    x: torch.Tensor,
-                    start: int,
-                    stop: int,
-                    checkpoint_prompts: bool = True) -> List[torch.Tensor]:
-        """Stages ``start`` to ``stop - 1`` on ``x``, the stem first when
-        ``start`` is 0 (``x``: the (N, 3, H, W) images then).
-
-        Returns:
-            list[Tensor]: The outputs of those stages in ``out_indices``,
-            then the output of the last stage run (``x`` if none).
-        """
-        if start == 0:
-            if self.deep_stem:
-                x = self.stem(x)
-            else:
-                x = self.relu(self.norm1(self.conv1(x)))
-            x = self.maxpool(x)
-        outs = []
-        for i in range(start, stop):
-            x = self._run_stage(i, x, checkpoint_prompts=checkpoint_prompts)
+        for i in range(len(self.res_layers)):
+            x = self._run_stage(i, x)
             if i in self.out_indices:
                 outs.append(x)
-        return outs + [x]
-
-    def _checkpointed_stages(self) -> int:
-        """How many stages :meth:`forward` runs with the stem in one
-        activation checkpoint: up to the first tuned stage, when the preset
-        checkpoints the frozen prefix, the tuning modules are prompt blocks
-        (a hooked PEFT method trains layers inside the stages) and autograd
-        records; 0 otherwise."""
-        preset = self.backward_preset
-        if not (preset and preset.checkpoint_prefix and self.prompts
-                and torch.is_grad_enabled()):
-            return 0
-        if any(isinstance(entry, HookedMethod)
-               for entry in self.prompts.values()):
-            return 0
-        return min(int(stage) for stage in self.prompts) + 1
+        return tuple(outs)
 
     # ------------------------------------------------------------------
     # frozen-aware backward
