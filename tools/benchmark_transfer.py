@@ -104,7 +104,8 @@ def parse_args(argv: Optional[Sequence[str]] = None
         type=parse_floats,
         help='comma-separated learning rates every method is tried at on '
         'the selection split (seed 0); the best one trains the --seeds '
-        'seeds (default: 3e-4,1e-3,3e-3,1e-2,3e-2; --quick: 1e-3,1e-2); one '
+        'seeds (default: 3e-4,1e-3,3e-3,1e-2,3e-2,1e-1; --quick: 1e-3,1e-2); '
+        'one '
         'value (and one --backbone-lr-mults value): no selection runs')
     parser.add_argument(
         '--backbone-lr-mults',

@@ -388,7 +388,7 @@ def test_tracks_defaults_and_configs():
     # every method, track and task: the same lr grid and selection split
     for settings in (transfer.transfer_settings(),
                      transfer.transfer_settings(backbone='swin', task='cls')):
-        assert settings.lr_grid == [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
+        assert settings.lr_grid == [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]
         assert settings.num_select == 500
     assert transfer.transfer_settings(task='cls').pool_size == 8000
     assert transfer.transfer_settings(quick=True).lr_grid == [1e-3, 1e-2]
