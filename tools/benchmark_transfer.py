@@ -155,16 +155,17 @@ def parse_args(argv: Optional[Sequence[str]] = None
             for t in TASKS for b in BACKBONES) + ')')
     parser.add_argument(
         '--records',
-        help='the folder each finished run is recorded in, and looked up in '
-        'by a rerun (default: <out-dir>/records)')
+        help='the folder each finished run and a copy of the source '
+        'checkpoint are recorded in, and looked up in by a rerun (default: '
+        '<out-dir>/records)')
     parser.add_argument(
         '--reuse-records',
         action='append',
         default=[],
         metavar='DIR',
-        help='another folder of records to skip the runs of (e.g. records '
-        'committed under docs/ from an earlier machine); never written; '
-        'may be given several times')
+        help='another folder of records to skip the runs (and the source '
+        'pretraining) of, e.g. records committed under docs/ from an '
+        'earlier machine; never written; may be given several times')
     parser.add_argument(
         '--from-json',
         metavar='JSON',

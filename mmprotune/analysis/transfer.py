@@ -221,11 +221,13 @@ class TransferSettings:
             (:class:`~mmprotune.analysis.pretrain.PretrainSettings` but
             ``out``); the checkpoint cache key (:func:`source_key`).
         out_dir (str): Where the report, checkpoint, data and logs go.
-        records (str): The folder the finished runs are recorded in and
-            looked up in. Default: ``<out_dir>/records``.
-        reuse_records (list[str]): More folders whose records a run is
-            looked up in (e.g. records committed under ``docs/`` from an
-            earlier machine); never written. Default: none.
+        records (str): The folder the finished runs and a copy of the
+            source checkpoint (:func:`pretrain`) are recorded in and looked
+            up in. Default: ``<out_dir>/records``.
+        reuse_records (list[str]): More folders whose records and source
+            checkpoints a run is looked up in (e.g. records committed under
+            ``docs/`` from an earlier machine); never written. Default:
+            none.
     """
     backbone: str
     task: str
@@ -455,10 +457,14 @@ def config_path(method: str,
 # ----------------------------------------------------------------------
 # source checkpoint and target data
 def pretrain(settings: TransferSettings) -> dict:
-    """Pretrain the track's source backbone, with its progress in a log file
-    beside it, unless the checkpoint there was made with every one of
-    ``settings.pretrain`` (its ``.json`` sidecar names them and the
-    checkpoint's sha256).
+    """The track's source backbone in ``settings.out_dir`` (the path the
+    configs name), made with every one of ``settings.pretrain``: the one
+    there if its ``.json`` sidecar names them and the checkpoint's sha256,
+    else a copy of such a one in ``settings.records`` or a
+    ``settings.reuse_records`` folder (a study continued from records
+    committed elsewhere reuses their source, which every record's key
+    names), else pretrained, with its progress in a log file beside it, and
+    copied into ``settings.records`` with its sidecar.
 
     Returns:
         dict: ``checkpoint`` (path), ``summary`` (the pretraining's
@@ -468,27 +474,42 @@ def pretrain(settings: TransferSettings) -> dict:
     args = dict(settings.pretrain)
     stem = (f'{BACKBONES[settings.backbone]["checkpoint_stem"]}-'
             f'{args["iters"]}i-{args["num_images"]}img')
-    checkpoint = osp.join(settings.out_dir, f'{stem}.pth')
-    sidecar = osp.join(settings.out_dir, f'{stem}.json')
+    files = (f'{stem}.pth', f'{stem}.json')
     key = source_key(args)
-    cached = _cached_source(checkpoint, sidecar, key)
+    cached = _cached_source(osp.join(settings.out_dir, stem), key)
     if cached:
         return cached
+    for folder in (settings.records, *settings.reuse_records):
+        if _cached_source(osp.join(folder, stem), key):
+            _copy_files(folder, settings.out_dir, files)
+            return _cached_source(osp.join(settings.out_dir, stem), key)
+    checkpoint = osp.join(settings.out_dir, files[0])
     with open(osp.join(settings.out_dir, f'{stem}.log'), 'w',
               encoding='utf-8') as log, contextlib.redirect_stdout(log):
         summary = pretrain_backbone(PretrainSettings(out=checkpoint, **args))
     source = dict(checkpoint=checkpoint, summary=summary,
                   settings=canonical(args), key=key,
                   sha256=_sha256(checkpoint))
-    atomic_write(json.dumps(source, indent=2), sidecar, encoding='utf-8')
+    atomic_write(json.dumps(source, indent=2),
+                 osp.join(settings.out_dir, files[1]), encoding='utf-8')
+    _copy_files(settings.out_dir, settings.records, files)
     return source
 
 
-def _cached_source(checkpoint: str, sidecar: str,
-                   key: str) -> Optional[dict]:
-    """The sidecar of ``checkpoint`` if it was made under ``key`` and the
-    checkpoint is the one it names (a pretraining stopped between the two
-    writes is not taken for the old one); else None."""
+def _copy_files(src: str, dst: str, names: Sequence[str]) -> None:
+    """Copy the files ``names`` from folder ``src`` into ``dst``, each
+    atomically (:func:`atomic_write`), in order: a sidecar last, so a copy
+    stopped half way is not taken for a source (:func:`_cached_source`)."""
+    for name in names:
+        with open(osp.join(src, name), 'rb') as f:
+            atomic_write(f.read(), osp.join(dst, name))
+
+
+def _cached_source(stem: str, key: str) -> Optional[dict]:
+    """The sidecar ``<stem>.json`` of ``<stem>.pth`` if it was made under
+    ``key`` and the checkpoint is the one it names (a pretraining stopped
+    between the two writes is not taken for the old one); else None."""
+    checkpoint, sidecar = f'{stem}.pth', f'{stem}.json'
     if not (osp.isfile(checkpoint) and osp.isfile(sidecar)):
         return None
     try:
@@ -768,14 +789,12 @@ def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
 
 
 def peak_train_bytes(model, optim_wrapper, batch: dict) -> int:
-    """Peak memory of one training step of a trained ``model``: the bytes
-    of its parameters, buffers and optimizer states (which exist after a
-    first step) plus the allocator's peak over its start during one
-    ``model.train_step(batch, optim_wrapper)`` (data preprocessing,
-    forward, backward, optimizer step;
-    :func:`~mmprotune.utils.memory.peak_bytes`: the CPU profiler's
-    allocation records replayed in time order, or the CUDA allocator's
-    peak).
+    """Peak memory of one training step of a trained ``model``
+    (:func:`~mmprotune.utils.memory.peak_allocated` of
+    ``model.train_step(batch, optim_wrapper)``: data preprocessing,
+    forward, backward, optimizer step), counted from the bytes of its
+    parameters, buffers and optimizer states (which exist after a first
+    step) on the CPU, from the CUDA allocator's count on a GPU.
 
     Args:
         model (BaseModel): The Runner's model.
@@ -784,16 +803,17 @@ def peak_train_bytes(model, optim_wrapper, batch: dict) -> int:
     """
     import torch
 
-    from ..utils.memory import peak_bytes, tensor_bytes
+    from ..utils.memory import peak_allocated
     states = [
         value for state in optim_wrapper.optimizer.state.values()
         for value in state.values() if torch.is_tensor(value)
     ]
-    held = tensor_bytes((*model.parameters(), *model.buffers(), *states))
     model.train()
-    peak, _ = peak_bytes(lambda: model.train_step(batch, optim_wrapper),
-                         next(model.parameters()).device)
-    return held + peak
+    peak, _ = peak_allocated(
+        lambda: model.train_step(batch, optim_wrapper),
+        held=(*model.parameters(), *model.buffers(), *states),
+        device=next(model.parameters()).device)
+    return peak
 
 
 def run_key(settings: TransferSettings,

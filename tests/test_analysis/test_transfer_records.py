@@ -70,6 +70,37 @@ def test_changed_pretraining_argument_pretrains_again(tmp_path, monkeypatch):
     assert second['key'] != first['key']
 
 
+def test_source_is_copied_into_records_and_reused_from_them(tmp_path):
+    """A pretrained source goes into the records folder with its sidecar;
+    another out dir that reuses those records copies it instead of
+    pretraining; a copy whose checkpoint is not the one its sidecar names
+    (here a truncated one) is not taken."""
+    first = transfer.pretrain(_quick(tmp_path / 'a'))
+    name = os.path.basename(first['checkpoint'])
+    records = tmp_path / 'a' / 'records'
+    assert (records / name).read_bytes() == open(first['checkpoint'],
+                                                 'rb').read()
+
+    second = transfer.pretrain(
+        _quick(tmp_path / 'b', reuse_records=[str(records)]))
+    assert second['checkpoint'] == str(tmp_path / 'b' / name)
+    assert not (tmp_path / 'b' / name.replace('.pth', '.log')).exists()
+    assert {k: v for k, v in second.items() if k != 'checkpoint'} == \
+        {k: v for k, v in first.items() if k != 'checkpoint'}
+
+    broken = tmp_path / 'broken'
+    broken.mkdir()
+    for suffix in ('.pth', '.json'):
+        stem_file = name.replace('.pth', suffix)
+        data = (records / stem_file).read_bytes()
+        (broken / stem_file).write_bytes(data[:100] if suffix == '.pth'
+                                         else data)
+    third = transfer.pretrain(
+        _quick(tmp_path / 'c', reuse_records=[str(broken)]))
+    assert (tmp_path / 'c' / name.replace('.pth', '.log')).exists()
+    assert third['sha256'] == first['sha256']  # the same pretraining
+
+
 def _key(settings, method='protune', size=8, seed=0, phase='test',
          lr=1e-2, **kwargs):
     return run_key(settings, method, size, seed, phase, lr, **kwargs)
