@@ -75,6 +75,8 @@ def test_source_is_copied_into_records_and_reused_from_them(tmp_path):
     another out dir that reuses those records copies it instead of
     pretraining; a copy whose checkpoint is not the one its sidecar names
     (here a truncated one) is not taken."""
+    for out_dir in 'abc':
+        (tmp_path / out_dir).mkdir()
     first = transfer.pretrain(_quick(tmp_path / 'a'))
     name = os.path.basename(first['checkpoint'])
     records = tmp_path / 'a' / 'records'
