@@ -135,21 +135,22 @@ class FrozenConvAffine(Function):
         weight = (weight * scale.view(-1, 1, 1, 1)).to(grad.dtype)
         stride, padding, dilation, groups = ctx.conv_args
         if _is_pointwise(weight, ctx.conv_args):
-            return _pointwise_input_grad(
-                grad, weight, ctx.conv_args[0], ctx.input_shape).to(
-                    ctx.input_dtype), None, None, None, None, None
-        # the input gradient of a convolution is the transposed convolution
-        # of ``grad`` with the same weight; ``output_padding`` restores the
-        # input rows/columns the strided forward dropped. Unlike
-        # ``convolution_backward`` it needs no input-sized stand-in tensor.
-        output_padding = [
-            size - ((g - 1) * s - 2 * p + d * (k - 1) + 1)
-            for size, g, s, p, d, k in zip(
-                ctx.input_shape[2:], grad.shape[2:], stride, padding,
-                dilation, weight.shape[2:])
-        ]
-        grad_x = F.conv_transpose2d(grad, weight, None, stride, padding,
-                                    output_padding, groups, dilation)
+            grad_x = _pointwise_input_grad(grad, weight, stride,
+                                           ctx.input_shape)
+        else:
+            # the input gradient of a convolution is the transposed
+            # convolution of ``grad`` with the same weight;
+            # ``output_padding`` restores the input rows/columns the strided
+            # forward dropped. Unlike ``convolution_backward`` it needs no
+            # input-sized stand-in tensor.
+            output_padding = [
+                size - ((g - 1) * s - 2 * p + d * (k - 1) + 1)
+                for size, g, s, p, d, k in zip(
+                    ctx.input_shape[2:], grad.shape[2:], stride, padding,
+                    dilation, weight.shape[2:])
+            ]
+            grad_x = F.conv_transpose2d(grad, weight, None, stride, padding,
+                                        output_padding, groups, dilation)
         return grad_x.to(ctx.input_dtype), None, None, None, None, None
 
 
