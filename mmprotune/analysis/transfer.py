@@ -153,6 +153,10 @@ METHOD_TASKS = {f'protune-{variant}': ('seg', ) for variant in DESIGN_VARIANTS}
 #: Not run unless named.
 OPT_IN_METHODS = ('scratch', *METHOD_TASKS)
 IMG_SIZE = 64
+#: The subfolder of a records folder that holds the copies of the source
+#: checkpoints with their sidecars (:func:`pretrain`), apart from the
+#: records.
+SOURCES_FOLDER = 'sources'
 PRETRAIN_SEED = 1  # the source images; the target data: TASKS' seed
 
 #: Selection and test phases of a run (:func:`run_key`): what it is
@@ -221,9 +225,10 @@ class TransferSettings:
             (:class:`~mmprotune.analysis.pretrain.PretrainSettings` but
             ``out``); the checkpoint cache key (:func:`source_key`).
         out_dir (str): Where the report, checkpoint, data and logs go.
-        records (str): The folder the finished runs and a copy of the
-            source checkpoint (:func:`pretrain`) are recorded in and looked
-            up in. Default: ``<out_dir>/records``.
+        records (str): The folder the finished runs (and in its
+            :data:`SOURCES_FOLDER` a copy of the source checkpoint,
+            :func:`pretrain`) are recorded in and looked up in. Default:
+            ``<out_dir>/records``.
         reuse_records (list[str]): More folders whose records and source
             checkpoints a run is looked up in (e.g. records committed under
             ``docs/`` from an earlier machine); never written. Default:
@@ -460,11 +465,12 @@ def pretrain(settings: TransferSettings) -> dict:
     """The track's source backbone in ``settings.out_dir`` (the path the
     configs name), made with every one of ``settings.pretrain``: the one
     there if its ``.json`` sidecar names them and the checkpoint's sha256,
-    else a copy of such a one in ``settings.records`` or a
-    ``settings.reuse_records`` folder (a study continued from records
-    committed elsewhere reuses their source, which every record's key
-    names), else pretrained, with its progress in a log file beside it, and
-    copied into ``settings.records`` with its sidecar.
+    else a copy of such a one in the :data:`SOURCES_FOLDER` of
+    ``settings.records`` or of a ``settings.reuse_records`` folder (a study
+    continued from records committed elsewhere reuses their source, which
+    every record's key names), else pretrained, with its progress in a log
+    file beside it, and copied there into ``settings.records`` with its
+    sidecar.
 
     Returns:
         dict: ``checkpoint`` (path), ``summary`` (the pretraining's
@@ -479,7 +485,8 @@ def pretrain(settings: TransferSettings) -> dict:
     cached = _cached_source(osp.join(settings.out_dir, stem), key)
     if cached:
         return cached
-    for folder in (settings.records, *settings.reuse_records):
+    for records in (settings.records, *settings.reuse_records):
+        folder = osp.join(records, SOURCES_FOLDER)
         if _cached_source(osp.join(folder, stem), key):
             _copy_files(folder, settings.out_dir, files)
             return _cached_source(osp.join(settings.out_dir, stem), key)
@@ -492,7 +499,8 @@ def pretrain(settings: TransferSettings) -> dict:
                   sha256=_sha256(checkpoint))
     atomic_write(json.dumps(source, indent=2),
                  osp.join(settings.out_dir, files[1]), encoding='utf-8')
-    _copy_files(settings.out_dir, settings.records, files)
+    _copy_files(settings.out_dir, osp.join(settings.records, SOURCES_FOLDER),
+                files)
     return source
 
 

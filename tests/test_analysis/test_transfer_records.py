@@ -71,7 +71,8 @@ def test_changed_pretraining_argument_pretrains_again(tmp_path, monkeypatch):
 
 
 def test_source_is_copied_into_records_and_reused_from_them(tmp_path):
-    """A pretrained source goes into the records folder with its sidecar;
+    """A pretrained source goes into the records' sources folder with its
+    sidecar;
     another out dir that reuses those records copies it instead of
     pretraining; a copy whose checkpoint is not the one its sidecar names
     (here a truncated one) is not taken."""
@@ -80,8 +81,8 @@ def test_source_is_copied_into_records_and_reused_from_them(tmp_path):
     first = transfer.pretrain(_quick(tmp_path / 'a'))
     name = os.path.basename(first['checkpoint'])
     records = tmp_path / 'a' / 'records'
-    assert (records / name).read_bytes() == open(first['checkpoint'],
-                                                 'rb').read()
+    assert (records / 'sources' / name).read_bytes() == open(
+        first['checkpoint'], 'rb').read()
 
     second = transfer.pretrain(
         _quick(tmp_path / 'b', reuse_records=[str(records)]))
@@ -91,12 +92,12 @@ def test_source_is_copied_into_records_and_reused_from_them(tmp_path):
         {k: v for k, v in first.items() if k != 'checkpoint'}
 
     broken = tmp_path / 'broken'
-    broken.mkdir()
+    (broken / 'sources').mkdir(parents=True)
     for suffix in ('.pth', '.json'):
         stem_file = name.replace('.pth', suffix)
-        data = (records / stem_file).read_bytes()
-        (broken / stem_file).write_bytes(data[:100] if suffix == '.pth'
-                                         else data)
+        data = (records / 'sources' / stem_file).read_bytes()
+        (broken / 'sources' / stem_file).write_bytes(
+            data[:100] if suffix == '.pth' else data)
     third = transfer.pretrain(
         _quick(tmp_path / 'c', reuse_records=[str(broken)]))
     assert (tmp_path / 'c' / name.replace('.pth', '.log')).exists()

@@ -154,9 +154,14 @@ def test_benchmark_transfer_quick(tmp_path, track):
         # with the BN statistics of pretraining, not the initial 0 / 1
         assert not torch.equal(state['bn1.running_var'],
                                torch.ones_like(state['bn1.running_var']))
+    # the records: one per run, and a copy of the source with its sidecar
+    # in their sources folder
     records = sorted(p.name for p in (out_dir / 'records').glob('*.json'))
     assert len(records) == len(methods)
     assert all(name.startswith(f'{track}_n8_') for name in records)
+    for name in (checkpoint.name, checkpoint.with_suffix('.json').name):
+        assert (out_dir / 'records' / 'sources' / name).read_bytes() == \
+            (out_dir / name).read_bytes()
     if task == 'seg':  # a segmentation rerun: test_protocol_end_to_end
         return
     # a rerun trains nothing: every run is recorded (in the track's own
