@@ -34,7 +34,7 @@ Example::
     python tools/benchmark_transfer.py --backbone swin  # the Swin track
     python tools/benchmark_transfer.py --task cls       # classification
     python tools/benchmark_transfer.py --select-only \\
-        --methods protune,protune-block,protune-input   # a design study
+        --methods protune,protune-block,protune-output  # a design study
     python tools/benchmark_transfer.py \\
         --reuse-records docs/transfer_records            # continue a study
     python tools/benchmark_transfer.py \\

@@ -1,9 +1,10 @@
 # Swin track, Pro-tuning: the pretrained small Swin frozen, a TokenPromptBlock
-# (hidden width 64) on the tokens at the end of each stage; prompts and the
-# FCN head train.
+# (hidden width 64) per stage, computed from the tokens entering the stage and
+# added to its output tokens; prompts and the FCN head train. prompt_input is
+# the default, spelled out so that the benchmark's records are keyed by it.
 _base_ = './fcn_full-swin-e32-p2-w4_1xb16-500i_shapes-ade20k-64x64.py'
 
 model = dict(
     backbone=dict(
         type='ProTuneSwinTransformer',
-        prompt_cfg=dict(type='TokenPromptBlock')))
+        prompt_cfg=dict(type='TokenPromptBlock', prompt_input='input')))

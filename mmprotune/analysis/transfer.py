@@ -125,7 +125,7 @@ TASKS = OrderedDict(
 ALL = tuple(BACKBONES)
 #: The design study's variants of the Pro-tuning block (method
 #: ``protune-<variant>``, config ``fcn_protune-<variant>-...``).
-DESIGN_VARIANTS = ('block', 'input', 'ms', 'scale', 'wide')
+DESIGN_VARIANTS = ('block', 'ms', 'output', 'scale', 'wide')
 #: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
 #: config for, in table order; for every task unless :data:`METHOD_TASKS`
 #: names fewer.
@@ -142,10 +142,11 @@ METHODS = OrderedDict([
     ('scratch', ALL),
     # design-study variants of Pro-tuning, segmentation only, opt in (see
     # docs/design.md), compared on the selection split (``--select-only``):
-    # prompts after every block (prompt_cfg ``placement='block'``), computed
-    # from the stage's input (``prompt_input='input'``), multi-scale
-    # depth-wise kernels (``kernel_size=(3, 5, 7)``), a learnt per-channel
-    # scale (``layer_scale=True``), twice the hidden width (128)
+    # prompts after every block (prompt_cfg ``placement='block'``),
+    # multi-scale depth-wise kernels (``kernel_size=(3, 5, 7)``), computed
+    # from the stage's output (``prompt_input='output'``, the default until
+    # the study), a learnt per-channel scale (``layer_scale=True``), twice
+    # the hidden width (128)
     *[(f'protune-{variant}', ALL) for variant in DESIGN_VARIANTS],
 ])
 #: Methods with configs for some tasks only: the tasks.

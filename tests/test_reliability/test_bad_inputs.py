@@ -139,8 +139,9 @@ class OneChannel(nn.Module):
     (OneChannel, r'\(2, 1, 8, 8\)'),  # would broadcast silently
 ])
 def test_prompt_of_another_shape_than_its_stage(block_cls, shape):
-    """A custom block whose prompt does not have its stage's shape."""
-    model = ProTuneResNet(**RESNET)
+    """A custom block whose prompt does not have its stage's shape (computed
+    from the stage output, which a one-channel prompt would broadcast to)."""
+    model = ProTuneResNet(**RESNET, prompt_cfg=dict(prompt_input='output'))
     model.prompts['1'] = block_cls()
     with pytest.raises(ValueError, match=rf'ProTuneResNet: the prompt block '
                        rf'of stage 1 \({block_cls.__name__}\) returned shape '

@@ -595,7 +595,7 @@ def test_iterations_must_match_the_splits(tmp_path):
         ', got 1,2,3' in proc.stderr
 
 
-VARIANTS = ', protune-block, protune-input, protune-ms, protune-scale, ' \
+VARIANTS = ', protune-block, protune-ms, protune-output, protune-scale, ' \
     'protune-wide'
 RESNET_METHODS = 'full, head-only, protune, bitfit, lora, conv-adapter, ' \
     'mona, scratch' + VARIANTS
@@ -618,9 +618,9 @@ SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
      SWIN_METHODS, "['conv-adapter'] for --backbone swin --task seg "
      '(conv-adapter: --backbone resnet18)'),
     # a design-study variant: segmentation only
-    (('--task', 'cls', '--methods', 'protune,protune-input'),
+    (('--task', 'cls', '--methods', 'protune,protune-output'),
      RESNET_METHODS.replace(VARIANTS, ''),
-     "['protune-input'] for --backbone resnet18 --task cls (protune-input: "
+     "['protune-output'] for --backbone resnet18 --task cls (protune-output: "
      '--backbone resnet18/swin --task seg)'),
 ])
 def test_unknown_method_lists_allowed(tmp_path, args, allowed, hint):

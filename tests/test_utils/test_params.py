@@ -23,8 +23,11 @@ def test_counts_match_an_independent_count():
     assert list(counts) == list(PARTS) + ['all']
     backbone = model.backbone
     prompts = sum(p.numel() for p in backbone.prompts.parameters())
-    # prompt block: 1x1 down (C*4 + 4), dw 3x3 (4*9 + 4), 1x1 up (4*C + C)
-    assert prompts == sum(8 * C + 4 + 40 + C for C in (16, 64))
+    # prompt block of a stage with input channels C_in and output channels C
+    # (the prompt is computed from the stage's input, added to its output):
+    # 1x1 down (C_in*4 + 4), dw 3x3 (4*9 + 4), 1x1 up (4*C + C)
+    assert prompts == sum(4 * C_in + 4 + 40 + 5 * C
+                          for C_in, C in ((8, 16), (32, 64)))
     assert counts['backbone.prompts'] == dict(total=prompts, trainable=prompts)
     frozen = sum(p.numel() for p in backbone.parameters()) - prompts
     assert counts['backbone (frozen)'] == dict(total=frozen, trainable=0)
@@ -46,6 +49,9 @@ def test_count_params_tool_prints_a_row_per_config(tool):
     assert rc == 0, out
     rows = [line for line in out.splitlines() if line.startswith('| [')]
     assert len(rows) == 2
-    # head-only trains no backbone parameter; Pro-tuning 0.50 M of prompts
+    # head-only trains no backbone parameter; Pro-tuning 0.37 M of prompts:
+    # hidden 64, stage inputs 64 + 256 + 512 + 1024 and outputs 256 + 512 +
+    # 1024 + 2048 channels: 64 * 1856 + 64 * 3840 weights + 4 * 64 * 10
+    # (dw and its bias, down's bias) + 3840 (up's bias) = 371200
     assert rows[0].split('|')[5].strip() == '0.00 M'
-    assert rows[1].split('|')[5].strip() == '0.50 M'
+    assert rows[1].split('|')[5].strip() == '0.37 M'

@@ -32,16 +32,17 @@ from mmprotune.registry import MODELS
 from ..peft.base import StageBlock, TuningModule
 
 #: ``prompt_cfg`` fields of prompt blocks (:class:`StageBlock`) only, with
-#: their values, the default first:
+#: their values, the default first (chosen by the design study of
+#: docs/transfer_benchmark.md):
 #:
 #: - ``placement``: a prompt at the end of each tuned stage, or after each of
 #:   its blocks (the last block's output is the stage end, so ``'block'``
 #:   includes the stage ends);
-#: - ``prompt_input``: the prompt is computed from the features it is added
-#:   to, or from those entering the stage (``placement='stage'``) or block
-#:   (``'block'``): ``f(x) + prompt(x)``.
+#: - ``prompt_input``: the prompt is computed from the features entering the
+#:   stage (``placement='stage'``) or block (``'block'``), ``f(x) +
+#:   prompt(x)``, or from the features it is added to, ``y + prompt(y)``.
 PROMPT_VARIANTS = dict(
-    placement=('stage', 'block'), prompt_input=('output', 'input'))
+    placement=('stage', 'block'), prompt_input=('input', 'output'))
 #: ``prompt_cfg`` fields read by the wrapper itself; every other field is an
 #: argument of the tuning module class (:meth:`TuningModule.cfg_fields`).
 WRAPPER_FIELDS = ('type', 'stages', *PROMPT_VARIANTS)
@@ -117,12 +118,14 @@ class PromptedBackboneMixin:
     - ``placement`` (str): ``'stage'`` (default): one prompt at the end of
       each tuned stage; ``'block'``: one after every residual block (ResNet)
       / Swin block of each tuned stage, the last of which is the stage end.
-      Prompt blocks only (not the hooked PEFT methods).
-    - ``prompt_input`` (str): ``'output'`` (default): a prompt is computed
-      from the features it is added to, ``y = x + prompt(x)``; ``'input'``:
+      Prompt blocks only: a hooked PEFT method acts inside the stages and
+      takes neither field.
+    - ``prompt_input`` (str): ``'input'`` (default): a prompt is computed
       from the features entering its stage or block, ``y = f(x) +
       prompt(x)``, a learnt input-dependent path parallel to the frozen
-      ``f``. Prompt blocks only.
+      ``f``; ``'output'``: from the features it is added to, ``y = f(x) +
+      prompt(f(x))``. Prompt blocks only; a family may support fewer
+      values (:attr:`prompt_variants`, ViT: ``'output'``).
     - the block's own arguments, e.g. ``hidden_channels`` or
       ``hidden_ratio``, ``kernel_size``, ``act_cfg``.
 
@@ -260,16 +263,17 @@ class PromptedBackboneMixin:
                     f'{tuple(self.out_indices)})',
                     logger='current')
 
-        #: ``prompt_cfg.placement`` and ``prompt_cfg.prompt_input``
-        self.placement = self._variant(cfg, 'placement')
-        self.prompt_input = self._variant(cfg, 'prompt_input')
-        self._check_variant_applies(block_type, block_cls)
+        #: ``prompt_cfg.placement`` and ``prompt_cfg.prompt_input`` (None
+        #: for a hooked method, which takes neither)
+        self.placement, self.prompt_input = (
+            self._variant(cfg, field, block_type, block_cls)
+            for field in PROMPT_VARIANTS)
         block_args = block_cls.cfg_fields()
         unknown = sorted(set(cfg) - block_args)
         if unknown:
             fields = set(WRAPPER_FIELDS)
             if not issubclass(block_cls, StageBlock):
-                fields -= set(PROMPT_VARIANTS)  # only their defaults apply
+                fields -= set(PROMPT_VARIANTS)  # refused by _variant
             raise ValueError(
                 f'{name}: unknown prompt_cfg field(s) {unknown}; allowed: '
                 f'{sorted(fields | block_args)}')
@@ -278,42 +282,37 @@ class PromptedBackboneMixin:
             for i in sorted(stages)
         })
 
-    def _variant(self, cfg: dict, field: str) -> str:
-        """Pop ``prompt_cfg.<field>`` (a :data:`PROMPT_VARIANTS` field; its
-        default if not given) and check the family supports the value."""
+    def _variant(self, cfg: dict, field: str, block_type: object,
+                 block_cls: type) -> Optional[str]:
+        """Pop ``prompt_cfg.<field>`` (a :data:`PROMPT_VARIANTS` field) and
+        check the family supports its value; the family's default if not
+        given. None for a tuning module that is no prompt block (a hooked
+        PEFT method acts inside the stages, where a prompt's placement and
+        input mean nothing): giving the field is refused."""
+        name = type(self).__name__
+        if not issubclass(block_cls, StageBlock):
+            if field in cfg:
+                raise ValueError(
+                    f'{name}: prompt_cfg.{field}={cfg[field]!r} applies to '
+                    f'prompt blocks only, but prompt_cfg.type={block_type!r} '
+                    'hooks into the frozen layers of each stage; allowed '
+                    f'with it: no {field}')
+            return None
         supported = self.prompt_variants[field]
         value = cfg.pop(field, supported[0])
         if not isinstance(value, str) or value not in supported:
             note = '' if value not in PROMPT_VARIANTS[field] else (
                 f' ({value!r} is for the ResNet and Swin wrappers only)')
             raise ValueError(
-                f'{type(self).__name__}: prompt_cfg.{field}={value!r} is not '
-                f'allowed; allowed: {", ".join(map(repr, supported))}{note}')
+                f'{name}: prompt_cfg.{field}={value!r} is not allowed; '
+                f'allowed: {", ".join(map(repr, supported))}{note}')
         return value
-
-    def _check_variant_applies(self, block_type: object,
-                               block_cls: type) -> None:
-        """Refuse a non-default ``placement`` / ``prompt_input`` for a
-        tuning module that is no prompt block: a hooked PEFT method acts
-        inside the stages, where the prompt's placement and input mean
-        nothing."""
-        if issubclass(block_cls, StageBlock):
-            return
-        for field, allowed in PROMPT_VARIANTS.items():
-            value = getattr(self, field)
-            if value != allowed[0]:
-                raise ValueError(
-                    f'{type(self).__name__}: prompt_cfg.{field}={value!r} '
-                    f'applies to prompt blocks only, but prompt_cfg.type='
-                    f'{block_type!r} hooks into the frozen layers of each '
-                    f'stage; allowed with it: {field}={allowed[0]!r} (the '
-                    'default)')
 
     def _build_stage_prompts(self, block_cls: type, stage: int,
                              cfg: dict) -> nn.Module:
         """The tuning module of stage ``stage`` (``placement='stage'``), or
         a list of one prompt block per stage block (``'block'``)."""
-        if self.placement == 'stage':
+        if self.placement != 'block':
             return block_cls.build_for_stage(
                 self, stage, **cfg, **self._source_args(block_cls, stage, 0))
         return nn.ModuleList(
@@ -327,7 +326,7 @@ class PromptedBackboneMixin:
         features of another shape than those it is added to
         (``prompt_input='input'`` where a stage changes the shape: the
         stage's input, which its first block takes); none otherwise."""
-        if self.prompt_input == 'output' or index > 0:
+        if self.prompt_input != 'input' or index > 0:
             return {}
         channels, stride = self.stage_source(stage)
         if (channels, stride) == (self.stage_channels()[stage], 1):
@@ -489,7 +488,7 @@ class PromptedBackboneMixin:
         recomputes its small hidden maps in backward.
         """
         block = self.prompts.get_submodule(key)
-        if self.prompt_input == 'output':
+        if self.prompt_input != 'input':
             source = x
         if self.backward_preset and self.backward_preset.checkpoint_prompts \
                 and torch.is_grad_enabled():

@@ -25,16 +25,17 @@ from .prompted import PromptedBackboneMixin
 
 class PromptedResNetMixin(PromptedBackboneMixin):
     """ResNet family: stage ``i`` is ``layer{i+1}``; its output (N, C_i, H, W)
-    with ``C_i = base_channels * 2**i * expansion`` gets
-    ``x + prompt_i(x)`` before it is returned and fed to the next stage
+    with ``C_i = base_channels * 2**i * expansion`` gets a prompt added
+    before it is returned and fed to the next stage
     (``prompt_cfg.placement='block'``: each residual block's output gets its
     own prompt).
 
-    With ``prompt_cfg.prompt_input='input'`` a stage's (or its first
-    block's) prompt is computed from the stage input: the previous stage's
-    output (the stem's for stage 0), with other channels and, for a strided
-    stage, ``strides[i]`` times the size; its prompt block takes those
-    channels and strides its depth-wise conv (see ``ConvPromptBlock``).
+    The prompt is computed from the stage input (``prompt_input='input'``,
+    the default): the previous stage's output (the stem's for stage 0),
+    with other channels and, for a strided stage, ``strides[i]`` times the
+    size; its prompt block takes those channels and strides its depth-wise
+    conv (see ``ConvPromptBlock``). With ``prompt_input='output'`` it is
+    computed from the stage output itself, ``x + prompt_i(x)``.
 
     Example:
         >>> from mmprotune.models import ProTuneResNet

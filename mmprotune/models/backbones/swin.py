@@ -18,13 +18,14 @@ from .prompted import PromptedBackboneMixin
 
 class PromptedSwinMixin(PromptedBackboneMixin):
     """Swin family: after the blocks of stage ``i``, the (N, L, C_i) tokens
-    get ``x + prompt_i(x, hw_shape)``, before both the output norm
-    ``norm{i}`` and the patch merging into stage ``i+1``
-    (``prompt_cfg.placement='block'``: each Swin block's output gets its
-    own prompt). The blocks of a stage keep the shape of their tokens, so
-    with ``prompt_cfg.prompt_input='input'`` the prompt computed from the
-    tokens entering the stage (after the previous patch merging) or block
-    has the shape of its output.
+    get a prompt added, before both the output norm ``norm{i}`` and the
+    patch merging into stage ``i+1`` (``prompt_cfg.placement='block'``:
+    each Swin block's output gets its own prompt). The prompt is
+    ``prompt_i(x_in, hw_shape)`` of the tokens ``x_in`` entering the stage
+    (after the previous patch merging) or block (``prompt_input='input'``,
+    the default; the blocks of a stage keep the shape of their tokens), or
+    of the output tokens ``x`` themselves, ``x + prompt_i(x, hw_shape)``
+    (``'output'``).
 
     The output norms ``norm{i}`` are new layers of the dense-prediction
     backbone (an ImageNet checkpoint has none), so a pretrained checkpoint may

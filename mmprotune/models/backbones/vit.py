@@ -35,10 +35,11 @@ class ClsProTuneVisionTransformer(PromptedBackboneMixin, VisionTransformer):
 
     Family ``'vit'``: the hooked PEFT baselines (written for ResNet and Swin
     layers) do not apply, only the token prompt block. ``prompt_cfg``'s
-    ``placement`` and ``prompt_input`` take their defaults only: a stage is
-    one encoder layer, so ``'stage'`` already puts a prompt after every
-    layer, and ``prompt_input='input'`` is not implemented here (refused
-    with the allowed values).
+    ``placement`` and ``prompt_input`` take one value each, ``'stage'`` and
+    ``'output'`` (their defaults here): a stage is one encoder layer, so
+    ``'stage'`` already puts a prompt after every layer, and
+    ``prompt_input='input'`` (the ResNet and Swin default) is not
+    implemented here (refused with the allowed values).
 
     With ``efficient_backward`` the frozen layers after the first prompt are
     activation-checkpointed (see

@@ -1,12 +1,13 @@
 """Pro-tuning prompt blocks: small input-dependent prompt generators.
 
-Each block maps a stage's features to a prompt of the same shape, which the
-backbone wrapper adds to those features (``prompt_cfg.prompt_input='output'``,
-the default), or the features entering the stage or block to a prompt of the
-shape of its output (``'input'``: a learnt parallel path, see
-``PromptedBackboneMixin``). The last projection starts at zero, so a freshly
-built block returns an all-zero prompt and the prompted backbone computes
-exactly what the pretrained one does at step 0.
+Each block maps the features entering a stage or block to a prompt of the
+shape of its output, which the backbone wrapper adds to that output
+(``prompt_cfg.prompt_input='input'``, the ResNet and Swin default: a learnt
+parallel path, see ``PromptedBackboneMixin``), or a stage's output features
+to a prompt of the same shape added to them (``'output'``, the ViT one).
+The last projection starts at zero, so a freshly built block returns an
+all-zero prompt and the prompted backbone computes exactly what the
+pretrained one does at step 0.
 """
 from typing import Optional, Sequence, Union
 
@@ -155,7 +156,8 @@ class ConvPromptBlock(_BottleneckPrompt):
     """Pro-tuning prompt block for feature maps (CNN stages).
 
     ``prompt = up(act(dw(down(x))))`` with 1x1 convolutions for ``down`` and
-    ``up``; the wrapper adds it to the stage output: ``x + prompt``.
+    ``up``, of the stage input ``x`` (or, with ``prompt_input='output'``,
+    of the stage output); the wrapper adds it to the stage output.
 
     Args:
         in_channels (int): Channels C of the stage output (and of the

@@ -48,14 +48,14 @@ CASES = {
 
 
 #: ``prompt_cfg`` variants beyond the default (a prompt at each stage end,
-#: computed from the stage output)
+#: computed from the stage input)
 VARIANTS = {
     'block': dict(placement='block'),
-    'input': dict(prompt_input='input'),
-    'block-input': dict(placement='block', prompt_input='input'),
-    # the block's own variants, on a strided input prompt too
+    'output': dict(prompt_input='output'),
+    'block-output': dict(placement='block', prompt_input='output'),
+    # the block's own variants, on a strided (input) prompt and an output one
     'ms-scale': dict(kernel_size=(3, 5), layer_scale=True),
-    'input-ms': dict(prompt_input='input', kernel_size=(1, 3)),
+    'output-ms': dict(prompt_input='output', kernel_size=(1, 3)),
 }
 #: the variants' cases: bottleneck blocks with a strided 3x3 conv
 #: (ResNet-50) and with an average-pooled shortcut (V1d), dilated stages of
@@ -91,13 +91,13 @@ grads = prompt_grads
     ('mmpretrain-Swin', (0, 2), True, True, None),
     # the variants: each with 'memory', both together with every preset
     *[(name, (0, 1, 2, 3), True, True, variant) for name in VARIANT_CASES
-      for variant in ('block', 'input')],
-    *[(name, (0, 1, 2, 3), True, preset, 'block-input')
+      for variant in ('block', 'output')],
+    *[(name, (0, 1, 2, 3), True, preset, 'block-output')
       for name in VARIANT_CASES for preset in (True, 'balanced', 'speed')],
-    ('mmdet-ResNet18', (1, 3), False, True, 'block-input'),
+    ('mmdet-ResNet18', (1, 3), False, True, 'block-output'),
     *[(name, (0, 1, 2, 3), True, True, variant)
       for name in ('mmdet-ResNet50-v1d', 'mmdet-Swin')
-      for variant in ('ms-scale', 'input-ms')],
+      for variant in ('ms-scale', 'output-ms')],
     ('mmdet-Swin', (1, 3), False, 'balanced', 'block-input'),
 ])
 def test_gradients_match_plain_autograd(name, stages, mode, preset,
@@ -364,17 +364,20 @@ def _saved(model, x):
     return saved
 
 
-def _prompt_hidden_bytes(model, outs):
+def _prompt_hidden_bytes(model, outs, strides):
     """Bytes of the hidden maps a prompt block keeps under plain autograd,
-    from the shapes of the stage outputs (N, C, H, W): three maps of
-    ``hidden_channels``, the inputs of the depth-wise conv, of the
-    activation and of the second projection. (Its input, which its first
-    projection keeps, a checkpointed block keeps too.)"""
+    from the shapes of the stage outputs (N, C, H, W) and the stages'
+    ``strides``: three maps of ``hidden_channels``, the inputs of the
+    depth-wise conv (at the stage input's size, ``stride`` times the
+    output's: the prompt is computed from the stage input), of the
+    activation and of the second projection (at the output's size). (Its
+    input, which its first projection keeps, a checkpointed block keeps
+    too.)"""
     total = 0
-    for i, out in enumerate(outs):
+    for i, (out, stride) in enumerate(zip(outs, strides)):
         n, _, h, w = out.shape
         hidden = model.prompts[str(i)].hidden_channels
-        total += out.element_size() * n * h * w * 3 * hidden
+        total += out.element_size() * n * h * w * (stride**2 + 2) * hidden
     return total
 
 
@@ -392,7 +395,7 @@ def test_presets_keep_what_their_shapes_say_resnet50():
         outs = models['memory'](x)
     assert saved['balanced'] == saved['speed']
     assert saved['balanced'] - saved['memory'] == \
-        _prompt_hidden_bytes(models['memory'], outs)
+        _prompt_hidden_bytes(models['memory'], outs, strides=(1, 2, 2, 2))
 
 
 def _attention_bytes(swin, outs, blocks):
@@ -439,7 +442,7 @@ def test_presets_keep_what_their_shapes_say_swin_t():
     assert checkpointed > 0 and kept > 0
     assert saved['speed'] - saved['balanced'] >= checkpointed
     assert saved['balanced'] - saved['memory'] >= \
-        _prompt_hidden_bytes(swin, outs) + kept
+        _prompt_hidden_bytes(swin, outs, strides=(1, 1, 1, 1)) + kept
 
 
 def _recomputed(model, x, blocks):

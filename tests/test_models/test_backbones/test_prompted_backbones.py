@@ -95,22 +95,23 @@ CASES = {
 }
 
 
-#: ``prompt_cfg`` variants: the default (a prompt at each stage end, from
-#: the stage output) and the others (ResNet and Swin wrappers only)
+#: ``prompt_cfg`` variants: the family's default (ResNet, Swin: a prompt at
+#: each stage end, from the stage input; ViT: from its output) and the
+#: others (ResNet and Swin wrappers only)
 VARIANTS = {
     'default': None,
     'block': dict(placement='block'),
-    'input': dict(prompt_input='input'),
-    'block-input': dict(placement='block', prompt_input='input'),
+    'output': dict(prompt_input='output'),
+    'block-output': dict(placement='block', prompt_input='output'),
 }
 
 
 def build_pair(case, checkpoint, prompt_cfg=None):
     """The upstream backbone and its wrapper, both loaded from
-    ``checkpoint``; a ``prompt_cfg`` variant the wrapper refuses (a ViT's)
-    skips the test."""
+    ``checkpoint``; a ``prompt_cfg`` variant of the ResNet and Swin
+    wrappers skips the test of a ViT one."""
     if prompt_cfg and 'ViT' in case:
-        pytest.skip('ViT wrappers take the default variant only (refusing '
+        pytest.skip('ViT wrappers take their default variant only (refusing '
                     'the others: test_prompted.py)')
     _, _, wrapper_cls, upstream_cls, kwargs = CASES[case]
     init_cfg = dict(type='Pretrained', checkpoint=checkpoint)

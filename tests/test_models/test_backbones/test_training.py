@@ -337,19 +337,18 @@ class GradRecord(Hook):
 #: two prompts there; the block's own variants (multi-scale kernels, the
 #: learnt scale) ride along on a strided and a token case
 VARIANT_CASES = {
-    'mmdet-retinanet-resnet-input-ms-scale': (
-        'mmdet-retinanet-resnet',
-        dict(prompt_input='input', kernel_size=(3, 5), layer_scale=True),
+    'mmdet-retinanet-resnet-ms-scale': (
+        'mmdet-retinanet-resnet', dict(kernel_size=(3, 5), layer_scale=True),
         None),
-    'mmseg-fcn-resnetv1c-block-input': (
-        'mmseg-fcn-resnetv1c', dict(placement='block', prompt_input='input'),
+    'mmseg-fcn-resnetv1c-block-output': (
+        'mmseg-fcn-resnetv1c', dict(placement='block', prompt_input='output'),
         None),
     'mmseg-upernet-swin-block': ('mmseg-upernet-swin',
                                  dict(placement='block'),
                                  dict(depths=(2, 1, 1, 1))),
-    'mmdet-retinanet-swin-input-ms-scale': (
+    'mmdet-retinanet-swin-output-ms-scale': (
         'mmdet-retinanet-swin',
-        dict(prompt_input='input', kernel_size=(3, 5), layer_scale=True),
+        dict(prompt_input='output', kernel_size=(3, 5), layer_scale=True),
         None),
 }
 
