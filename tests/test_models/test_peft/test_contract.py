@@ -54,6 +54,13 @@ def _stage_width(stage, family):
     return last.conv2.out_channels
 
 
+def _stage_input_width(stage, family):
+    """Channels entering the stage (a Swin stage's blocks keep them)."""
+    if family == 'swin':
+        return _stage_width(stage, family)
+    return _blocks(stage, family)[0].conv1.in_channels
+
+
 def _mona_layer(c, h):
     return 4 * c + (c * h + h) + sum(h * k * k + h
                                      for k in (3, 5, 7)) + h * h + h + h * c \
@@ -64,9 +71,11 @@ def expected_count(method, family, stages):
     """Trainable parameters each method adds, from the upstream layers."""
     modules = [m for s in stages for m in s.modules()]
     blocks = [b for s in stages for b in _blocks(s, family)]
-    if method == 'protune':  # down, depth-wise 3x3 and up per stage
-        return sum(2 * c * HIDDEN + HIDDEN + 9 * HIDDEN + HIDDEN + c
-                   for c in (_stage_width(s, family) for s in stages))
+    if method == 'protune':  # per stage: down from the stage input
+        # (c_in * H + H), depth-wise 3x3 (9 * H + H), up (H * c + c)
+        return sum((c_in + c) * HIDDEN + 11 * HIDDEN + c
+                   for c_in, c in ((_stage_input_width(s, family),
+                                    _stage_width(s, family)) for s in stages))
     if method == 'BitFit':
         return sum(m.bias.numel() for m in modules if isinstance(
             m, (nn.Linear, nn.LayerNorm, nn.Conv2d, _BatchNorm))
@@ -245,7 +254,7 @@ def test_methods_tune_only_the_selected_stages(checkpoints):
 # prompt_cfg -> trainable parameters on ResNet-50 and Swin-T, as
 # docs/peft_methods.md lists them (None: the method does not apply)
 DOCUMENTED = [
-    (None, 498_176, 188_576),
+    (None, 371_200, 188_576),
     (dict(type='BitFit'), 26_496, 51_264),
     (dict(type='LoRA'), 165_888, 282_624),
     (dict(type='LoRA', targets=['conv1x1', 'conv3x3']), 316_928, None),
