@@ -12,13 +12,16 @@ setup(
     name='mmprotune',
     version=get_version(),
     description='Pro-tuning: prompt tuning of frozen backbones for '
-    'mmdetection 3.x and mmsegmentation 1.x',
+    'mmdetection 3.x, mmsegmentation 1.x and mmpretrain 1.x',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
     python_requires='>=3.8',
+    # what the code needs; the versions it is tested with are pinned in
+    # requirements/constraints.txt (tools/install.sh installs those)
     install_requires=[
-        'torch>=1.8',
+        # torch.get_autocast_dtype(device), torch.is_autocast_enabled(device)
+        'torch>=2.4',
         'mmengine>=0.10.0,<1.0.0',
         'mmcv>=2.0.0,<2.2.0',
         'mmdet>=3.0.0,<3.4.0',
@@ -29,7 +32,11 @@ setup(
         'numpy',
         'pillow',
     ],
-    extras_require=dict(tests=['pytest>=7', 'matplotlib']),
+    extras_require=dict(
+        # the mmpretrain wrappers (ProTune* in mmpretrain's scope) register
+        # only where it is installed; it also needs torchvision
+        mmpretrain=['mmpretrain>=1.0.0,<1.3.0'],
+        tests=['pytest>=7', 'matplotlib', 'mmpretrain>=1.0.0,<1.3.0']),
     license='Apache License 2.0',
     zip_safe=False,
 )

@@ -36,6 +36,7 @@
 #                        upernet_r50, upernet_swin-t
 #   --img-size N --steps N --warmup N   passed to tools/report.py
 #                        (default: 512, 3, 1)
+# The interpreter is $PYTHON if set, else python3.
 # Exit status: the number of failed steps (0: all passed).
 set -uo pipefail
 
@@ -54,7 +55,7 @@ OUT_DIR=
 MODELS=
 METHODS=full,head-only,protune-naive,protune
 
-usage() { sed -n '2,35p' "$0"; }
+usage() { sed -n '2,/^[^#]/p' "$0" | grep '^#'; }
 need_value() {
     if [ $# -lt 2 ]; then
         echo "gpu_check.sh: $1 needs a value" >&2
@@ -94,7 +95,7 @@ for phase in ${PHASES//,/ }; do
 done
 OUT_DIR=${OUT_DIR:-${OUT:-$REPO/work_dirs/gpu_check}}
 SITE=$WORK/site
-PY=python3
+PY=${PYTHON:-python3}
 # mmengine and mmcv import pkg_resources, which warns at every import
 export PYTHONWARNINGS='ignore:pkg_resources is deprecated:UserWarning'
 export PYTHONPATH=$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}

@@ -13,6 +13,7 @@
 # working tree may take to the machine. gpu_check.sh installs only the
 # wheels whose distribution is missing there, so the small ones of the
 # image carried below as a fallback cost nothing when present.
+# The interpreter is $PYTHON if set, else python3.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,13 +22,14 @@ DEST=
 for arg in "$@"; do
     case $arg in
         --dry-run) DRY=1 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#'; exit 0 ;;
         -*) echo "gpu_wheels.sh: unknown option $arg (allowed: --dry-run)" >&2
             exit 2 ;;
         *) DEST=$arg ;;
     esac
 done
 DEST=${DEST:-$REPO/.whl}
+PY=${PYTHON:-python3}
 # the working tree (about 1 MiB) travels too: keep the wheels well below
 LIMIT_MIB=${GPU_WHEELS_LIMIT_MIB:-56}
 
@@ -59,9 +61,9 @@ run() {
 }
 
 run mkdir -p "$DEST"
-run python3 -m pip download -q --no-deps "${PLATFORM[@]}" -d "$DEST" \
+run "$PY" -m pip download -q --no-deps "${PLATFORM[@]}" -d "$DEST" \
     "${REQUIRED[@]}" "${FALLBACK[@]}"
-run python3 -m pip download -q --no-deps --no-binary :all: -d "$DEST" \
+run "$PY" -m pip download -q --no-deps --no-binary :all: -d "$DEST" \
     mmcv==2.1.0
 [ "$DRY" = 1 ] && exit 0
 

@@ -1,11 +1,10 @@
-from .backbones import (ClsProTuneResNet, ClsProTuneResNetV1c,
-                        ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
-                        ClsProTuneVisionTransformer,
-                        ProTuneResNet, ProTuneResNetV1c, ProTuneResNetV1d,
+from mmprotune.utils.model import scope_installed
+from . import backbones
+from .backbones import (ProTuneResNet, ProTuneResNetV1c, ProTuneResNetV1d,
                         ProTuneSwinTransformer, PromptedBackboneMixin,
-                        PromptedClsResNetMixin, PromptedResNetMixin,
-                        PromptedSwinMixin, SegProTuneResNet,
-                        SegProTuneResNetV1d, SegProTuneSwinTransformer)
+                        PromptedResNetMixin, PromptedSwinMixin,
+                        SegProTuneResNet, SegProTuneResNetV1d,
+                        SegProTuneSwinTransformer)
 from .peft import (VPT, AdaptFormer, BitFit, ConvAdapter, ConvPromptBlock,
                    LoRA, Mona, TokenPromptBlock)
 
@@ -13,9 +12,16 @@ __all__ = [
     'ConvPromptBlock', 'TokenPromptBlock', 'PromptedBackboneMixin',
     'PromptedResNetMixin', 'ProTuneResNet', 'SegProTuneResNet',
     'ProTuneResNetV1c', 'ProTuneResNetV1d', 'SegProTuneResNetV1d',
-    'PromptedClsResNetMixin', 'ClsProTuneResNet', 'ClsProTuneResNetV1c',
-    'ClsProTuneResNetV1d', 'PromptedSwinMixin', 'ProTuneSwinTransformer',
-    'SegProTuneSwinTransformer', 'ClsProTuneSwinTransformer',
-    'ClsProTuneVisionTransformer', 'BitFit',
-    'LoRA', 'AdaptFormer', 'ConvAdapter', 'Mona', 'VPT'
+    'PromptedSwinMixin', 'ProTuneSwinTransformer',
+    'SegProTuneSwinTransformer', 'BitFit', 'LoRA', 'AdaptFormer',
+    'ConvAdapter', 'Mona', 'VPT'
 ]
+if scope_installed('mmpretrain'):
+    __all__ += backbones.CLS_BACKBONES
+
+
+def __getattr__(name: str):
+    """mmpretrain's wrappers, or a clear error where it is not installed."""
+    if name in backbones.CLS_BACKBONES:
+        return getattr(backbones, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -13,9 +13,11 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def repo_env(**overrides: str) -> Dict[str, str]:
     """``os.environ`` with :data:`REPO_ROOT` first on ``PYTHONPATH`` (a child
-    imports this checkout's ``mmprotune``), and ``OMP_WAIT_POLICY=PASSIVE``
-    unless set: idle OpenMP threads sleep instead of spinning, several times
-    faster when other processes share the cores.
+    imports this checkout's ``mmprotune``), ``PYTHON`` (the interpreter of the
+    repository's shell scripts) this process's interpreter unless set, and
+    ``OMP_WAIT_POLICY=PASSIVE`` unless set: idle OpenMP threads sleep instead
+    of spinning, several times faster when other processes share the
+    cores.
 
     Args:
         **overrides (str): Variables to set on top, e.g.
@@ -24,6 +26,7 @@ def repo_env(**overrides: str) -> Dict[str, str]:
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+    env.setdefault('PYTHON', sys.executable)
     env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     env.update(overrides)
     return env

@@ -1,6 +1,7 @@
 """One way to build a config's model outside the Runner: for the tools that
 count, measure or merge, and for the tests."""
 import copy
+import importlib
 from typing import Optional
 
 import torch.nn as nn
@@ -10,6 +11,35 @@ from mmengine.registry import MODELS, DefaultScope
 
 #: The ``default_scope`` values of the configs mmprotune runs.
 SUPPORTED_SCOPES = ('mmdet', 'mmseg', 'mmpretrain')
+#: A scope -> the pip package that brings it (mmpretrain is optional).
+SCOPE_PACKAGES = dict(
+    mmdet='mmdet', mmseg='mmsegmentation', mmpretrain='mmpretrain')
+
+
+def scope_installed(scope: str) -> bool:
+    """Whether the package of ``scope`` (e.g. ``'mmpretrain'``) is installed.
+
+    Returns:
+        bool: False only if it is not installed; any other error of its
+        import (a broken install) is raised.
+    """
+    try:
+        importlib.import_module(scope)
+    except ModuleNotFoundError as err:
+        if err.name != scope:
+            raise
+        return False
+    return True
+
+
+def missing_scope_error(scope: str, what: str) -> ImportError:
+    """The error for ``what`` (e.g. ``"default_scope 'mmpretrain'"``), which
+    needs ``scope``'s package, found not installed."""
+    return ImportError(
+        f'{what} needs {scope}, which is not installed: pip install '
+        f'{SCOPE_PACKAGES[scope]} (mmprotune is tested with the versions '
+        'of requirements/constraints.txt; mmpretrain also needs the '
+        'torchvision built for your torch).')
 
 
 def check_scope(cfg: Config, source: Optional[str] = None) -> str:
@@ -25,12 +55,15 @@ def check_scope(cfg: Config, source: Optional[str] = None) -> str:
 
     Raises:
         ValueError: The scope is missing or not supported.
+        ImportError: Its package is not installed.
     """
     scope = cfg.get('default_scope')
+    where = f' in config {source}' if source else ''
     if scope not in SUPPORTED_SCOPES:
-        where = f' in config {source}' if source else ''
         raise ValueError(f'Unsupported default_scope {scope!r}{where}; '
                          f'expected one of {SUPPORTED_SCOPES}.')
+    if not scope_installed(scope):
+        raise missing_scope_error(scope, f'default_scope {scope!r}{where}')
     return scope
 
 

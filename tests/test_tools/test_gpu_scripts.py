@@ -4,6 +4,7 @@ missing, the ops build for this GPU's architecture, the CUDA tests, the
 reports), a real run of the install phase, and clear errors."""
 import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def test_gpu_wheels_dry_run(tool, tmp_path):
     rc, out = tool('tools/gpu_wheels.sh', '--dry-run', tmp_path / 'w')
     assert rc == 0, out
     wheels, sdist = [line for line in out.splitlines()
-                     if line.startswith('+ python3 -m pip download')]
+                     if line.startswith(f'+ {sys.executable} -m pip download')]
     for part in ('--only-binary=:all: --python-version 3.12',
                  '--platform manylinux2014_x86_64', '--no-deps',
                  'mmengine==0.10.7', 'mmdet==3.3.0', 'mmsegmentation==1.2.2',

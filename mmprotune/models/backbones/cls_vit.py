@@ -1,5 +1,6 @@
-"""Pro-tuning Vision Transformer (mmpretrain): a prompt block on the patch
-tokens after each selected encoder layer."""
+"""Pro-tuning Vision Transformer for mmpretrain, registered in its
+``MODELS``: a prompt block on the patch tokens after each selected encoder
+layer; imported only where mmpretrain is installed."""
 from typing import List, Tuple
 
 import torch
