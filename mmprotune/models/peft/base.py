@@ -36,7 +36,8 @@ The argument checks the methods share (:func:`hidden_width`,
 ``prompt_cfg`` field and what is allowed.
 """
 import inspect
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import (Callable, Dict, List, Optional, Sequence, Set, Tuple,
+                    Union)
 
 import torch
 import torch.nn as nn
@@ -70,6 +71,70 @@ def check_kernel_size(kernel_size: int, field: str = 'kernel_size') -> None:
         raise ValueError(f'prompt_cfg.{field} must be an odd int > 0 '
                          f'(the prompt keeps the spatial size), got '
                          f'{kernel_size!r}')
+
+
+class MultiScaleDepthwise(nn.Module):
+    """Depth-wise convolutions of several odd sizes side by side, averaged:
+    ``mean_k(conv_k(x))``, (N, C, H, W) -> (N, C, ceil(H / stride),
+    ceil(W / stride)).
+
+    Args:
+        channels (int): Channels C.
+        kernel_sizes (Sequence[int]): Odd kernel sizes, e.g. ``(3, 5, 7)``.
+        stride (int): Stride of every conv. Default: 1.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 kernel_sizes: Sequence[int],
+                 stride: int = 1):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(
+                channels,
+                channels,
+                k,
+                stride=stride,
+                padding=k // 2,
+                groups=channels) for k in kernel_sizes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(conv(x) for conv in self.convs) / len(self.convs)
+
+
+def depthwise(channels: int,
+              kernel_size: Union[int, Sequence[int]],
+              stride: int = 1) -> nn.Module:
+    """The depth-wise layer of a prompt block: one ``nn.Conv2d`` for an int
+    ``kernel_size``, a :class:`MultiScaleDepthwise` for a sequence of them
+    (``prompt_cfg.kernel_size``; each size odd, so at stride 1 the map keeps
+    its size)."""
+    if isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
+        check_kernel_size(kernel_size)
+        return nn.Conv2d(
+            channels,
+            channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            groups=channels)
+    if isinstance(kernel_size, str) or not isinstance(kernel_size, Sequence) \
+            or not kernel_size:
+        raise ValueError(
+            'prompt_cfg.kernel_size must be an odd int > 0 or a non-empty '
+            f'list of them (multi-scale), got {kernel_size!r}')
+    if len(set(kernel_size)) != len(kernel_size):
+        raise ValueError(f'prompt_cfg.kernel_size={list(kernel_size)} '
+                         'repeats a size; allowed: distinct odd ints > 0')
+    for k in kernel_size:
+        check_kernel_size(k)
+    return MultiScaleDepthwise(channels, kernel_size, stride)
+
+
+def depthwise_convs(layer: nn.Module) -> Tuple[nn.Conv2d, ...]:
+    """The convolutions of a :func:`depthwise` layer, in build order."""
+    return tuple(layer.convs) if isinstance(layer, MultiScaleDepthwise) \
+        else (layer, )
 
 
 def hidden_width(in_channels: int, hidden_channels: Optional[int],

@@ -1,12 +1,12 @@
 """Mona (Yin et al., arXiv 2311.15010): multi-cognitive visual adapters
 after the sub-layers of Swin blocks and after ResNet blocks."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 
 from mmprotune.registry import MODELS
-from .base import HookedMethod, check_kernel_size, hidden_width
+from .base import HookedMethod, depthwise, depthwise_convs, hidden_width
 
 
 class _MonaLayer(nn.Module):
@@ -20,15 +20,13 @@ class _MonaLayer(nn.Module):
     """
 
     def __init__(self, channels: int, hidden: int,
-                 kernel_sizes: Sequence[int]):
+                 kernel_size: Union[int, Sequence[int]]):
         super().__init__()
         self.norm = nn.LayerNorm(channels)
         self.norm_scale = nn.Parameter(torch.empty(channels))
         self.input_scale = nn.Parameter(torch.empty(channels))
         self.down = nn.Linear(channels, hidden)
-        self.dws = nn.ModuleList(
-            nn.Conv2d(hidden, hidden, k, padding=k // 2, groups=hidden)
-            for k in kernel_sizes)
+        self.dw = depthwise(hidden, kernel_size)
         self.mix = nn.Conv2d(hidden, hidden, 1)
         self.act = nn.GELU()
         self.up = nn.Linear(hidden, channels)
@@ -37,7 +35,8 @@ class _MonaLayer(nn.Module):
     def reset_parameters(self) -> None:
         """Torch's default init; ``s_n`` = 1e-6, ``s_x`` = 1 (the paper's),
         ``up`` = 0."""
-        for layer in (self.norm, self.down, self.mix, *self.dws):
+        for layer in (self.norm, self.down, self.mix,
+                      *depthwise_convs(self.dw)):
             layer.reset_parameters()
         nn.init.constant_(self.norm_scale, 1e-6)
         nn.init.ones_(self.input_scale)
@@ -50,7 +49,7 @@ class _MonaLayer(nn.Module):
         n, length, _ = x.shape
         z = self.norm(x) * self.norm_scale + x * self.input_scale
         h = self.down(z).transpose(1, 2).reshape(n, -1, *hw_shape)
-        h = h + sum(dw(h) for dw in self.dws) / len(self.dws)
+        h = h + self.dw(h)
         h = h + self.mix(h)
         return self.up(self.act(h.flatten(2).transpose(1, 2)))
 
@@ -76,11 +75,11 @@ class _SwinBlockMona(nn.Module):
     """
 
     def __init__(self, block: nn.Module, hidden: int,
-                 kernel_sizes: Sequence[int]):
+                 kernel_size: Union[int, Sequence[int]]):
         super().__init__()
         channels = block.norm1.normalized_shape[0]
-        self.after_attn = _MonaLayer(channels, hidden, kernel_sizes)
-        self.after_ffn = _MonaLayer(channels, hidden, kernel_sizes)
+        self.after_attn = _MonaLayer(channels, hidden, kernel_size)
+        self.after_ffn = _MonaLayer(channels, hidden, kernel_size)
         self._block_input: Optional[torch.Tensor] = None
 
     def hook_specs(self, block: nn.Module) -> list:
@@ -128,7 +127,7 @@ class Mona(HookedMethod):
 
         z = LN(x) * s_n + x * s_x              # s_n = 1e-6, s_x = 1 at init
         h = down(z)                            # C -> hidden, on the grid
-        h = h + mean_k(dwconv_k(h))            # depth-wise, k in kernel_sizes
+        h = h + mean_k(dwconv_k(h))            # depth-wise, k in kernel_size
         h = h + mix(h)                         # 1x1 conv
         x = x + up(GELU(h))                    # up zero-initialised
 
@@ -138,8 +137,9 @@ class Mona(HookedMethod):
         hidden_channels (int, optional): Bottleneck width. Default: 64 when
             ``hidden_ratio`` is not given either.
         hidden_ratio (float, optional): Bottleneck width as a fraction of C.
-        kernel_sizes (Sequence[int]): Odd sizes of the depth-wise convs.
-            Default: (3, 5, 7).
+        kernel_size (int | Sequence[int]): Odd size of the depth-wise conv,
+            or distinct odd sizes of depth-wise convs side by side, averaged
+            (as ``ConvPromptBlock``'s). Default: (3, 5, 7), the paper's.
     """
     families = ('resnet', 'swin')
     method_name = 'mona'
@@ -149,13 +149,8 @@ class Mona(HookedMethod):
                  family: str,
                  hidden_channels: Optional[int] = None,
                  hidden_ratio: Optional[float] = None,
-                 kernel_sizes: Sequence[int] = (3, 5, 7)):
+                 kernel_size: Union[int, Sequence[int]] = (3, 5, 7)):
         super().__init__(stage, family)
-        if isinstance(kernel_sizes, int) or not kernel_sizes:
-            raise ValueError('prompt_cfg.kernel_sizes must be a non-empty '
-                             f'list of odd ints, got {kernel_sizes!r}')
-        for k in kernel_sizes:
-            check_kernel_size(k, 'kernel_sizes')
         for name, block in self._blocks(stage, family).items():
             if family == 'swin':
                 if block.with_cp:
@@ -165,13 +160,13 @@ class Mona(HookedMethod):
                 channels = block.norm1.normalized_shape[0]
                 hidden = hidden_width(channels, hidden_channels,
                                        hidden_ratio)
-                layer = _SwinBlockMona(block, hidden, kernel_sizes)
+                layer = _SwinBlockMona(block, hidden, kernel_size)
             else:
                 last_conv = block.conv3 if hasattr(block,
                                                    'conv3') else block.conv2
                 channels = last_conv.out_channels
                 hidden = hidden_width(channels, hidden_channels,
                                        hidden_ratio)
-                layer = _MonaAfterBlock(channels, hidden, kernel_sizes)
+                layer = _MonaAfterBlock(channels, hidden, kernel_size)
             self._attach(name, block, layer)
 

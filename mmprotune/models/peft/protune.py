@@ -16,65 +16,7 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer
 
 from mmprotune.registry import MODELS
-from .base import StageBlock, check_kernel_size, hidden_width
-
-
-class MultiScaleDepthwise(nn.Module):
-    """Depth-wise convolutions of several odd sizes side by side, averaged:
-    ``mean_k(conv_k(x))``, (N, C, H, W) -> (N, C, ceil(H / stride),
-    ceil(W / stride)).
-
-    Args:
-        channels (int): Channels C.
-        kernel_sizes (Sequence[int]): Odd kernel sizes, e.g. ``(3, 5, 7)``.
-        stride (int): Stride of every conv. Default: 1.
-    """
-
-    def __init__(self,
-                 channels: int,
-                 kernel_sizes: Sequence[int],
-                 stride: int = 1):
-        super().__init__()
-        self.convs = nn.ModuleList(
-            nn.Conv2d(
-                channels,
-                channels,
-                k,
-                stride=stride,
-                padding=k // 2,
-                groups=channels) for k in kernel_sizes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(conv(x) for conv in self.convs) / len(self.convs)
-
-
-def depthwise(channels: int,
-              kernel_size: Union[int, Sequence[int]],
-              stride: int = 1) -> nn.Module:
-    """The depth-wise layer of a prompt block: one ``nn.Conv2d`` for an int
-    ``kernel_size``, a :class:`MultiScaleDepthwise` for a sequence of them
-    (``prompt_cfg.kernel_size``; each size odd, so at stride 1 the map keeps
-    its size)."""
-    if isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
-        check_kernel_size(kernel_size)
-        return nn.Conv2d(
-            channels,
-            channels,
-            kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
-            groups=channels)
-    if isinstance(kernel_size, str) or not isinstance(kernel_size, Sequence) \
-            or not kernel_size:
-        raise ValueError(
-            'prompt_cfg.kernel_size must be an odd int > 0 or a non-empty '
-            f'list of them (multi-scale), got {kernel_size!r}')
-    if len(set(kernel_size)) != len(kernel_size):
-        raise ValueError(f'prompt_cfg.kernel_size={list(kernel_size)} '
-                         'repeats a size; allowed: distinct odd ints > 0')
-    for k in kernel_size:
-        check_kernel_size(k)
-    return MultiScaleDepthwise(channels, kernel_size, stride)
+from .base import StageBlock, depthwise, depthwise_convs, hidden_width
 
 
 class _BottleneckPrompt(StageBlock):
@@ -129,7 +71,7 @@ class _BottleneckPrompt(StageBlock):
     def init_weights(self) -> None:
         """Kaiming-init ``down`` and the depth-wise convs; zero ``up`` (the
         prompt starts at 0); ``scale`` at 1."""
-        for layer in (self.down, *self._depthwise_convs()):
+        for layer in (self.down, *depthwise_convs(self.dw)):
             nn.init.kaiming_normal_(
                 layer.weight, mode='fan_out', nonlinearity='relu')
             nn.init.zeros_(layer.bias)
@@ -137,10 +79,6 @@ class _BottleneckPrompt(StageBlock):
         nn.init.zeros_(self.up.bias)
         if self.scale is not None:
             nn.init.ones_(self.scale)
-
-    def _depthwise_convs(self) -> Sequence[nn.Conv2d]:
-        return self.dw.convs if isinstance(self.dw, MultiScaleDepthwise) \
-            else (self.dw, )
 
     def _scaled(self, prompt: torch.Tensor, channel_dim: int) -> torch.Tensor:
         """``prompt`` times ``scale`` along ``channel_dim`` (if learnt)."""
