@@ -3,9 +3,9 @@ mmpretrain 1.x.
 
 Importing the package (``custom_imports=dict(imports=['mmprotune'])``)
 registers the ``ProTune*`` backbones in mmdet's, mmseg's and mmpretrain's
-``MODELS``, the prompt blocks in :data:`mmprotune.registry.MODELS`, the
-``ProTuneOptimWrapperConstructor``, the ``DeltaCheckpointHook``, a local
-checkpoint loader that works under torch >= 2.6 (see
+``MODELS``, the tuning modules (prompt blocks, PEFT methods) in
+:data:`mmprotune.registry.MODELS`, the ``ProTuneOptimWrapperConstructor``,
+the ``DeltaCheckpointHook``, a local checkpoint loader that works under torch >= 2.6 (see
 :mod:`mmprotune.utils.checkpoint`) and crash-safe local checkpoint writing
 (see :mod:`mmprotune.utils.atomic_save`).
 """

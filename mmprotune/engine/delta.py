@@ -43,7 +43,8 @@ from mmprotune.version import __version__
 DELTA_META_KEY = 'mmprotune_delta'
 #: Key of the merge metadata in a merged checkpoint's ``meta``.
 MERGED_META_KEY = 'mmprotune_merged'
-#: Name of the prompt blocks' child module in a ProTune backbone.
+#: Name of the tuning modules' child module in a ProTune backbone (see
+#: docs/design.md, "Names").
 PROMPTS = 'prompts'
 #: Prefix of the backbone's keys in a detector's / segmentor's /
 #: classifier's state dict.

@@ -105,7 +105,7 @@ def test_config_trains_one_iteration(config, data_roots, tmp_path):
     method = method_of(config)
     if method in PROMPTED_METHODS:
         assert trainable and all(n.startswith('prompts.') for n in trainable)
-        _, first = next(backbone.prompt_blocks())  # prompts['0'] or [0]
+        _, first = next(backbone.tuning_modules())  # prompts['0'] or [0]
         assert type(first).__name__.lower().startswith(
             method.replace('-', '') if method != 'protune' else
             ('conv', 'token'))

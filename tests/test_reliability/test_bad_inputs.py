@@ -92,7 +92,7 @@ def test_prompt_type_that_is_no_prompt_block(block_type):
     """``Conv2d``/``GELU`` are registered in mmengine's root MODELS, which
     the prompt block registry falls back to."""
     with pytest.raises(ValueError, match=r'ProTuneResNet: prompt_cfg.type='
-                       r'.* is not a registered prompt block; allowed: '
+                       r'.* is not a registered tuning module; allowed: '
                        r'.*ConvPromptBlock'):
         ProTuneResNet(**RESNET, prompt_cfg=dict(type=block_type))
 

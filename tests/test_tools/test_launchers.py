@@ -196,7 +196,7 @@ def test_train(trained, scope):
         assert not (work_dir / 'iter_2.pth').exists()
     if scope == 'mmpretrain':  # validated after the last iteration
         assert 'accuracy/top1' in out
-        assert 'trainable (prompt) of' in out
+        assert 'trainable (ConvPromptBlock) of' in out
 
 
 def test_test_classifier(trained, configs, tool, tmp_path):

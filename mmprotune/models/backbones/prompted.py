@@ -178,7 +178,11 @@ class PromptedBackboneMixin:
             # upstream Swin reads ``init_cfg.checkpoint`` as an attribute
             self.init_cfg = ConfigDict(self.init_cfg)
         self.freeze_backbone()
-        self.prompts = self._build_prompts(prompt_cfg or {})
+        # the tuning modules (prompt blocks or a PEFT method's layers) keep
+        # the name ``prompts``: it is the state-dict prefix of every delta
+        # checkpoint and the key configs give paramwise_cfg.custom_keys
+        # (docs/design.md, "Names")
+        self.prompts = self._build_tuning_modules(prompt_cfg or {})
         self.register_forward_pre_hook(self._hook_tuning_modules)
         self._log_overrides(kwargs)
         self._log_trainable()
@@ -224,7 +228,7 @@ class PromptedBackboneMixin:
         raise NotImplementedError
 
     # ------------------------------------------------------------------
-    def _build_prompts(self, prompt_cfg: dict) -> nn.ModuleDict:
+    def _build_tuning_modules(self, prompt_cfg: dict) -> nn.ModuleDict:
         """``prompt_cfg`` -> the tuning module of each tuned stage, built by
         its class (:meth:`TuningModule.build_for_stage`), by stage index."""
         name = type(self).__name__
@@ -240,7 +244,7 @@ class PromptedBackboneMixin:
         if not _is_tuning_module(block_cls):
             raise ValueError(
                 f'{name}: prompt_cfg.type={block_type!r} is not a registered '
-                f'prompt block; allowed: {sorted(MODELS.module_dict)}')
+                f'tuning module; allowed: {sorted(MODELS.module_dict)}')
         mismatch = block_cls.mismatch(self)
         if mismatch is not None:
             raise ValueError(
@@ -277,8 +281,10 @@ class PromptedBackboneMixin:
             raise ValueError(
                 f'{name}: unknown prompt_cfg field(s) {unknown}; allowed: '
                 f'{sorted(fields | block_args)}')
+        #: the class name of the tuning modules, e.g. ``'LoRA'``
+        self.tuning_type = block_cls.__name__
         return nn.ModuleDict({
-            str(i): self._build_stage_prompts(block_cls, i, cfg)
+            str(i): self._build_stage_tuning(block_cls, i, cfg)
             for i in sorted(stages)
         })
 
@@ -308,8 +314,8 @@ class PromptedBackboneMixin:
                 f'allowed: {", ".join(map(repr, supported))}{note}')
         return value
 
-    def _build_stage_prompts(self, block_cls: type, stage: int,
-                             cfg: dict) -> nn.Module:
+    def _build_stage_tuning(self, block_cls: type, stage: int,
+                            cfg: dict) -> nn.Module:
         """The tuning module of stage ``stage`` (``placement='stage'``), or
         a list of one prompt block per stage block (``'block'``)."""
         if self.placement != 'block':
@@ -342,7 +348,7 @@ class PromptedBackboneMixin:
                 'prompt block with them (ConvPromptBlock)')
         return args
 
-    def prompt_blocks(self) -> Iterator[Tuple[str, nn.Module]]:
+    def tuning_modules(self) -> Iterator[Tuple[str, nn.Module]]:
         """``(name, module)`` of every tuning module, ``name`` its key under
         ``prompts``: ``'<stage>'``, or ``'<stage>.<block>'`` with
         ``placement='block'``."""
@@ -373,7 +379,7 @@ class PromptedBackboneMixin:
                              f'repeats a stage; allowed: {allowed}')
         if not stages:
             print_log(
-                f'{name}: prompt_cfg.stages is empty, so no prompt blocks: '
+                f'{name}: prompt_cfg.stages is empty, so no tuning modules: '
                 'the backbone is frozen as is (the head-only baseline)',
                 logger='current')
 
@@ -558,7 +564,7 @@ class PromptedBackboneMixin:
             self._modules['prompts'] = prompts
         if self.pretrained_checkpoint is not None:
             self._check_pretrained(offered)
-        for _, block in self.prompt_blocks():
+        for _, block in self.tuning_modules():
             block.init_weights()
 
     @property
@@ -630,6 +636,7 @@ class PromptedBackboneMixin:
         trainable = sum(p.numel() for p in self.parameters()
                         if p.requires_grad)
         print_log(
-            f'{type(self).__name__}: {trainable:,} trainable (prompt) of '
+            f'{type(self).__name__}: {trainable:,} trainable '
+            f'({self.tuning_type}) of '
             f'{total:,} backbone parameters ({100 * trainable / total:.2f}%)',
             logger='current')

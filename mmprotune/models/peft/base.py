@@ -105,10 +105,10 @@ class MultiScaleDepthwise(nn.Module):
 def depthwise(channels: int,
               kernel_size: Union[int, Sequence[int]],
               stride: int = 1) -> nn.Module:
-    """The depth-wise layer of a prompt block: one ``nn.Conv2d`` for an int
-    ``kernel_size``, a :class:`MultiScaleDepthwise` for a sequence of them
-    (``prompt_cfg.kernel_size``; each size odd, so at stride 1 the map keeps
-    its size)."""
+    """The depth-wise layer of a prompt block or a Mona layer: one
+    ``nn.Conv2d`` for an int ``kernel_size``, a :class:`MultiScaleDepthwise`
+    for a sequence of them (``prompt_cfg.kernel_size``; each size odd, so at
+    stride 1 the map keeps its size)."""
     if isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
         check_kernel_size(kernel_size)
         return nn.Conv2d(

@@ -33,7 +33,7 @@ VIT = dict(arch=dict(embed_dims=16, num_layers=3, num_heads=2,
     (dict(stages=2), r'prompt_cfg.stages must be a list of distinct ints'),
     (dict(stages='0'), r'prompt_cfg.stages must be a list of distinct ints'),
     (dict(type='NoSuchBlock'), r"prompt_cfg.type='NoSuchBlock' is not a "
-     r'registered prompt block; allowed: .*ConvPromptBlock'),
+     r'registered tuning module; allowed: .*ConvPromptBlock'),
     (dict(type='TokenPromptBlock'), r"takes 'token' inputs but this backbone"
      r" feeds 'map' inputs; allowed: \['BitFit', 'ConvAdapter', "
      r"'ConvPromptBlock', 'LoRA', 'Mona'\]"),
@@ -258,7 +258,7 @@ def test_prompt_keys_of_each_placement():
     assert keys == {f'prompts.{i}.{j}.{layer}.{p}' for i in (1, 3)
                     for j in (0, 1) for layer in ('down', 'dw', 'up')
                     for p in ('weight', 'bias')}
-    assert [name for name, _ in block.prompt_blocks()] == \
+    assert [name for name, _ in block.tuning_modules()] == \
         ['1.0', '1.1', '3.0', '3.1']
 
 
@@ -269,7 +269,7 @@ def test_input_prompts_take_the_stage_input_channels_and_stride():
     the other blocks' prompts read the stage's own width at stride 1."""
     model = ProTuneResNet(**RESNET, stem_channels=12, prompt_cfg=dict(
         placement='block', prompt_input='input'))
-    blocks = dict(model.prompt_blocks())
+    blocks = dict(model.tuning_modules())
     assert [(blocks[f'{i}.0'].down.in_channels, blocks[f'{i}.0'].dw.stride)
             for i in range(4)] == [(12, (1, 1)), (8, (2, 2)), (16, (2, 2)),
                                    (32, (2, 2))]
@@ -350,7 +350,7 @@ def _prompted(entry, index, x, y, prompt_cfg, *args):
 
 def _nonzero_prompts(model):
     torch.manual_seed(1)
-    for _, block in model.prompt_blocks():
+    for _, block in model.tuning_modules():
         torch.nn.init.normal_(block.up.weight, std=0.1)
     return model.eval()
 

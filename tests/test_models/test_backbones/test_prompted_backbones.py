@@ -178,7 +178,7 @@ def test_gradients_reach_every_prompt(case_and_checkpoint, variant):
     _, wrapped = build_pair(*case_and_checkpoint, VARIANTS[variant])
     wrapped.train()
     # make every prompt non-zero so gradients pass through all of them
-    for _, block in wrapped.prompt_blocks():
+    for _, block in wrapped.tuning_modules():
         torch.nn.init.normal_(block.up.weight, std=0.02)
     sum(out.sum() for out in wrapped(torch.randn(1, 3, 64, 64))).backward()
     for name, param in wrapped.named_parameters():
@@ -215,7 +215,7 @@ def test_resnet50_default_prompts_train_under_3_percent(wrapper_cls, capsys):
                             if p.requires_grad)
     assert 0 < trainable <= 0.03 * total
     out = capsys.readouterr().out
-    assert f'{trainable:,} trainable (prompt) of {total:,}' in out
+    assert f'{trainable:,} trainable (ConvPromptBlock) of {total:,}' in out
     assert f'({100 * trainable / total:.2f}%)' in out
 
 

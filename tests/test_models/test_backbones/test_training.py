@@ -364,7 +364,7 @@ def test_runner_trains_prompt_variants(name, data, tmp_path):
     runner = train_frozen(case, data, tmp_path, prompt_cfg, record,
                           overrides)
     backbone = runner.model.backbone
-    sites = [name for name, _ in backbone.prompt_blocks()]
+    sites = [name for name, _ in backbone.tuning_modules()]
     if prompt_cfg.get('placement') == 'block':
         assert len(sites) == sum(
             len(backbone.blocks_in_stage(i)) for i in range(4)) > 4
