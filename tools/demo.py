@@ -38,8 +38,8 @@ with warnings.catch_warnings():  # pkg_resources deprecation notes
     from mmengine.logging import MMLogger
 
     from mmprotune.analysis.benchmark import method_variants
-    from mmprotune.testing import (REPO_ROOT, make_coco_shapes, repo_env,
-                                   tool_command)
+    from mmprotune.datasets import make_coco_shapes
+    from mmprotune.testing import REPO_ROOT, repo_env, tool_command
     from mmprotune.utils import build_model, count_parameters
 
 DEFAULT_CONFIG = osp.join(

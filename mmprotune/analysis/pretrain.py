@@ -4,7 +4,7 @@
 ``tools/misc/pretrain_backbone.py``.
 
 Two source tasks (``task``) on images of
-:func:`mmprotune.testing.make_coco_shapes` drawn with their own seed (so they
+:func:`mmprotune.datasets.make_coco_shapes` drawn with their own seed (so they
 differ from the demo's detection images):
 
 ``shapes`` (default, the demo's): multi-label classification, "which shapes
@@ -63,7 +63,7 @@ from mmengine.logging import MMLogger
 from mmseg.models.backbones import SwinTransformer
 from PIL import Image
 
-from ..testing import SHAPE_CLASSES, make_coco_shapes
+from ..datasets import SHAPE_CLASSES, make_coco_shapes
 from ..utils import atomic_write
 
 #: ImageNet statistics (RGB), as in mmdet's ``DetDataPreprocessor`` configs.

@@ -9,10 +9,10 @@ logic of ``tools/benchmark_transfer.py``.
    and saved as a plain backbone checkpoint (:func:`pretrain`).
 2. Target (``--task``, :data:`TASKS`), on other images
    (:func:`make_target_data`): semantic segmentation of circles, squares
-   and triangles (``seg``, the default: :func:`mmprotune.testing.
+   and triangles (``seg``, the default: :func:`mmprotune.datasets.
    make_ade20k_shapes`, an mmseg FCN head on the backbone's stride-8 last
    stage, mIoU) or the class of the image's one shape (``cls``:
-   :func:`mmprotune.testing.make_imagenet_shapes`, an mmpretrain
+   :func:`mmprotune.datasets.make_imagenet_shapes`, an mmpretrain
    ``ImageClassifier`` with a linear head on the pooled last stage, top-1
    accuracy). Each method has a config per task and backbone
    (:func:`config_path`) that loads the source through
@@ -49,7 +49,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.config import Config
 
-from ..testing import REPO_ROOT, make_ade20k_shapes, make_imagenet_shapes
+from ..datasets import make_ade20k_shapes, make_imagenet_shapes
+from ..testing import REPO_ROOT
 from ..utils import atomic_write, build_model
 from .pretrain import PretrainSettings, pretrain_backbone
 from .transfer_records import (RECORD_PROTOCOL, canonical, find_record,
