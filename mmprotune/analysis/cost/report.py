@@ -1,14 +1,11 @@
 """The cost report of ``tools/report.py``: the figures of
-:func:`mmprotune.analysis.benchmark.measure_side_by_side` as a markdown table
+:func:`mmprotune.analysis.cost.bench.measure_side_by_side` as a markdown table
 and a chart of ratios to a reference method, both drawn from
 ``report.json`` (:func:`redraw`)."""
-import io
-import itertools
 import json
 import os.path as osp
 
-from ..utils import atomic_write
-
+from ..plotting import method_colours, save_figure
 
 #: (label, key, scale, unit) of the table's columns.
 COLUMNS = (
@@ -47,21 +44,6 @@ PANELS = {
     'Parameters and FLOPs': ('trainable_params', 'flops_backbone_neck'),
     'Checkpoint': ('checkpoint_bytes_full', 'checkpoint_bytes_delta'),
 }
-#: A fixed colour per method, the same in every chart (methods of configs
-#: compared as they are take :data:`OTHER_COLOURS` in turn).
-METHOD_COLOURS = {
-    'full': '#525252',
-    'head-only': '#b0b0b0',
-    'protune-naive': '#9ecae1',
-    'protune': '#08519c',
-    'bitfit': '#2ca02c',
-    'lora': '#ff7f0e',
-    'adaptformer': '#9467bd',
-    'conv-adapter': '#8c564b',
-    'mona': '#e377c2',
-    'vpt': '#bcbd22',
-}
-OTHER_COLOURS = ('#d62728', '#17becf', '#e6ab02', '#1b9e77')
 
 
 def ratio(result: dict, ref: dict, key: str):
@@ -129,23 +111,6 @@ def markdown(results: dict, reference: str) -> str:
             cells.append(cell)
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
-
-
-def save_figure(fig, path: str) -> None:
-    """Save a matplotlib figure as PNG to ``path`` atomically (rendered in
-    memory, then :func:`mmprotune.utils.atomic_write`), and close it."""
-    import matplotlib.pyplot as plt
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=120)
-    plt.close(fig)
-    atomic_write(buffer.getvalue(), path)
-
-
-def method_colours(methods) -> dict:
-    """``methods`` -> their colours: :data:`METHOD_COLOURS`, else the next
-    of :data:`OTHER_COLOURS` (in turn, repeating)."""
-    others = itertools.cycle(OTHER_COLOURS)
-    return {m: METHOD_COLOURS.get(m) or next(others) for m in methods}
 
 
 def _draw_panel(ax, results: dict, reference: str, title: str, columns,
