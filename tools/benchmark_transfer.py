@@ -47,7 +47,7 @@ import time
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-from mmprotune.analysis.methods import METHOD_ALIASES, parse_methods
+from mmprotune.analysis.methods import parse_methods
 from mmprotune.analysis.transfer.catalog import (BACKBONES, METHOD_TASKS,
                                                  OPT_IN_METHODS, TASKS,
                                                  backbone_methods,
@@ -99,9 +99,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
             f'{b}: {",".join(backbone_methods(b))}' for b in BACKBONES) +
         '; ' + '; '.join(f'{m}: --task {"/".join(t)} only'
                          for m, t in METHOD_TASKS.items()) +
-        f'); default: all but {",".join(OPT_IN_METHODS)}; old spellings '
-        'accepted: ' +
-        ', '.join(f'{a}={m}' for a, m in METHOD_ALIASES.items()))
+        f'); default: all but {",".join(OPT_IN_METHODS)}')
     parser.add_argument(
         '--seeds',
         type=positive_int,

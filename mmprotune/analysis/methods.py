@@ -15,23 +15,14 @@ from mmprotune.registry import MODELS as PROMPT_MODELS
 #: besides the PEFT baselines (:func:`peft_methods`).
 REPORT_METHODS = ('full', 'head-only', 'protune-naive', 'protune',
                   'protune-balanced', 'protune-speed')
-#: Old spellings of method names (config names before ``full`` /
-#: ``head-only``, the report's ``convadapter``) -> the name, accepted
-#: wherever a command line takes ``--methods``.
-METHOD_ALIASES = {
-    'finetune': 'full',
-    'frozen': 'head-only',
-    'convadapter': 'conv-adapter'
-}
 
 
 def parse_methods(text: str) -> List[str]:
-    """``'full,frozen, lora'`` -> ``['full', 'head-only', 'lora']``: the
-    comma-separated names of a ``--methods`` argument, empty ones dropped and
-    old spellings (:data:`METHOD_ALIASES`) replaced; whether a name is
-    allowed is for the command to check."""
+    """``'full,head-only, lora'`` -> ``['full', 'head-only', 'lora']``: the
+    comma-separated names of a ``--methods`` argument, empty ones dropped;
+    whether a name is allowed is for the command to check."""
     names = (name.strip() for name in text.split(','))
-    return [METHOD_ALIASES.get(name, name) for name in names if name]
+    return [name for name in names if name]
 
 
 def peft_methods() -> Dict[str, str]:

@@ -198,10 +198,6 @@ SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
     (('--backbone', 'swin', '--methods', 'full,conv-adapter'), SWIN_METHODS,
      "['conv-adapter'] for --backbone swin --task seg (conv-adapter: "
      '--backbone resnet18)'),
-    # an old spelling is the method's name
-    (('--backbone', 'swin', '--methods', 'finetune,convadapter'),
-     SWIN_METHODS, "['conv-adapter'] for --backbone swin --task seg "
-     '(conv-adapter: --backbone resnet18)'),
     # a design-study variant: segmentation only
     (('--task', 'cls', '--methods', 'protune,protune-output'),
      RESNET_METHODS.replace(VARIANTS, ''),

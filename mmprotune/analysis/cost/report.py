@@ -32,9 +32,6 @@ COLUMNS = (
 RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
 #: Columns that are already a share, printed as such without a ratio.
 SHARES = ('peak_above_head_only', )
-#: Keys of older reports -> their key now: the allocator's peak was CUDA's
-#: only (None on the CPU), with the same meaning.
-OLD_KEYS = dict(cuda_peak_bytes='peak_bytes')
 #: The chart's panels: title -> the keys of :data:`COLUMNS` it shows.
 PANELS = {
     'Time': ('train_step_s', 'backbone_step_s', 'inference_s'),
@@ -72,15 +69,10 @@ def peak_above_head_only(results: dict):
             if result.get('peak_bytes') is not None}
 
 
-def upgrade(results: dict) -> dict:
-    """``results`` of a ``report.json`` of any version with today's keys
-    (:data:`OLD_KEYS` renamed) and the derived figures
+def with_derived_figures(results: dict) -> dict:
+    """``results`` of a ``report.json`` with the figures derived from them
     (:func:`peak_above_head_only`); a new dict, the input is unchanged."""
-    results = {
-        name: {OLD_KEYS.get(key, key): value
-               for key, value in result.items()}
-        for name, result in results.items()
-    }
+    results = {name: dict(result) for name, result in results.items()}
     for name, share in peak_above_head_only(results).items():
         results[name]['peak_above_head_only'] = share
     return results
@@ -97,7 +89,7 @@ def markdown(results: dict, reference: str) -> str:
     for name, result in results.items():
         cells = []
         for _, key, scale, unit in COLUMNS:
-            value = result.get(key)  # reports of older versions lack some
+            value = result.get(key)  # e.g. no share without full's peak
             if value is None:
                 cells.append('–')
                 continue
@@ -206,7 +198,8 @@ def redraw(json_path: str) -> str:
     with open(json_path, encoding='utf-8') as f:
         report = json.load(f)
     title = report_title(report)
-    results, reference = upgrade(report['results']), report['reference']
+    results = with_derived_figures(report['results'])
+    reference = report['reference']
     plot(results, reference, title,
          osp.join(osp.dirname(osp.abspath(json_path)), 'report.png'))
     return f'{title}:\n\n{markdown(results, reference)}'

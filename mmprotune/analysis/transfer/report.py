@@ -324,51 +324,34 @@ def write_report(settings: TransferSettings, source: dict, runs: List[dict],
     return report
 
 
-def _task(report: dict) -> str:
-    """The task of a ``transfer.json``; one written before the task was
-    recorded is a segmentation one."""
-    return report['settings'].get('task', 'seg')
-
-
-def _runs(report: dict) -> List[dict]:
-    """The runs of a ``transfer.json``; those of protocol 1 (no
-    ``protocol``: no selection, the configs' lr, not recorded here) as test
-    runs without an lr."""
-    if report.get('protocol', 1) > 1:
-        return report['runs']
-    return [dict(run, phase='test', lr=None) for run in report['runs']]
-
-
 def report_text(report: dict) -> str:
     """What the benchmark prints at the end, from its ``transfer.json``
     (``report``): a line on the runs, the machine and the metric, then
     :func:`markdown`."""
     settings = report['settings']
-    task = TASKS[_task(report)]
+    task = TASKS[settings['task']]
     device = report['machine']['cuda'] or report['machine']['processor']
     runs = report['runs']
     head = (f'{len(runs)} runs ({report["trained"]} trained, '
             f'{report["reused"]} from records) in '
             f'{report["total_s"] / 60:.1f} min on {device}; '
             f'{task["metric_label"]} on ')
-    grid = settings.get('lr_grid')  # protocol 2 on
-    mults = settings.get('backbone_lr_mults', [])
-    if settings.get('select_only'):
+    grid, mults = settings['lr_grid'], settings['backbone_lr_mults']
+    if settings['select_only']:
         head += (f'{settings["num_select"]} selection images (selection '
                  'only: no test runs)')
     else:
         head += f'{settings["num_val"]} test images'
-        if grid and (len(grid) > 1 or len(mults) > 1):
+        if len(grid) > 1 or len(mults) > 1:
             chosen = 'lr' + (' and backbone lr ×' if len(mults) > 1 else '')
             head += (f', {chosen} chosen on {settings["num_select"]} '
                      'selection images')
-        elif grid:
+        else:
             head += f', lr {grid[0]:g} (no selection)'
-    if grid:
-        head += ('; training images drawn per seed from a pool of '
-                 f'{settings["pool_size"]}')
+    head += ('; training images drawn per seed from a pool of '
+             f'{settings["pool_size"]}')
     iters = {int(size): n for size, n in settings['iters'].items()}
-    table = markdown(_runs(report), iters, task['metric'],
+    table = markdown(report['runs'], iters, task['metric'],
                      task['metric_label'])
     return f'\n{head}\n\n{table}'
 
@@ -378,15 +361,14 @@ def redraw(json_path: str) -> str:
     ``transfer.json`` alone, without training; return the text the run
     printed (:func:`report_text`). ``transfer.png`` and
     ``transfer_pareto.png`` need test runs (not with ``--select-only``),
-    the Pareto plot their peak training memory (not in protocol 1), and
-    ``transfer_curves.png`` selection curves (not with a grid of one
+    and ``transfer_curves.png`` selection curves (not with a grid of one
     setting); a plot the JSON cannot draw is removed, so that none of an
     earlier run in the folder is taken for this one's."""
     with open(json_path, encoding='utf-8') as f:
         report = json.load(f)
-    task = _task(report)
+    task = report['settings']['task']
     metric = TASKS[task]['metric']
-    runs = _runs(report)
+    runs = report['runs']
     track = report['settings']['backbone'], task
     png, curves_png, pareto_png = (osp.join(
         osp.dirname(osp.abspath(json_path)), name) for name in PLOTS)

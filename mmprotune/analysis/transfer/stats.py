@@ -12,8 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 #: best earlier point; else it has stopped improving (flat, or falling).
 PLATEAU_GAIN = 1.0
 #: The figures of a method that do not depend on the seed: taken from its
-#: first test run (None where a run does not have one, e.g. protocol 1's
-#: ``peak_train_bytes``).
+#: first test run (None where a run does not have one).
 FIGURES = ('trainable_params', 'backbone_trainable_params', 'saved_bytes',
            'checkpoint_bytes', 'peak_train_bytes')
 
@@ -23,12 +22,9 @@ def _test_runs(runs: List[dict]) -> List[dict]:
     return [run for run in runs if run['phase'] == 'test']
 
 
-def setting_name(lr: Optional[float], mult: Optional[float] = None) -> str:
+def setting_name(lr: float, mult: Optional[float] = None) -> str:
     """An lr as ``%g``, followed by ``x<mult>`` with a backbone lr
-    multiplier (as in run names, e.g. ``0.001x0.1``); ``–`` where a
-    protocol-1 report has no lr."""
-    if lr is None:
-        return '–'
+    multiplier (as in run names, e.g. ``0.001x0.1``)."""
     return f'{lr:g}' + ('' if mult is None else f'x{mult:g}')
 
 

@@ -23,9 +23,8 @@ def test_report_figures_match_independent_counts(tiny_config, tool,
     nothing (the saved-bytes measure itself is checked against a count by
     hand in test_memory_figures.py)."""
     out_dir = tmp_path / 'report'
-    # ``finetune``: the old spelling of ``full``
     rc, out = tool('tools/report.py', tiny_config, '--methods',
-                   'finetune,head-only,protune', '--img-size', '64',
+                   'full,head-only,protune', '--img-size', '64',
                    '--steps', '1', '--warmup', '0', '--out-dir', out_dir,
                    timeout=600)
     assert rc == 0, out[-3000:]
@@ -83,17 +82,15 @@ def test_report_figures_match_independent_counts(tiny_config, tool,
         assert ImageColor.getrgb(METHOD_COLOURS[method]) in colours, method
 
 
-def test_old_reports_redraw_with_todays_columns(tmp_path):
-    """A report.json of an older version redraws: its ``cuda_peak_bytes``
-    (the allocator's peak, measured on CUDA only) fills today's allocator
-    column and the share above head-only derives from it. The committed
-    reports, with the peak under its old key."""
+def test_reports_redraw_with_the_share_above_head_only(tmp_path):
+    """A report.json redraws with the share of each method's peak above
+    head-only's derived from the allocator's peaks: the committed reports,
+    with peaks set here."""
     for committed in sorted((REPO / 'docs/report').glob('*/report.json')):
         report = json.loads(committed.read_text())
         mib = dict(full=4000, protune=2600, **{'head-only': 2000})
         for method, result in report['results'].items():
-            result.pop('peak_bytes', None)
-            result['cuda_peak_bytes'] = mib.get(method, 3000) * 2**20
+            result['peak_bytes'] = mib.get(method, 3000) * 2**20
         path = tmp_path / committed.parent.name / 'report.json'
         path.parent.mkdir()
         path.write_text(json.dumps(report))

@@ -1,13 +1,13 @@
 """The transfer benchmark's report (:mod:`mmprotune.analysis.transfer.report`)
 on stand-in runs: the markdown tables (seed statistics, selection, paired
-differences, Pareto front, lr at the grid's edge), ``transfer.json``
-with plain numbers, and protocol 1's ``transfer.json`` redrawn."""
+differences, Pareto front, lr at the grid's edge) and ``transfer.json``
+with plain numbers."""
 import json
 import os
 
 import pytest
 
-from mmprotune.analysis.transfer.report import markdown, redraw, write_report
+from mmprotune.analysis.transfer.report import markdown, write_report
 from mmprotune.analysis.transfer.settings import transfer_settings
 from mmprotune.analysis.transfer.stats import (paired, pareto, pareto_front,
                                                selection, summarize)
@@ -184,25 +184,3 @@ def test_report_holds_python_numbers(tmp_path):
     assert report['summary']['50']['protune']['mean'] == 50.75
     assert report['summary']['50']['protune']['trainable_params'] == 10
     assert os.listdir(tmp_path) == ['transfer.json']
-
-
-def test_redraw_a_protocol_1_report(tmp_path):
-    """A ``transfer.json`` of protocol 1 (committed under docs/: no
-    protocol, no phases, no lr in its runs) is still drawn: every run a
-    test run, the lr unknown, no selection."""
-    settings = transfer_settings(
-        TRANSFER_CONFIG_DIR, quick=True, train_sizes=[50], iters=[4],
-        out_dir=str(tmp_path))
-    runs = _runs_of('protune', 'test', 1e-2, [60, 64, 68])
-    report = write_report(settings, dict(summary='stand-in source'), runs,
-                          total_s=1.0, complete=True)
-    report.pop('protocol')
-    report['runs'] = [{k: v for k, v in run.items() if k not in ('phase',
-                                                                'lr')}
-                      for run in report['runs']]
-    path = tmp_path / 'old.json'
-    path.write_text(json.dumps(report))
-    text = redraw(str(path))
-    assert '| protune | – | – | 64.0 ± 4.0 | 60.0 / 64.0 / 68.0 |' in text
-    assert 'Selection (' not in text
-    assert (tmp_path / 'transfer.png').is_file()
