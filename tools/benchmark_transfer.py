@@ -47,14 +47,22 @@ import time
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-from mmprotune.analysis.benchmark import METHOD_ALIASES, parse_methods
-from mmprotune.analysis.transfer import (BACKBONES, METHOD_TASKS,
-                                         OPT_IN_METHODS, TASKS,
-                                         TransferSettings, backbone_methods,
-                                         default_out_dir, make_target_data,
-                                         pretrain, run_all, transfer_settings)
-from mmprotune.analysis.transfer_records import run_name
-from mmprotune.analysis.transfer_report import redraw, write_report
+from mmprotune.analysis.methods import parse_methods
+from mmprotune.analysis.transfer.catalog import (BACKBONES, METHOD_TASKS,
+                                                 OPT_IN_METHODS, TASKS,
+                                                 backbone_methods,
+                                                 default_out_dir)
+from mmprotune.analysis.transfer.data import make_target_data
+from mmprotune.analysis.transfer.records import run_name
+from mmprotune.analysis.transfer.report import redraw, write_report
+from mmprotune.analysis.transfer.settings import (TransferSettings,
+                                                  transfer_settings)
+from mmprotune.analysis.transfer.source import pretrain
+from mmprotune.analysis.transfer.study import run_all
+
+#: The benchmark's method configs, in this checkout.
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'transfer')
 
 #: Deprecation notes of the upstream packages, and mmseg's note that the
 #: configs leave the visualisation hook off; printed once per run otherwise.
@@ -91,9 +99,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
             f'{b}: {",".join(backbone_methods(b))}' for b in BACKBONES) +
         '; ' + '; '.join(f'{m}: --task {"/".join(t)} only'
                          for m, t in METHOD_TASKS.items()) +
-        f'); default: all but {",".join(OPT_IN_METHODS)}; old spellings '
-        'accepted: ' +
-        ', '.join(f'{a}={m}' for a, m in METHOD_ALIASES.items()))
+        f'); default: all but {",".join(OPT_IN_METHODS)}')
     parser.add_argument(
         '--seeds',
         type=positive_int,
@@ -178,7 +184,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
             parser.error(f'--from-json: no such file: {from_json}')
         return None, from_json
     try:
-        return transfer_settings(**args), None
+        return transfer_settings(CONFIG_DIR, **args), None
     except ValueError as error:
         parser.error(str(error))
 

@@ -8,7 +8,7 @@ Runs end to end on a CPU in about 20 minutes, with no download:
 3. train the detector on the frozen backbone twice with ``tools/train.py``:
    the head-only baseline (no prompt blocks: the frozen backbone as it is,
    derived from the config by
-   :func:`mmprotune.analysis.benchmark.method_variants`) and Pro-tuning
+   :func:`mmprotune.analysis.methods.method_variants`) and Pro-tuning
    (trainable prompts), the neck and heads trained in both;
 4. evaluate each saved checkpoint with ``tools/test.py --show-dir``, which
    also draws its predictions on every validation image (ground truth left,
@@ -37,9 +37,9 @@ with warnings.catch_warnings():  # pkg_resources deprecation notes
     from mmengine.config import Config
     from mmengine.logging import MMLogger
 
-    from mmprotune.analysis.benchmark import method_variants
-    from mmprotune.testing import (REPO_ROOT, make_coco_shapes, repo_env,
-                                   tool_command)
+    from mmprotune.analysis.methods import method_variants
+    from mmprotune.datasets import make_coco_shapes
+    from mmprotune.testing import REPO_ROOT, repo_env, tool_command
     from mmprotune.utils import build_model, count_parameters
 
 DEFAULT_CONFIG = osp.join(

@@ -27,11 +27,10 @@ import mmengine
 from mmengine.config import Config
 from rich.progress import track
 
-from mmprotune.analysis.benchmark import (METHOD_ALIASES, METHODS,
-                                          make_batch, measure_side_by_side,
-                                          method_variants, parse_methods,
-                                          peft_methods)
-from mmprotune.analysis.report import redraw
+from mmprotune.analysis.cost.bench import make_batch, measure_side_by_side
+from mmprotune.analysis.cost.report import redraw
+from mmprotune.analysis.methods import (REPORT_METHODS, method_variants,
+                                        parse_methods, peft_methods)
 
 
 def parse_args():
@@ -41,9 +40,8 @@ def parse_args():
         '--methods',
         type=parse_methods,
         help='comma-separated methods derived from the one config given: '
-        f'{", ".join(METHODS)} and the PEFT baselines '
-        f'{", ".join(sorted(peft_methods()))} (old spellings accepted: '
-        f'{", ".join(f"{a}={m}" for a, m in METHOD_ALIASES.items())})')
+        f'{", ".join(REPORT_METHODS)} and the PEFT baselines '
+        f'{", ".join(sorted(peft_methods()))}')
     parser.add_argument('--img-size', type=int, default=512)
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--steps', type=int, default=5,

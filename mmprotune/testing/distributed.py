@@ -9,7 +9,7 @@ from typing import Dict, Tuple, Union
 import torch
 from mmengine.config import Config
 
-from .tools import run_tool
+from .commands import run_tool
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 
-from .synthetic_data import SHAPE_CLASSES
+from ..datasets import SHAPE_CLASSES
 
 
 def _shrunk(size, img_size: int):

@@ -11,9 +11,9 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmprotune.testing import (make_ade20k_shapes, make_cifar_shapes,
-                               make_coco_shapes, make_imagenet_shapes,
-                               tiny_config, write_pretrained_checkpoint)
+from mmprotune.datasets import (make_ade20k_shapes, make_cifar_shapes,
+                                make_coco_shapes, make_imagenet_shapes)
+from mmprotune.testing import tiny_config, write_pretrained_checkpoint
 from mmprotune.utils import build_model
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs'

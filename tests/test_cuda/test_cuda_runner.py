@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmprotune.testing import (make_ade20k_shapes, tiny_config,
-                               write_pretrained_checkpoint)
+from mmprotune.datasets import make_ade20k_shapes
+from mmprotune.testing import tiny_config, write_pretrained_checkpoint
 from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                            dist_train, prompt_up_weights)
 

@@ -23,14 +23,15 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner, load_checkpoint, save_checkpoint
 
 import mmprotune.engine.hooks  # noqa: F401  (registers DeltaCheckpointHook)
+from mmprotune.datasets import (SHAPE_CLASSES, make_coco_shapes,
+                                make_imagenet_shapes)
 from mmprotune.engine.delta import (DELTA_META_KEY, DeltaBaseMismatchError,
                                     FrozenBase, frozen_backbone_sha256,
                                     frozen_state_dict, is_delta, merge_delta,
                                     split_delta)
 from mmprotune.models import ProTuneResNet
-from mmprotune.testing import (REPO_ROOT, SHAPE_CLASSES, make_coco_shapes,
-                               make_imagenet_shapes, repo_env, tiny_config,
-                               tool_command, write_pretrained_checkpoint)
+from mmprotune.testing import (REPO_ROOT, repo_env, tiny_config, tool_command,
+                               write_pretrained_checkpoint)
 from mmprotune.version import __version__
 
 REPO = Path(__file__).resolve().parents[2]

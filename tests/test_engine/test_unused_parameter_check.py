@@ -13,8 +13,9 @@ from mmengine.logging import MMLogger
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
+from mmprotune.datasets import make_ade20k_shapes
 from mmprotune.engine.hooks import UnusedParameterCheckHook
-from mmprotune.testing import REPO_ROOT, make_ade20k_shapes, tiny_config
+from mmprotune.testing import REPO_ROOT, tiny_config
 
 TRANSFER = 'configs/transfer/fcn_{}-r18-w16-d8_1xb16-500i_shapes-ade20k-64x64.py'
 UPERNET = 'configs/upernet/upernet_protune-r50_4xb4-160k_ade20k-512x512.py'

@@ -9,8 +9,8 @@ from mmdet.models.backbones import ResNet as DetResNet
 from mmengine.config import Config
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 
-from mmprotune.testing import (make_ade20k_shapes, make_coco_shapes,
-                               tiny_config, write_pretrained_checkpoint)
+from mmprotune.datasets import make_ade20k_shapes, make_coco_shapes
+from mmprotune.testing import tiny_config, write_pretrained_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 DET_CONFIG = REPO / 'configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py'

@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmprotune  # noqa: F401  (registers the torch>=2.6 checkpoint loader)
-from mmprotune.testing import SHAPE_CLASSES
+from mmprotune.datasets import SHAPE_CLASSES
 
 N = 3  # 8 images, batch 2: the resumed half crosses the epoch boundary
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from mmprotune.testing import make_ade20k_shapes, make_coco_shapes, tiny_config
+from mmprotune.datasets import make_ade20k_shapes, make_coco_shapes
+from mmprotune.testing import tiny_config
 from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                            dist_train, prompt_up_weights)
 

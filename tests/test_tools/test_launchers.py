@@ -13,9 +13,9 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from mmprotune.testing import (REPO_ROOT, SEG_CLASSES, SHAPE_CLASSES,
-                               make_ade20k_shapes, make_coco_shapes,
-                               make_imagenet_shapes, tiny_config)
+from mmprotune.datasets import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
+                                make_coco_shapes, make_imagenet_shapes)
+from mmprotune.testing import REPO_ROOT, tiny_config
 
 NUM_VAL = 4
 CLS_CONFIG = ('configs/image-classifier/'

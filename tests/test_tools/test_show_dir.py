@@ -11,9 +11,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmprotune.testing import (SHAPE_CLASSES, make_ade20k_shapes,
-                               make_coco_shapes, make_imagenet_shapes,
-                               tiny_config)
+from mmprotune.datasets import (SHAPE_CLASSES, make_ade20k_shapes,
+                                make_coco_shapes, make_imagenet_shapes)
+from mmprotune.testing import tiny_config
 from mmprotune.utils import build_model
 
 REPO = Path(__file__).parents[2]

@@ -20,8 +20,9 @@ import torch
 from mmengine.config import Config
 from mmseg.models import ResNet
 
-from mmprotune.testing import (make_ade20k_shapes, repo_env, tiny_config,
-                               tool_command, write_pretrained_checkpoint)
+from mmprotune.datasets import make_ade20k_shapes
+from mmprotune.testing import (repo_env, tiny_config, tool_command,
+                               write_pretrained_checkpoint)
 from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                            free_port, prompt_up_weights)
 from mmprotune.utils.launch import export_slurm_rank

@@ -9,8 +9,9 @@ import mmseg
 import pytest
 from mmengine.config import Config
 
-from mmprotune.testing import (make_ade20k_shapes, make_coco_shapes,
-                               make_imagenet_shapes, tiny_config)
+from mmprotune.datasets import (make_ade20k_shapes, make_coco_shapes,
+                                make_imagenet_shapes)
+from mmprotune.testing import tiny_config
 
 REPO = Path(__file__).parents[2]
 CASES = {

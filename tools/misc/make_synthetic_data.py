@@ -9,7 +9,7 @@ Point ``data_root`` of an upstream mmdet / mmseg config at ``OUT_DIR``.
 """
 import argparse
 
-from mmprotune.testing import make_ade20k_shapes, make_coco_shapes
+from mmprotune.datasets import make_ade20k_shapes, make_coco_shapes
 
 
 def parse_args() -> argparse.Namespace:

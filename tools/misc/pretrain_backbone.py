@@ -1,6 +1,6 @@
 """Pretrain a backbone on a synthetic source task (no model hub) and save its
 weights for ``init_cfg=dict(type='Pretrained', checkpoint=...)``; see
-:mod:`mmprotune.analysis.pretrain` for the tasks and the backbones.
+:mod:`mmprotune.analysis.transfer.pretrain` for the tasks and the backbones.
 
 Example::
 
@@ -11,8 +11,9 @@ Example::
 """
 import argparse
 
-from mmprotune.analysis.pretrain import (DENSE_STAGES, PretrainSettings,
-                                         pretrain_backbone)
+from mmprotune.analysis.transfer.pretrain import (DENSE_STAGES,
+                                                  PretrainSettings,
+                                                  pretrain_backbone)
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,7 +27,7 @@ def parse_args() -> argparse.Namespace:
         '--task',
         choices=['shapes', 'count'],
         default=defaults.task,
-        help='source task (see mmprotune.analysis.pretrain)')
+        help='source task (see mmprotune.analysis.transfer.pretrain)')
     parser.add_argument(
         '--arch',
         choices=list(DENSE_STAGES),

@@ -1,5 +1,5 @@
 # Synthetic "shapes" semantic segmentation in ADE20K layout, written by
-# mmprotune.testing.make_ade20k_shapes: 64 x 64 images, classes background,
+# mmprotune.datasets.make_ade20k_shapes: 64 x 64 images, classes background,
 # circle, square, triangle (raw PNG values 1..4, 0 = unlabeled contour).
 dataset_type = 'BaseSegDataset'
 data_root = 'data/shapes_ade20k/'

@@ -1,5 +1,5 @@
 # Synthetic "shapes" instance segmentation in COCO layout, written by
-# mmprotune.testing.make_coco_shapes (tools/misc/make_synthetic_data.py):
+# mmprotune.datasets.make_coco_shapes (tools/misc/make_synthetic_data.py):
 # 128 x 128 images, 3 classes. Only what differs from mmdet's COCO config.
 _base_ = 'mmdet::_base_/datasets/coco_instance.py'
 

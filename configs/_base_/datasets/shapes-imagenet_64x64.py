@@ -1,5 +1,5 @@
 # Synthetic "shapes" classification in ImageNet layout, written by
-# mmprotune.testing.make_imagenet_shapes: 64 x 64 images of one shape each,
+# mmprotune.datasets.make_imagenet_shapes: 64 x 64 images of one shape each,
 # labelled with its class (circle, square, triangle); meta/{train,val}.txt
 # list the images in the order they were drawn, so ``indices=N`` takes the
 # first N.

@@ -10,9 +10,9 @@ from mmengine.hub import get_config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
-                               make_coco_shapes, make_imagenet_shapes,
-                               write_pretrained_checkpoint)
+from mmprotune.datasets import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
+                                make_coco_shapes, make_imagenet_shapes)
+from mmprotune.testing import write_pretrained_checkpoint
 
 IMG = 64
 SWIN = dict(

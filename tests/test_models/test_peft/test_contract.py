@@ -16,8 +16,7 @@ from peft_cases import (HIDDEN, IMG, METHODS, RANK, REDUCTION, TOKENS,
                         perturbed_run)
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmprotune.analysis.benchmark import METHODS as TABLE_METHODS
-from mmprotune.analysis.benchmark import peft_methods
+from mmprotune.analysis.methods import REPORT_METHODS, peft_methods
 from mmprotune.engine.delta import frozen_backbone_sha256, split_delta
 from mmprotune.models import ProTuneResNet, ProTuneSwinTransformer
 from mmprotune.models.peft import HookedMethod, StageBlock, TuningModule
@@ -297,7 +296,7 @@ def test_every_tuning_module_is_once_in_the_method_table():
     method is its own ``method_name``, and no two share one."""
     modules = tuning_modules()
     assert modules.keys() == set(MODELS.module_dict)
-    table = list(TABLE_METHODS) + list(peft_methods())
+    table = list(REPORT_METHODS) + list(peft_methods())
     assert len(table) == len(set(table))
     hooked = {n: c for n, c in modules.items() if issubclass(c, HookedMethod)}
     assert peft_methods() == {c.method_name: n for n, c in hooked.items()}

@@ -19,7 +19,8 @@ from mmengine.model import convert_sync_batchnorm
 from mmengine.runner import Runner
 from mmseg.models.backbones import ResNetV1c
 
-from mmprotune.testing import (REPO_ROOT, make_ade20k_shapes, tiny_config,
+from mmprotune.datasets import make_ade20k_shapes
+from mmprotune.testing import (REPO_ROOT, tiny_config,
                                write_pretrained_checkpoint)
 from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                             dist_train)

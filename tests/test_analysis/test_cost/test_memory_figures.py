@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmprotune.analysis.report import peak_above_head_only
+from mmprotune.analysis.cost.report import peak_above_head_only
 from mmprotune.utils.memory import (AllocatorStats, allocator_delta,
                                     peak_allocated, retained_bytes,
                                     saved_tensor_bytes)
@@ -189,8 +189,8 @@ def test_saved_and_kept_bytes_agree_in_rank(device, tmp_path):
     Pro-tuning alike on each device."""
     from mmengine.config import Config
 
-    from mmprotune.analysis.benchmark import (make_batch, method_variants,
-                                              model_figures)
+    from mmprotune.analysis.cost.bench import make_batch, model_figures
+    from mmprotune.analysis.methods import method_variants
     from mmprotune.testing import REPO_ROOT
     from mmprotune.utils import build_model
     path = tmp_path / 'tiny_upernet.py'

@@ -1,205 +1,23 @@
-"""The transfer benchmark's report (:mod:`.transfer`): seed statistics per
-method and split of the test runs, the selection scores, curves and chosen
-setting, Pro-tuning's paired differences, the Pareto front of the metric
-against peak training memory, the markdown tables, the plots
-(``transfer.png``, ``transfer_curves.png``, ``transfer_pareto.png``) and
-``transfer.json``, which holds everything they are drawn from
-(:func:`redraw` draws them again without training)."""
+"""The transfer benchmark's report: the markdown tables of the statistics
+(:mod:`.stats`), the plots (``transfer.png``, ``transfer_curves.png``,
+``transfer_pareto.png``) and ``transfer.json``, which holds everything they
+are drawn from (:func:`redraw` draws them again without training)."""
 import json
 import math
 import os
 import os.path as osp
-import statistics
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional
 
-from .report import method_colours, save_figure
-from .transfer import (BACKBONES, CURVE_POINTS, TASKS, TransferSettings,
-                       choose_setting, settings_record)
-from .transfer_records import RECORD_PROTOCOL, machine
+from ..plotting import method_colours, save_figure
+from .catalog import BACKBONES, TASKS
+from .records import RECORD_PROTOCOL, machine
+from .run import CURVE_POINTS
+from .settings import TransferSettings, settings_record
+from .stats import (PLATEAU_GAIN, pareto, paired, selection, setting_name,
+                    summarize)
 
-#: A selection curve is *still improving* when its last point gains at
-#: least this much (points of the metric, in %: mIoU or top-1) over the
-#: best earlier point; else it has stopped improving (flat, or falling).
-PLATEAU_GAIN = 1.0
-#: The figures of a method that do not depend on the seed: taken from its
-#: first test run (None where a run does not have one, e.g. protocol 1's
-#: ``peak_train_bytes``).
-FIGURES = ('trainable_params', 'backbone_trainable_params', 'saved_bytes',
-           'checkpoint_bytes', 'peak_train_bytes')
 #: The plots beside ``transfer.json``.
 PLOTS = ('transfer.png', 'transfer_curves.png', 'transfer_pareto.png')
-
-
-def _test_runs(runs: List[dict]) -> List[dict]:
-    """The runs of the test phase, the only ones the tables report."""
-    return [run for run in runs if run['phase'] == 'test']
-
-
-def setting_name(lr: Optional[float], mult: Optional[float] = None) -> str:
-    """An lr as ``%g``, followed by ``x<mult>`` with a backbone lr
-    multiplier (as in run names, e.g. ``0.001x0.1``); ``–`` where a
-    protocol-1 report has no lr."""
-    if lr is None:
-        return '–'
-    return f'{lr:g}' + ('' if mult is None else f'x{mult:g}')
-
-
-def summarize(runs: List[dict],
-              metric: str = 'mIoU') -> Dict[int, Dict[str, dict]]:
-    """``{train_size: {method: summary}}`` over the test runs' seeds of
-    each pair: the ``metric``'s (a task's ``TASKS[task]['metric']``)
-    ``mean``, sample ``std`` and per-seed values (``seeds``, in %), the lr
-    and backbone lr multiplier they trained at and the median step time;
-    the :data:`FIGURES` from the first run."""
-    table: Dict[int, Dict[str, dict]] = OrderedDict()
-    for run in _test_runs(runs):
-        table.setdefault(run['train_size'], OrderedDict()).setdefault(
-            run['method'], []).append(run)
-    for size, methods in table.items():
-        for method, seeds in methods.items():
-            values = [r[metric] for r in seeds]
-            first = seeds[0]
-            methods[method] = dict(
-                mean=statistics.mean(values),
-                std=_std(values),
-                seeds=values,
-                lr=first['lr'],
-                backbone_lr_mult=first.get('backbone_lr_mult'),
-                step_s=statistics.median(r['step_s'] for r in seeds),
-                **{key: first.get(key)
-                   for key in FIGURES})
-    return table
-
-
-def _std(values: List[float]) -> float:
-    """The sample standard deviation; 0 for one value."""
-    return statistics.stdev(values) if len(values) > 1 else 0.
-
-
-def curve_gain(values: Sequence[float]) -> Optional[float]:
-    """The last value of a curve minus the best earlier one; None for a
-    curve of fewer than two points."""
-    return values[-1] - max(values[:-1]) if len(values) > 1 else None
-
-
-def still_improving(values: Sequence[float]) -> Optional[bool]:
-    """Whether a selection curve (its metric values in order) is still
-    improving: its last point gains at least :data:`PLATEAU_GAIN` over the
-    best earlier one; None for a curve of fewer than two points.
-
-    Example:
-        >>> still_improving([20, 40, 41.5]), still_improving([20, 40, 40.5])
-        (True, False)
-    """
-    gain = curve_gain(values)
-    return None if gain is None else gain >= PLATEAU_GAIN
-
-
-def selection(runs: List[dict],
-              metric: str = 'mIoU') -> Dict[int, Dict[str, dict]]:
-    """``{train_size: {method: choice}}``: each selection run's ``metric``
-    on the selection split (``scores``, ``{setting: value}`` with the
-    setting as :func:`setting_name` text), the setting chosen from them
-    (``lr`` and ``backbone_lr_mult``, :func:`~.transfer.choose_setting`),
-    its selection ``curve`` (``[[iteration, value], ...]``), the curve's
-    last ``gain`` (:func:`curve_gain`), whether it is
-    ``still_improving`` (:func:`still_improving`) and whether the chosen lr
-    is the largest or smallest the method tried (``lr_at_edge``:
-    ``'top'``, ``'bottom'`` or None; then the best may lie outside the
-    grid); without selection runs (a grid of one setting) no scores, no
-    curve, and the setting of the test runs."""
-    choices: Dict[int, Dict[str, dict]] = OrderedDict()
-    curves: Dict[tuple, list] = {}
-    for run in runs:
-        mult = run.get('backbone_lr_mult')
-        choice = choices.setdefault(run['train_size'], OrderedDict()) \
-            .setdefault(run['method'], dict(scores={}, lr=run['lr'],
-                                            backbone_lr_mult=mult))
-        if run['phase'] == 'select':
-            choice['scores'][run['lr'], mult] = run[metric]
-            curves[run['train_size'], run['method'], run['lr'],
-                   mult] = run.get('curve') or []
-    for size, methods in choices.items():
-        for method, choice in methods.items():
-            scores = choice['scores']
-            curve = []
-            lrs = sorted({lr for lr, _ in scores})
-            if scores:
-                choice['lr'], choice['backbone_lr_mult'] = setting = \
-                    choose_setting(scores)
-                curve = [[point['iter'], point[metric]]
-                         for point in curves[(size, method, *setting)]]
-            values = [value for _, value in curve]
-            choice.update(
-                scores={setting_name(*s): v
-                        for s, v in scores.items()},
-                curve=curve,
-                gain=curve_gain(values),
-                still_improving=still_improving(values),
-                lr_at_edge=_edge(choice['lr'], lrs))
-    return choices
-
-
-def _edge(lr: float, lrs: List[float]) -> Optional[str]:
-    """``'top'`` / ``'bottom'`` if ``lr`` is the largest / smallest of
-    the (sorted) ``lrs`` tried, more than one; else None."""
-    if len(lrs) < 2:
-        return None
-    return 'top' if lr == lrs[-1] else 'bottom' if lr == lrs[0] else None
-
-
-def paired(runs: List[dict],
-           metric: str = 'mIoU',
-           reference: str = 'protune') -> Dict[int, Dict[str, dict]]:
-    """``{train_size: {method: difference}}``: ``reference`` minus each
-    other method in the test runs of the same seed (the same training
-    images and data order), over the seeds both have: the per-seed
-    differences (``diffs``), their ``mean`` and sample ``std``. Empty for
-    a split without ``reference``."""
-    values: Dict[int, Dict[str, Dict[int, float]]] = OrderedDict()
-    for run in _test_runs(runs):
-        values.setdefault(run['train_size'], OrderedDict()).setdefault(
-            run['method'], {})[run['seed']] = run[metric]
-    table: Dict[int, Dict[str, dict]] = OrderedDict()
-    for size, methods in values.items():
-        ref = methods.get(reference)
-        table[size] = OrderedDict()
-        for method, seeds in methods.items():
-            common = sorted(set(seeds) & set(ref or {}))
-            if method == reference or not common:
-                continue
-            diffs = [ref[seed] - seeds[seed] for seed in common]
-            table[size][method] = dict(
-                mean=statistics.mean(diffs), std=_std(diffs), diffs=diffs)
-    return table
-
-
-def pareto_front(points: Dict[str, Tuple[float, float]]) -> List[str]:
-    """The methods of ``points`` (``{method: (metric, memory)}``) on the
-    Pareto front: no other method both more accurate (a higher metric) and
-    lighter (less memory), in the order given.
-
-    Example:
-        >>> pareto_front({'a': (60, 100), 'b': (50, 120), 'c': (70, 300)})
-        ['a', 'c']
-    """
-    return [
-        method for method, (value, memory) in points.items()
-        if not any(v > value and m < memory for v, m in points.values())
-    ]
-
-
-def pareto(runs: List[dict], metric: str = 'mIoU') -> Dict[int, List[str]]:
-    """``{train_size: methods}``: the Pareto front (:func:`pareto_front`)
-    of the test runs' mean ``metric`` against peak training memory
-    (``peak_train_bytes``), over the methods that have it."""
-    return OrderedDict(
-        (size, pareto_front({
-            method: (s['mean'], s['peak_train_bytes'])
-            for method, s in summaries.items()
-            if s['peak_train_bytes'] is not None
-        })) for size, summaries in summarize(runs, metric).items())
 
 
 def markdown(runs: List[dict],
@@ -288,7 +106,7 @@ def _mib(value: Optional[int]) -> str:
 
 def _front_text(front: Optional[List[str]], summaries: Dict[str, dict],
                 metric_label: str, reference: str) -> str:
-    """The sentence on one split's Pareto front (:func:`pareto`)."""
+    """The sentence on one split's Pareto front (:func:`~.stats.pareto`)."""
     if not front:
         return 'Pareto front: – (no peak training memory recorded)'
     if reference not in summaries:
@@ -313,8 +131,8 @@ def _selection_table(choices: Dict[str, dict],
                      metric_label: str) -> List[str]:
     """The lines of one split's selection table: a row per method and
     backbone lr multiplier, a column per lr, the chosen setting in bold,
-    and the chosen setting's curve: its last gain (:func:`curve_gain`) and
-    whether it is still improving."""
+    and the chosen setting's curve: its last gain
+    (:func:`~.stats.curve_gain`) and whether it is still improving."""
     grid = sorted({
         float(name.split('x')[0])
         for choice in choices.values() for name in choice['scores']
@@ -416,8 +234,8 @@ def plot_curves(choices: Dict[int, Dict[str, dict]],
                 path: str,
                 backbone: str = 'resnet18',
                 task: str = 'seg') -> None:
-    """The selection curves (:func:`selection`): one panel per split, one
-    line per method at its chosen setting."""
+    """The selection curves (:func:`~.stats.selection`): one panel per
+    split, one line per method at its chosen setting."""
     fig, axes = _panels(len(choices), _title(backbone, task))
     colours = method_colours(next(iter(choices.values())))
     for ax, (size, methods) in zip(axes, choices.items()):
@@ -443,9 +261,9 @@ def plot_pareto(table: Dict[int, Dict[str, dict]],
                 path: str,
                 backbone: str = 'resnet18',
                 task: str = 'seg') -> None:
-    """Test metric (mean over seeds, :func:`summarize`) against peak
+    """Test metric (mean over seeds, :func:`~.stats.summarize`) against peak
     training memory, one point per method, its area by trainable
-    parameters, labelled; the Pareto front (``fronts``, :func:`pareto`)
+    parameters, labelled; the Pareto front (``fronts``, :func:`~.stats.pareto`)
     joined by a line. One panel per split."""
     fig, axes = _panels(len(table), _title(backbone, task))
     colours = method_colours(next(iter(table.values())))
@@ -479,11 +297,11 @@ def write_report(settings: TransferSettings, source: dict, runs: List[dict],
                  total_s: float, complete: bool) -> dict:
     """Write ``transfer.json`` into ``settings.out_dir``: the protocol
     (``RECORD_PROTOCOL``), settings, machine, source, the test runs'
-    summary (:func:`summarize`), the selection scores, choices and curves
-    (:func:`selection`), Pro-tuning's paired differences (:func:`paired`),
-    the Pareto fronts (:func:`pareto`), how many runs trained now and how
-    many came from records, and every run so far (``complete: false``
-    until the last); return it."""
+    summary (:func:`~.stats.summarize`), the selection scores, choices and
+    curves (:func:`~.stats.selection`), Pro-tuning's paired differences
+    (:func:`~.stats.paired`), the Pareto fronts (:func:`~.stats.pareto`),
+    how many runs trained now and how many came from records, and every
+    run so far (``complete: false`` until the last); return it."""
     import mmengine
     metric = TASKS[settings.task]['metric']
     reused = sum(bool(run.get('reused')) for run in runs)
@@ -506,51 +324,34 @@ def write_report(settings: TransferSettings, source: dict, runs: List[dict],
     return report
 
 
-def _task(report: dict) -> str:
-    """The task of a ``transfer.json``; one written before the task was
-    recorded is a segmentation one."""
-    return report['settings'].get('task', 'seg')
-
-
-def _runs(report: dict) -> List[dict]:
-    """The runs of a ``transfer.json``; those of protocol 1 (no
-    ``protocol``: no selection, the configs' lr, not recorded here) as test
-    runs without an lr."""
-    if report.get('protocol', 1) > 1:
-        return report['runs']
-    return [dict(run, phase='test', lr=None) for run in report['runs']]
-
-
 def report_text(report: dict) -> str:
     """What the benchmark prints at the end, from its ``transfer.json``
     (``report``): a line on the runs, the machine and the metric, then
     :func:`markdown`."""
     settings = report['settings']
-    task = TASKS[_task(report)]
+    task = TASKS[settings['task']]
     device = report['machine']['cuda'] or report['machine']['processor']
     runs = report['runs']
     head = (f'{len(runs)} runs ({report["trained"]} trained, '
             f'{report["reused"]} from records) in '
             f'{report["total_s"] / 60:.1f} min on {device}; '
             f'{task["metric_label"]} on ')
-    grid = settings.get('lr_grid')  # protocol 2 on
-    mults = settings.get('backbone_lr_mults', [])
-    if settings.get('select_only'):
+    grid, mults = settings['lr_grid'], settings['backbone_lr_mults']
+    if settings['select_only']:
         head += (f'{settings["num_select"]} selection images (selection '
                  'only: no test runs)')
     else:
         head += f'{settings["num_val"]} test images'
-        if grid and (len(grid) > 1 or len(mults) > 1):
+        if len(grid) > 1 or len(mults) > 1:
             chosen = 'lr' + (' and backbone lr ×' if len(mults) > 1 else '')
             head += (f', {chosen} chosen on {settings["num_select"]} '
                      'selection images')
-        elif grid:
+        else:
             head += f', lr {grid[0]:g} (no selection)'
-    if grid:
-        head += ('; training images drawn per seed from a pool of '
-                 f'{settings["pool_size"]}')
+    head += ('; training images drawn per seed from a pool of '
+             f'{settings["pool_size"]}')
     iters = {int(size): n for size, n in settings['iters'].items()}
-    table = markdown(_runs(report), iters, task['metric'],
+    table = markdown(report['runs'], iters, task['metric'],
                      task['metric_label'])
     return f'\n{head}\n\n{table}'
 
@@ -560,15 +361,14 @@ def redraw(json_path: str) -> str:
     ``transfer.json`` alone, without training; return the text the run
     printed (:func:`report_text`). ``transfer.png`` and
     ``transfer_pareto.png`` need test runs (not with ``--select-only``),
-    the Pareto plot their peak training memory (not in protocol 1), and
-    ``transfer_curves.png`` selection curves (not with a grid of one
+    and ``transfer_curves.png`` selection curves (not with a grid of one
     setting); a plot the JSON cannot draw is removed, so that none of an
     earlier run in the folder is taken for this one's."""
     with open(json_path, encoding='utf-8') as f:
         report = json.load(f)
-    task = _task(report)
+    task = report['settings']['task']
     metric = TASKS[task]['metric']
-    runs = _runs(report)
+    runs = report['runs']
     track = report['settings']['backbone'], task
     png, curves_png, pareto_png = (osp.join(
         osp.dirname(osp.abspath(json_path)), name) for name in PLOTS)

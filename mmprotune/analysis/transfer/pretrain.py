@@ -4,7 +4,7 @@
 ``tools/misc/pretrain_backbone.py``.
 
 Two source tasks (``task``) on images of
-:func:`mmprotune.testing.make_coco_shapes` drawn with their own seed (so they
+:func:`mmprotune.datasets.make_coco_shapes` drawn with their own seed (so they
 differ from the demo's detection images):
 
 ``shapes`` (default, the demo's): multi-label classification, "which shapes
@@ -23,7 +23,7 @@ are in this image, and roughly where":
 ``count``: "how many shapes are in this image" (0-4 annotated instances,
 whatever their class), a 5-way classification by the global head alone. The
 backbone learns to find objects but is never asked what they are or exactly
-where: the source of the transfer benchmark (:mod:`.transfer`), whose target
+where: the source of the transfer benchmark (:mod:`.source`), whose target
 task (segmenting circles, squares and triangles) needs both.
 
 The Swin (``SWIN_ARCH``, width ``embed_dims``) is made for 64 px images:
@@ -63,8 +63,8 @@ from mmengine.logging import MMLogger
 from mmseg.models.backbones import SwinTransformer
 from PIL import Image
 
-from ..testing import SHAPE_CLASSES, make_coco_shapes
-from ..utils import atomic_write
+from ...datasets import SHAPE_CLASSES, make_coco_shapes
+from ...utils import atomic_write
 
 #: ImageNet statistics (RGB), as in mmdet's ``DetDataPreprocessor`` configs.
 MEAN = (123.675, 116.28, 103.53)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmprotune.testing import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
-                               make_cifar_shapes, make_coco_shapes,
-                               make_imagenet_shapes)
-from mmprotune.testing.synthetic_data import encode_rle
+from mmprotune.datasets import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
+                                make_cifar_shapes, make_coco_shapes,
+                                make_imagenet_shapes)
+from mmprotune.datasets.synthetic_shapes import encode_rle
 
 NUM_TRAIN, NUM_VAL, SIZE = 6, 3, 64
 PALETTE = [[120, 120, 120], [220, 20, 60], [0, 128, 0], [0, 0, 255]]

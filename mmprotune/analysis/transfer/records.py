@@ -1,4 +1,4 @@
-"""Records of the transfer benchmark (:mod:`.transfer`): one JSON file per
+"""Records of the transfer benchmark (:mod:`.study`): one JSON file per
 finished run, written atomically, keyed by every setting that affects the
 run, so that a rerun skips what is recorded and a study that takes days
 continues where it stopped, on this machine or another (records committed
@@ -20,7 +20,7 @@ from typing import Iterable, Optional
 
 import mmengine
 
-from ..utils import atomic_write
+from ...utils import atomic_write
 
 #: Bumped whenever the way a run is set up or measured changes (e.g.
 #: ``run_config``), so that older records are not taken for new runs.

@@ -1,14 +1,11 @@
 """The cost report of ``tools/report.py``: the figures of
-:func:`mmprotune.analysis.benchmark.measure_side_by_side` as a markdown table
+:func:`mmprotune.analysis.cost.bench.measure_side_by_side` as a markdown table
 and a chart of ratios to a reference method, both drawn from
 ``report.json`` (:func:`redraw`)."""
-import io
-import itertools
 import json
 import os.path as osp
 
-from ..utils import atomic_write
-
+from ..plotting import method_colours, save_figure
 
 #: (label, key, scale, unit) of the table's columns.
 COLUMNS = (
@@ -35,9 +32,6 @@ COLUMNS = (
 RATIO_TO = dict(checkpoint_bytes_delta='checkpoint_bytes_full')
 #: Columns that are already a share, printed as such without a ratio.
 SHARES = ('peak_above_head_only', )
-#: Keys of older reports -> their key now: the allocator's peak was CUDA's
-#: only (None on the CPU), with the same meaning.
-OLD_KEYS = dict(cuda_peak_bytes='peak_bytes')
 #: The chart's panels: title -> the keys of :data:`COLUMNS` it shows.
 PANELS = {
     'Time': ('train_step_s', 'backbone_step_s', 'inference_s'),
@@ -47,21 +41,6 @@ PANELS = {
     'Parameters and FLOPs': ('trainable_params', 'flops_backbone_neck'),
     'Checkpoint': ('checkpoint_bytes_full', 'checkpoint_bytes_delta'),
 }
-#: A fixed colour per method, the same in every chart (methods of configs
-#: compared as they are take :data:`OTHER_COLOURS` in turn).
-METHOD_COLOURS = {
-    'full': '#525252',
-    'head-only': '#b0b0b0',
-    'protune-naive': '#9ecae1',
-    'protune': '#08519c',
-    'bitfit': '#2ca02c',
-    'lora': '#ff7f0e',
-    'adaptformer': '#9467bd',
-    'conv-adapter': '#8c564b',
-    'mona': '#e377c2',
-    'vpt': '#bcbd22',
-}
-OTHER_COLOURS = ('#d62728', '#17becf', '#e6ab02', '#1b9e77')
 
 
 def ratio(result: dict, ref: dict, key: str):
@@ -90,15 +69,10 @@ def peak_above_head_only(results: dict):
             if result.get('peak_bytes') is not None}
 
 
-def upgrade(results: dict) -> dict:
-    """``results`` of a ``report.json`` of any version with today's keys
-    (:data:`OLD_KEYS` renamed) and the derived figures
+def with_derived_figures(results: dict) -> dict:
+    """``results`` of a ``report.json`` with the figures derived from them
     (:func:`peak_above_head_only`); a new dict, the input is unchanged."""
-    results = {
-        name: {OLD_KEYS.get(key, key): value
-               for key, value in result.items()}
-        for name, result in results.items()
-    }
+    results = {name: dict(result) for name, result in results.items()}
     for name, share in peak_above_head_only(results).items():
         results[name]['peak_above_head_only'] = share
     return results
@@ -115,7 +89,7 @@ def markdown(results: dict, reference: str) -> str:
     for name, result in results.items():
         cells = []
         for _, key, scale, unit in COLUMNS:
-            value = result.get(key)  # reports of older versions lack some
+            value = result.get(key)  # e.g. no share without full's peak
             if value is None:
                 cells.append('–')
                 continue
@@ -129,23 +103,6 @@ def markdown(results: dict, reference: str) -> str:
             cells.append(cell)
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
-
-
-def save_figure(fig, path: str) -> None:
-    """Save a matplotlib figure as PNG to ``path`` atomically (rendered in
-    memory, then :func:`mmprotune.utils.atomic_write`), and close it."""
-    import matplotlib.pyplot as plt
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=120)
-    plt.close(fig)
-    atomic_write(buffer.getvalue(), path)
-
-
-def method_colours(methods) -> dict:
-    """``methods`` -> their colours: :data:`METHOD_COLOURS`, else the next
-    of :data:`OTHER_COLOURS` (in turn, repeating)."""
-    others = itertools.cycle(OTHER_COLOURS)
-    return {m: METHOD_COLOURS.get(m) or next(others) for m in methods}
 
 
 def _draw_panel(ax, results: dict, reference: str, title: str, columns,
@@ -241,7 +198,8 @@ def redraw(json_path: str) -> str:
     with open(json_path, encoding='utf-8') as f:
         report = json.load(f)
     title = report_title(report)
-    results, reference = upgrade(report['results']), report['reference']
+    results = with_derived_figures(report['results'])
+    reference = report['reference']
     plot(results, reference, title,
          osp.join(osp.dirname(osp.abspath(json_path)), 'report.png'))
     return f'{title}:\n\n{markdown(results, reference)}'

@@ -5,7 +5,12 @@ import os
 import pytest
 import torch
 
-from mmprotune.analysis.pretrain import PretrainSettings, pretrain_backbone
+from mmprotune.analysis.transfer.catalog import config_path
+from mmprotune.analysis.transfer.pretrain import (PretrainSettings,
+                                                  build_backbone,
+                                                  pretrain_backbone)
+from mmprotune.analysis.transfer.settings import transfer_settings
+from mmprotune.testing import TRANSFER_CONFIG_DIR
 
 try:
     import resource
@@ -65,16 +70,16 @@ def test_source_checkpoint_is_the_classifier_backbone(backbone):
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
-    from mmprotune.analysis import transfer
-    from mmprotune.analysis.pretrain import build_backbone
-    settings = transfer.transfer_settings(backbone=backbone, task='cls')
+    settings = transfer_settings(TRANSFER_CONFIG_DIR, backbone=backbone,
+                                 task='cls')
     args = PretrainSettings(**settings.pretrain)
     source, _ = build_backbone(args, (2 if args.arch == 'swin' else 3, ))
     with torch.no_grad():  # BN statistics and weights away from their init
         for tensor in source.state_dict().values():
             if tensor.is_floating_point():
                 tensor.add_(torch.rand_like(tensor).mul_(0.1))
-    cfg = Config.fromfile(transfer.config_path('full', backbone, 'cls'))
+    cfg = Config.fromfile(
+        config_path(TRANSFER_CONFIG_DIR, 'full', backbone, 'cls'))
     cfg.model.backbone.init_cfg = None
     # the config's scope, whatever an earlier test left as the default
     with DefaultScope.overwrite_default_scope(cfg.default_scope):

@@ -9,7 +9,7 @@ import io
 import multiprocessing
 import statistics
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -20,92 +20,11 @@ from mmengine.optim import build_optim_wrapper
 
 from mmprotune.engine.delta import split_delta
 from mmprotune.models import PromptedBackboneMixin
-from mmprotune.models.peft import HookedMethod
-from mmprotune.registry import MODELS as PROMPT_MODELS
 from mmprotune.utils import build_model, count_parameters
 from mmprotune.utils.memory import (allocator_delta, cuda_allocator,
                                      peak_allocated, read_peak_rss,
                                      reset_peak_rss, retained_bytes,
                                      saved_tensor_bytes)
-
-#: Methods :func:`method_variants` derives from one Pro-tuning config,
-#: besides the PEFT baselines (:func:`peft_methods`).
-METHODS = ('full', 'head-only', 'protune-naive', 'protune', 'protune-balanced',
-           'protune-speed')
-#: Old spellings of method names (config names before ``full`` /
-#: ``head-only``, the report's ``convadapter``) -> the name, accepted
-#: wherever a command line takes ``--methods``.
-METHOD_ALIASES = {
-    'finetune': 'full',
-    'frozen': 'head-only',
-    'convadapter': 'conv-adapter'
-}
-
-
-def parse_methods(text: str) -> List[str]:
-    """``'full,frozen, lora'`` -> ``['full', 'head-only', 'lora']``: the
-    comma-separated names of a ``--methods`` argument, empty ones dropped and
-    old spellings (:data:`METHOD_ALIASES`) replaced; whether a name is
-    allowed is for the command to check."""
-    names = (name.strip() for name in text.split(','))
-    return [METHOD_ALIASES.get(name, name) for name in names if name]
-
-
-def peft_methods() -> Dict[str, str]:
-    """Method names (``method_name``) of the registered PEFT baselines (the
-    hooked methods) -> their ``prompt_cfg.type``."""
-    return {
-        cls.method_name: name
-        for name, cls in PROMPT_MODELS.module_dict.items()
-        if issubclass(cls, HookedMethod)
-    }
-
-
-def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
-    """Configs that differ from a Pro-tuning ``cfg`` only in the backbone.
-
-    - ``full``: the wrapped upstream type, trained whole (its own
-      ``frozen_stages``, e.g. 1 for ResNet as upstream);
-    - ``head-only``: the frozen backbone without prompts;
-    - ``protune-naive``: Pro-tuning with plain autograd;
-    - ``protune``: the config as is (frozen-aware backward);
-    - ``protune-balanced``, ``protune-speed``: Pro-tuning with that preset
-      of ``efficient_backward``;
-    - a PEFT baseline, e.g. ``lora``: its default arguments on the stages
-      the config tunes.
-    """
-    backbone = cfg.model.backbone
-    if not backbone.type.startswith('ProTune'):
-        raise ValueError(f'--methods needs a Pro-tuning config (a ProTune* '
-                         f'backbone), got backbone type {backbone.type!r}')
-    peft = peft_methods()
-    unknown = sorted(set(methods) - set(METHODS) - set(peft))
-    if unknown:
-        raise ValueError(f'unknown method(s) {unknown}; allowed: '
-                         f'{list(METHODS) + sorted(peft)}')
-    variants = {}
-    for method in methods:
-        variant = copy.deepcopy(cfg)
-        vb = variant.model.backbone
-        if method == 'full':
-            vb.type = vb.type[len('ProTune'):]
-            vb.pop('prompt_cfg', None)
-            vb.pop('efficient_backward', None)
-        elif method == 'head-only':
-            # assigned, not ``setdefault(...)[...] = ``: a ConfigDict's
-            # ``setdefault`` stores a converted copy of a missing default
-            vb.prompt_cfg = dict(vb.get('prompt_cfg') or {}, stages=[])
-        elif method == 'protune-naive':
-            vb.efficient_backward = False
-        elif method in ('protune-balanced', 'protune-speed'):
-            vb.efficient_backward = method[len('protune-'):]
-        elif method in peft:
-            stages = (vb.get('prompt_cfg') or {}).get('stages')
-            vb.prompt_cfg = dict(type=peft[method])
-            if stages is not None:
-                vb.prompt_cfg['stages'] = stages
-        variants[method] = variant
-    return variants
 
 
 def make_batch(cfg: Config, batch_size: int, img_size: int,
@@ -156,9 +75,9 @@ class _Features(nn.Module):
 
 
 #: Timed phases: (result key, :class:`MethodBench` method).
-PHASES = (('train_step_s', 'train_step'), ('backbone_step_s',
-                                            'backbone_step'),
-          ('inference_s', 'inference'))
+TIMED_PHASES = (('train_step_s', 'train_step'),
+                ('backbone_step_s', 'backbone_step'),
+                ('inference_s', 'inference'))
 
 
 class MethodBench:
@@ -339,10 +258,10 @@ def measure_side_by_side(configs: Dict[str, Config],
         for name, cfg in configs.items()
     }
     names = list(workers)
-    times = {name: {key: [] for key, _ in PHASES} for name in names}
+    times = {name: {key: [] for key, _ in TIMED_PHASES} for name in names}
     results = {name: {} for name in names}
     try:
-        rounds = [(key, phase, i) for key, phase in PHASES
+        rounds = [(key, phase, i) for key, phase in TIMED_PHASES
                   for i in range(warmup + steps)]
         for key, phase, i in track(rounds):
             for name in names[i % len(names):] + names[:i % len(names)]:

@@ -9,6 +9,9 @@ from typing import Dict, List, Optional
 #: The repository root: the folder that holds ``mmprotune/``, ``tools/`` and
 #: ``configs/`` (a source checkout, as ``pip install -e .`` keeps it).
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: The transfer benchmark's method configs in this checkout: the
+#: ``config_dir`` that ``tools/benchmark_transfer.py`` passes.
+TRANSFER_CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'transfer')
 
 
 def repo_env(**overrides: str) -> Dict[str, str]:

@@ -1,4 +1,5 @@
-"""The transfer benchmark's records (:mod:`.transfer_records`) and its
+"""The transfer benchmark's records
+(:mod:`mmprotune.analysis.transfer.records`) and its
 source-checkpoint cache: every setting that affects a run is in its
 key, records are written atomically and found again (in the records folder
 or in folders of an earlier machine), and the cached source checkpoint is
@@ -10,11 +11,15 @@ import os
 import pytest
 import torch
 
-from mmprotune.analysis import transfer
-from mmprotune.analysis.pretrain import PretrainSettings
-from mmprotune.analysis.transfer import run_key
-from mmprotune.analysis.transfer_records import (find_record, key_hash,
+from mmprotune.analysis.transfer.catalog import BACKBONES, config_path
+from mmprotune.analysis.transfer.data import train_indices
+from mmprotune.analysis.transfer.pretrain import PretrainSettings
+from mmprotune.analysis.transfer.records import (find_record, key_hash,
                                                  record_name, write_record)
+from mmprotune.analysis.transfer.run import run_key
+from mmprotune.analysis.transfer.settings import transfer_settings
+from mmprotune.analysis.transfer.source import pretrain, source_key
+from mmprotune.testing import TRANSFER_CONFIG_DIR
 
 try:
     import resource
@@ -24,8 +29,8 @@ except ImportError:  # Windows
 
 def _quick(tmp_path, **kwargs):
     kwargs.setdefault('iters', [4])  # one value for every split
-    return transfer.transfer_settings(quick=True, out_dir=str(tmp_path),
-                                      **kwargs)
+    return transfer_settings(TRANSFER_CONFIG_DIR, quick=True,
+                             out_dir=str(tmp_path), **kwargs)
 
 
 def _changed(value):
@@ -41,29 +46,29 @@ def test_source_key_covers_every_pretraining_argument(tmp_path):
     settings = _quick(tmp_path)
     fields = {f.name for f in dataclasses.fields(PretrainSettings)} - {'out'}
     assert set(settings.pretrain) == fields
-    base = transfer.source_key(settings.pretrain)
+    base = source_key(settings.pretrain)
     for name in sorted(fields):
         changed = dict(settings.pretrain, **{name: _changed(
             settings.pretrain[name])})
-        assert transfer.source_key(changed) != base, name
+        assert source_key(changed) != base, name
     # the same arguments, another machine's folder: the same key
-    assert transfer.source_key(_quick(tmp_path / 'b').pretrain) == base
+    assert source_key(_quick(tmp_path / 'b').pretrain) == base
 
 
 def test_changed_pretraining_argument_pretrains_again(tmp_path, monkeypatch):
     """Reused when every argument is the same; pretrained again when any
     one differs (here the ResNet track's lr, which the checkpoint name does
     not show)."""
-    first = transfer.pretrain(_quick(tmp_path))
+    first = pretrain(_quick(tmp_path))
     checkpoint = first['checkpoint']
     before = torch.load(checkpoint, weights_only=True)['state_dict']
     mtime = os.stat(checkpoint).st_mtime_ns
-    assert transfer.pretrain(_quick(tmp_path)) == first
+    assert pretrain(_quick(tmp_path)) == first
     assert os.stat(checkpoint).st_mtime_ns == mtime  # not pretrained again
 
-    monkeypatch.setitem(transfer.BACKBONES['resnet18']['pretrain'], 'lr',
+    monkeypatch.setitem(BACKBONES['resnet18']['pretrain'], 'lr',
                         1e-4)
-    second = transfer.pretrain(_quick(tmp_path))
+    second = pretrain(_quick(tmp_path))
     after = torch.load(second['checkpoint'], weights_only=True)['state_dict']
     assert not torch.equal(before['conv1.weight'], after['conv1.weight'])
     assert second['settings']['lr'] == 1e-4
@@ -78,13 +83,13 @@ def test_source_is_copied_into_records_and_reused_from_them(tmp_path):
     (here a truncated one) is not taken."""
     for out_dir in 'abc':
         (tmp_path / out_dir).mkdir()
-    first = transfer.pretrain(_quick(tmp_path / 'a'))
+    first = pretrain(_quick(tmp_path / 'a'))
     name = os.path.basename(first['checkpoint'])
     records = tmp_path / 'a' / 'records'
     assert (records / 'sources' / name).read_bytes() == open(
         first['checkpoint'], 'rb').read()
 
-    second = transfer.pretrain(
+    second = pretrain(
         _quick(tmp_path / 'b', reuse_records=[str(records)]))
     assert second['checkpoint'] == str(tmp_path / 'b' / name)
     assert not (tmp_path / 'b' / name.replace('.pth', '.log')).exists()
@@ -98,7 +103,7 @@ def test_source_is_copied_into_records_and_reused_from_them(tmp_path):
         data = (records / 'sources' / stem_file).read_bytes()
         (broken / 'sources' / stem_file).write_bytes(
             data[:100] if suffix == '.pth' else data)
-    third = transfer.pretrain(
+    third = pretrain(
         _quick(tmp_path / 'c', reuse_records=[str(broken)]))
     assert (tmp_path / 'c' / name.replace('.pth', '.log')).exists()
     assert third['sha256'] == first['sha256']  # the same pretraining
@@ -132,7 +137,7 @@ def test_run_key_changes_with_every_setting(tmp_path):
     )
     # the drawn images alone (the same sizes and seed, another draw)
     pool = _quick(tmp_path, train_sizes=[8, 16], pool_size=40)
-    assert transfer.train_indices(pool, 8, 0) != transfer.train_indices(
+    assert train_indices(pool, 8, 0) != train_indices(
         settings, 8, 0)
     pretrained = _quick(tmp_path, train_sizes=[8, 16])
     pretrained.pretrain['iters'] += 1
@@ -140,7 +145,7 @@ def test_run_key_changes_with_every_setting(tmp_path):
     # the config's content (here its lr), not its file name
     config = tmp_path / 'protune_lr.py'
     config.write_text(
-        f'_base_ = {transfer.config_path("protune")!r}\n'
+        f'_base_ = {config_path(TRANSFER_CONFIG_DIR, "protune")!r}\n'
         'optim_wrapper = dict(optimizer=dict(lr=3e-3))\n')
     variants['config'] = _key(settings, config=str(config))
     assert variants['config']['lr'] == 1e-2  # the grid's, not the config's
@@ -156,7 +161,7 @@ def test_run_key_changes_with_every_setting(tmp_path):
                                 train_sizes=[8, 16]))) == base
     # the training images' hash: the split a seed drew
     assert _key(settings)['train_images'] == key_hash(
-        transfer.train_indices(settings, 8, 0))
+        train_indices(settings, 8, 0))
     with pytest.raises(ValueError, match="phase: unknown 'val'; allowed: "
                        'select, test'):
         _key(settings, phase='val')

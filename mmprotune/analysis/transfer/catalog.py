@@ -1,0 +1,169 @@
+"""What the transfer benchmark compares: its tracks (the source backbones,
+:data:`BACKBONES`), target tasks (:data:`TASKS`), the methods each track has
+configs for (:data:`METHOD_TRACKS`, :data:`METHOD_TASKS`) and where those
+configs are (:func:`config_path`)."""
+import os.path as osp
+from collections import OrderedDict
+from typing import List, Optional
+
+from ...datasets import make_ade20k_shapes, make_imagenet_shapes
+
+#: Per track (``--backbone``): the source: the arguments of
+#: :class:`~.pretrain.PretrainSettings` besides the shared
+#: ones (``pretrain``), iterations and images of the shipped benchmark,
+#: checkpoint name (``checkpoint_stem``); the
+#: default output folder of the ``seg`` task (:func:`default_out_dir`); the
+#: name in the plot.
+BACKBONES = OrderedDict(
+    resnet18=dict(
+        pretrain=dict(depth=18, base_channels=16),
+        pretrain_iters=1000,
+        pretrain_images=4000,
+        checkpoint_stem='resnet18-w16_count',
+        out_dir='work_dirs/transfer',
+        title='ResNet-18'),
+    swin=dict(
+        pretrain=dict(arch='swin', embed_dims=32, lr=5e-4),
+        # its validation count accuracy plateaus at about 0.64 from 4800
+        # iterations on (600 on 4000 images: 0.47; docs/transfer_benchmark.md)
+        pretrain_iters=6000,
+        pretrain_images=8000,
+        checkpoint_stem='swin-e32-p2-w4_count',
+        out_dir='work_dirs/transfer-swin',
+        title='small Swin'),
+)
+#: Per target task (``--task``): its configs
+#: (``<config_dir>/<config>`` with the method and the backbone's name
+#: in ``backbones``), the metrics a run keeps (its name -> the key of
+#: ``Runner.test``'s output), the one the tables report (``metric``,
+#: printed as ``metric_label``), the package that evaluates it (its version
+#: is in a record's key), the target data (``data``: its folder stem and
+#: the function that writes it; ``data_seed``: its seed), the shipped
+#: benchmark's training splits and their iterations per track (``splits``)
+#: and the words of the plot title.
+TASKS = OrderedDict(
+    seg=dict(
+        config='fcn_{method}-{backbone}_1xb16-500i_shapes-ade20k-64x64.py',
+        backbones=dict(resnet18='r18-w16-d8', swin='swin-e32-p2-w4'),
+        metrics=dict(mIoU='mIoU', aAcc='aAcc', mAcc='mAcc'),
+        metric='mIoU',
+        metric_label='mIoU',
+        package='mmseg',
+        data=('shapes_ade20k', make_ade20k_shapes),
+        data_seed=0,
+        splits=dict(
+            resnet18=dict(train_sizes=(50, 500), iters=(500, 1000)),
+            swin=dict(train_sizes=(50, ), iters=(500, ))),
+        title='shape segmentation'),
+    cls=dict(
+        config='linear_{method}-{backbone}_1xb16-500i_shapes-imagenet-'
+        '64x64.py',
+        backbones=dict(resnet18='r18-w16', swin='swin-e32-p2-w4'),
+        metrics=dict(top1='accuracy/top1'),
+        metric='top1',
+        metric_label='top-1 accuracy',
+        package='mmpretrain',
+        # seed 2: the target and splits were chosen on seed 0's images
+        # (docs/transfer_benchmark.md), which the tables therefore avoid
+        data=('shapes_imagenet', make_imagenet_shapes),
+        data_seed=2,
+        # the shape classes take some hundreds of images to learn
+        splits=dict(
+            resnet18=dict(train_sizes=(500, 4000), iters=(1000, 1000)),
+            swin=dict(train_sizes=(4000, ), iters=(1000, ))),
+        title='class of the shape'),
+)
+#: Every track.
+ALL_TRACKS = tuple(BACKBONES)
+#: The design study's variants of the Pro-tuning block (method
+#: ``protune-<variant>``, config ``fcn_protune-<variant>-...``).
+DESIGN_VARIANTS = ('block', 'ms', 'output', 'scale', 'wide')
+#: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
+#: config for, in table order; for every task unless :data:`METHOD_TASKS`
+#: names fewer.
+METHOD_TRACKS = OrderedDict([
+    ('full', ALL_TRACKS),
+    ('head-only', ALL_TRACKS),
+    ('protune', ALL_TRACKS),
+    ('bitfit', ALL_TRACKS),
+    ('lora', ALL_TRACKS),
+    ('conv-adapter', ('resnet18', )),
+    ('adaptformer', ('swin', )),
+    ('vpt', ('swin', )),
+    ('mona', ALL_TRACKS),
+    ('scratch', ALL_TRACKS),
+    # design-study variants of Pro-tuning, segmentation only, opt in (see
+    # docs/design.md), compared on the selection split (``--select-only``):
+    # prompts after every block (prompt_cfg ``placement='block'``),
+    # multi-scale depth-wise kernels (``kernel_size=(3, 5, 7)``), computed
+    # from the stage's output (``prompt_input='output'``, the default until
+    # the study), a learnt per-channel scale (``layer_scale=True``), twice
+    # the hidden width (128)
+    *[(f'protune-{variant}', ALL_TRACKS) for variant in DESIGN_VARIANTS],
+])
+#: Methods with configs for some tasks only: the tasks.
+METHOD_TASKS = {f'protune-{variant}': ('seg', ) for variant in DESIGN_VARIANTS}
+#: Not run unless named.
+OPT_IN_METHODS = ('scratch', *METHOD_TASKS)
+IMG_SIZE = 64
+
+
+def backbone_methods(backbone: str, task: str = 'seg') -> List[str]:
+    """The methods that have a config for ``backbone`` and ``task``."""
+    return [
+        m for m, tracks in METHOD_TRACKS.items()
+        if backbone in tracks and task in METHOD_TASKS.get(m, TASKS)
+    ]
+
+
+def default_methods(backbone: str, task: str = 'seg') -> List[str]:
+    """The methods run unless others are named."""
+    return [
+        m for m in backbone_methods(backbone, task)
+        if m not in OPT_IN_METHODS
+    ]
+
+
+def default_out_dir(task: str, backbone: str) -> str:
+    """``work_dirs/transfer[-swin]`` for ``seg``, with ``-<task>`` after it
+    for another task (e.g. ``work_dirs/transfer-cls``)."""
+    out_dir = BACKBONES[backbone]['out_dir']
+    return out_dir if task == 'seg' else f'{out_dir}-{task}'
+
+
+def methods_error(methods: List[str],
+                  backbone: str,
+                  task: str = 'seg') -> Optional[str]:
+    """Why ``methods`` cannot run on ``backbone`` for ``task`` (none, or a
+    name that is not one of its methods), listing the allowed ones; None if
+    they can."""
+    allowed = backbone_methods(backbone, task)
+    unknown = [m for m in methods if m not in allowed] if methods else ['']
+    if not unknown:
+        return None
+    elsewhere = [
+        f'{m}: --backbone {"/".join(METHOD_TRACKS[m])}' + (
+            f' --task {"/".join(METHOD_TASKS[m])}'
+            if m in METHOD_TASKS else '')
+        for m in unknown if m in METHOD_TRACKS
+    ]
+    hint = f' ({"; ".join(elsewhere)})' if elsewhere else ''
+    return (f'unknown method(s) {unknown} for --backbone {backbone} --task '
+            f'{task}{hint}; allowed: {", ".join(allowed)}')
+
+
+def config_path(config_dir: str,
+                method: str,
+                backbone: str = 'resnet18',
+                task: str = 'seg') -> str:
+    """The config of ``method`` on ``backbone`` for ``task``.
+
+    Args:
+        config_dir (str): The folder of the benchmark's configs
+            (``configs/transfer`` of a checkout, see
+            :attr:`~.settings.TransferSettings.config_dir`).
+    """
+    spec = TASKS[task]
+    return osp.join(
+        config_dir, spec['config'].format(
+            method=method, backbone=spec['backbones'][backbone]))

@@ -1,0 +1,166 @@
+"""The transfer benchmark's study: per split size and method, the selection
+runs over the setting grid (:func:`settings_grid`), the choice, then the test
+runs, each taken from a record or trained and recorded (:func:`run_all`)."""
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Sequence
+
+from mmengine.config import Config
+
+from ...utils import build_model
+from .catalog import TASKS
+from .data import train_indices
+from .records import find_record, machine, record_name, run_name, write_record
+from .run import run_config, run_key, run_once
+from .settings import TransferSettings
+from .stats import choose_setting
+
+
+def pretrained_trainable(config: str, checkpoint: str) -> List[str]:
+    """The trainable parameters of ``config``'s model that start from the
+    source ``checkpoint``: ``backbone.<key>`` for each key of its state
+    dict, where the config loads it (``init_cfg``; not ``scratch``). Found
+    from the model itself (``requires_grad``), not a list of methods: full
+    fine-tuning trains the whole backbone; BitFit, LoRA and the other
+    frozen-backbone methods train new tensors under ``backbone.prompts``
+    only (BitFit's bias offsets included), so none.
+
+    A method with such parameters is tried at each of
+    :attr:`~.settings.TransferSettings.backbone_lr_mults`
+    (:func:`~.run.run_config`).
+    """
+    import torch
+    cfg = Config.fromfile(config)
+    if not cfg.model.backbone.get('init_cfg'):
+        return []
+    keys = set(
+        torch.load(checkpoint, map_location='cpu',
+                   weights_only=True)['state_dict'])
+    prefix = 'backbone.'
+    return [
+        name for name, param in build_model(cfg).named_parameters()
+        if param.requires_grad and name.startswith(prefix)
+        and name[len(prefix):] in keys
+    ]
+
+
+def settings_grid(settings: TransferSettings, checkpoint: str,
+                  method: str) -> List[tuple]:
+    """The settings ``(lr, backbone_lr_mult)`` ``method`` is tried at on
+    the selection split: each lr of the grid with each multiplier if it
+    trains pretrained weights (:func:`pretrained_trainable`), else with
+    None (the config's ``paramwise_cfg`` as it is)."""
+    config = settings.config(method)
+    mults = settings.backbone_lr_mults if pretrained_trainable(
+        config, checkpoint) else [None]
+    return [(lr, mult) for lr in settings.lr_grid for mult in mults]
+
+
+def selects(settings: TransferSettings, grid: Sequence[tuple]) -> bool:
+    """Whether a method tried at ``grid`` (:func:`settings_grid`) has
+    selection runs: a grid of more than one setting, or ``select_only``."""
+    return len(grid) > 1 or settings.select_only
+
+
+def planned_runs(settings: TransferSettings,
+                 grids: Dict[str, List[tuple]]) -> int:
+    """How many runs :func:`run_all` makes: per split size and method, one
+    per setting of its grid (``grids``: :func:`settings_grid` per method;
+    none for a grid of one setting unless ``select_only``) and one per
+    seed (none with ``select_only``)."""
+    per_split = sum(
+        (len(grid) if selects(settings, grid) else 0) +
+        (0 if settings.select_only else settings.seeds)
+        for grid in grids.values())
+    return len(settings.train_sizes) * per_split
+
+
+def run_all(settings: TransferSettings,
+            source: dict,
+            data_root: str,
+            on_run: Callable[[List[dict], int], None],
+            on_start: Optional[Callable[[str, int], None]] = None
+            ) -> List[dict]:
+    """Per split size and method: the selection runs (seed 0, each setting
+    of :func:`settings_grid`, evaluated on the selection split), the
+    choice (:func:`~.stats.choose_setting`; the only setting of a grid of one),
+    then the test runs (each seed at that setting, evaluated on the test
+    split; none with ``settings.select_only``). A run recorded under its
+    :func:`~.run.run_key` in ``settings.records`` or ``settings.reuse_records``
+    is taken from there; any other trains and is recorded in
+    ``settings.records`` as soon as it finishes.
+
+    Args:
+        settings (TransferSettings): What to run.
+        source (dict): The source checkpoint (:func:`~.source.pretrain`).
+        data_root (str): The target data (:func:`~.data.make_target_data`).
+        on_run (callable): Called after each run (trained or taken from a
+            record) with the runs so far and the number planned (e.g. to
+            rewrite the report and print a line).
+        on_start (callable, optional): Called before each run with its
+            name (:func:`~.records.run_name`) and the number
+            planned, e.g. to update a progress bar. Default: None.
+
+    Returns:
+        list[dict]: One dict per run: ``train_size``, ``method``,
+        ``phase``, ``lr``, ``backbone_lr_mult``, ``seed``,
+        ``train_images`` (the hash of its training images' indices),
+        ``config`` (relative to the checkout of ``settings.config_dir``),
+        :func:`~.run.run_once`'s, ``record`` (its file name), ``reused``
+        (taken from a record) and ``machine`` (where it was measured).
+    """
+    metric = TASKS[settings.task]['metric']
+    grids = {
+        method: settings_grid(settings, source['checkpoint'], method)
+        for method in settings.methods
+    }
+    planned = planned_runs(settings, grids)
+    folders = [settings.records, *settings.reuse_records]
+    # the checkout of ``configs/transfer``, which a run's config is named in
+    checkout = osp.dirname(osp.dirname(osp.abspath(settings.config_dir)))
+    here = machine()
+    runs: List[dict] = []
+
+    def one(size: int, method: str, phase: str, seed: int, lr: float,
+            mult: Optional[float]) -> dict:
+        key = run_key(settings, method, size, seed, phase, lr,
+                      backbone_lr_mult=mult)
+        name = run_name(key)
+        if on_start:
+            on_start(name, planned)
+        record = find_record(folders, key)
+        if record:
+            run = record['run']
+        else:
+            config = settings.config(method)
+            images = train_indices(settings, size, seed)
+            cfg = run_config(
+                config, data_root, source['checkpoint'], lr, images,
+                range(settings.num_select) if phase == 'select' else None,
+                seed, settings.iters[size],
+                osp.join(settings.out_dir, 'runs', name), mult)
+            run = dict(train_size=size, method=method, phase=phase, lr=lr,
+                       backbone_lr_mult=mult, seed=seed,
+                       train_images=key['train_images'],
+                       config=osp.relpath(config, checkout),
+                       **run_once(cfg, TASKS[settings.task]['metrics']))
+            write_record(settings.records, key, run, machine=here,
+                         source_summary=source['summary'])
+        runs.append(dict(run, record=record_name(key),
+                         reused=record is not None,
+                         machine=record['machine'] if record else here))
+        on_run(runs, planned)
+        return run
+
+    for size in settings.train_sizes:
+        for method in settings.methods:
+            grid = grids[method]
+            scores = {
+                setting: one(size, method, 'select', 0, *setting)[metric]
+                for setting in grid
+            } if selects(settings, grid) else {}
+            if settings.select_only:
+                continue
+            lr, mult = choose_setting(scores) if scores else grid[0]
+            for seed in range(settings.seeds):
+                one(size, method, 'test', seed, lr, mult)
+    return runs

@@ -1,0 +1,85 @@
+"""One run's config (:func:`mmprotune.analysis.transfer.run.run_config`):
+the learning rates the optimizer gets, and the backbone lr multiplier of
+the methods that train pretrained weights."""
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS, config_path,
+                                                 default_methods)
+from mmprotune.analysis.transfer.run import run_config
+from mmprotune.analysis.transfer.settings import transfer_settings
+from mmprotune.analysis.transfer.study import (pretrained_trainable,
+                                               settings_grid)
+from mmprotune.testing import TRANSFER_CONFIG_DIR
+from mmprotune.utils import build_model
+
+
+@pytest.mark.parametrize('task', list(TASKS))
+@pytest.mark.parametrize('method', ['full', 'vpt'])
+def test_swin_track_learning_rates(tmp_path, method, task):
+    """The Swin's own weights at 0.1x the lr, everything new at the lr: the
+    config's 1e-2, and a grid's value set by ``run_config``."""
+    from mmengine.optim import build_optim_wrapper
+    config = config_path(TRANSFER_CONFIG_DIR, method, 'swin', task)
+    configs = {1e-2: Config.fromfile(config)}
+    configs[3e-3] = run_config(config, str(tmp_path), 'unused', 3e-3, [0],
+                               None, 0, 4, str(tmp_path / 'run'))
+    for base, cfg in configs.items():
+        model = build_model(cfg)
+        optimizer = build_optim_wrapper(model, cfg.optim_wrapper)
+        lr = {id(p): g['lr'] for g in optimizer.param_groups
+              for p in g['params']}
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
+            own = name.startswith('backbone.') and \
+                not name.startswith('backbone.prompts.')
+            assert lr[id(param)] == pytest.approx(
+                base / 10 if own else base), name
+
+
+def test_backbone_lr_mult_reaches_the_optimizer(tmp_path):
+    """A full fine-tuning run's backbone trains at lr x the multiplier, its
+    head at the lr, in the param groups of the optimizer the Runner builds
+    from the run's config; Pro-tuning's prompts are not slowed. Which
+    methods get the multiplier is read from what they train: only full
+    fine-tuning trains pretrained (checkpoint) weights."""
+    from mmengine.optim import build_optim_wrapper
+    checkpoint = str(tmp_path / 'source.pth')
+    for backbone in BACKBONES:
+        full = config_path(TRANSFER_CONFIG_DIR, 'full', backbone)
+        source = build_model(Config.fromfile(full)).backbone
+        torch.save(dict(state_dict=source.state_dict()), checkpoint)
+        for method in default_methods(backbone) + ['scratch']:
+            trains = pretrained_trainable(
+                config_path(TRANSFER_CONFIG_DIR, method, backbone), checkpoint)
+            assert bool(trains) == (method == 'full'), method
+        settings = transfer_settings(
+            TRANSFER_CONFIG_DIR, backbone=backbone,
+            methods=['full', 'protune'],
+            backbone_lr_mults=[1, 0.1], lr_grid=[1e-3, 1e-2])
+        assert settings_grid(settings, checkpoint, 'full') == [
+            (1e-3, 1.), (1e-3, 0.1), (1e-2, 1.), (1e-2, 0.1)]
+        assert settings_grid(settings, checkpoint, 'protune') == [
+            (1e-3, None), (1e-2, None)]
+        for method in ('full', 'protune'):
+            cfg = run_config(
+                config_path(TRANSFER_CONFIG_DIR, method, backbone),
+                str(tmp_path),
+                checkpoint, 3e-3, [0], [1], 0, 4, str(tmp_path / 'run'),
+                backbone_lr_mult=0.25)
+            model = build_model(cfg)
+            optimizer = build_optim_wrapper(model, cfg.optim_wrapper)
+            lr = {id(p): g['lr'] for g in optimizer.param_groups
+                  for p in g['params']}
+            slowed = []
+            for name, param in model.named_parameters():
+                if param.requires_grad:
+                    own = name.startswith('backbone.') and \
+                        not name.startswith('backbone.prompts.')
+                    assert lr[id(param)] == pytest.approx(
+                        3e-3 * 0.25 if own else 3e-3), name
+                    slowed.append(own)
+            assert any(slowed) == (method == 'full')
+            assert not all(slowed)  # the head (and prompts) at the lr
