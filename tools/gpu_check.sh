@@ -12,7 +12,7 @@
 #               skipped (mmseg and the backbones need no compiled ops);
 #   3. test     the CUDA tests: tests/test_cuda and every test of tests/
 #               whose name (or file's) contains "cuda";
-#   4. report   tools/report.py (full, head-only, protune-naive, protune) at
+#   4. report   tools/report.py (full, head-only, protune@autograd, protune) at
 #               --img-size for Mask R-CNN R50 and Swin-T and UperNet R50
 #               (without mmdet: UperNet R50 and Swin-T).
 #
@@ -53,7 +53,7 @@ STEPS=3
 WARMUP=1
 OUT_DIR=
 MODELS=
-METHODS=full,head-only,protune-naive,protune
+METHODS=full,head-only,protune@autograd,protune
 
 usage() { sed -n '2,/^[^#]/p' "$0" | grep '^#'; }
 need_value() {

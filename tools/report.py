@@ -2,10 +2,10 @@
 
 Two ways to name the methods:
 
-    # derive full / head-only / naive and efficient Pro-tuning (and PEFT
+    # derive full / head-only / Pro-tuning with each backward (and PEFT
     # baselines, e.g. lora, bitfit) from one Pro-tuning config
     python tools/report.py configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py \
-        --methods full,head-only,protune-naive,protune,lora --img-size 256
+        --methods full,head-only,protune@autograd,protune,lora --img-size 256
     # or compare configs as they are (the first is the reference)
     python tools/report.py CONFIG_A CONFIG_B ...
     # draw report.png and print the table again from a report.json

@@ -11,10 +11,19 @@ from mmengine.config import Config
 from mmprotune.models.peft import HookedMethod
 from mmprotune.registry import MODELS as PROMPT_MODELS
 
+#: ``protune@<preset>``: Pro-tuning with ``efficient_backward=<preset>``
+#: (``protune`` itself: the config's, ``'memory'``), ``protune@autograd``
+#: with plain autograd. (``protune-<variant>`` is a prompt-block design of
+#: the transfer benchmark, another axis.)
+BACKWARD_PRESETS = {
+    'protune@autograd': False,
+    'protune@balanced': 'balanced',
+    'protune@speed': 'speed'
+}
 #: Methods :func:`method_variants` derives from one Pro-tuning config,
 #: besides the PEFT baselines (:func:`peft_methods`).
-REPORT_METHODS = ('full', 'head-only', 'protune-naive', 'protune',
-                  'protune-balanced', 'protune-speed')
+REPORT_METHODS = ('full', 'head-only', 'protune@autograd', 'protune',
+                  'protune@balanced', 'protune@speed')
 
 
 def parse_methods(text: str) -> List[str]:
@@ -41,10 +50,10 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
     - ``full``: the wrapped upstream type, trained whole (its own
       ``frozen_stages``, e.g. 1 for ResNet as upstream);
     - ``head-only``: the frozen backbone without prompts;
-    - ``protune-naive``: Pro-tuning with plain autograd;
     - ``protune``: the config as is (frozen-aware backward);
-    - ``protune-balanced``, ``protune-speed``: Pro-tuning with that preset
-      of ``efficient_backward``;
+    - ``protune@autograd``, ``protune@balanced``, ``protune@speed``:
+      Pro-tuning with that value of ``efficient_backward``
+      (:data:`BACKWARD_PRESETS`);
     - a PEFT baseline, e.g. ``lora``: its default arguments on the stages
       the config tunes.
     """
@@ -69,10 +78,8 @@ def method_variants(cfg: Config, methods: List[str]) -> Dict[str, Config]:
             # assigned, not ``setdefault(...)[...] = ``: a ConfigDict's
             # ``setdefault`` stores a converted copy of a missing default
             vb.prompt_cfg = dict(vb.get('prompt_cfg') or {}, stages=[])
-        elif method == 'protune-naive':
-            vb.efficient_backward = False
-        elif method in ('protune-balanced', 'protune-speed'):
-            vb.efficient_backward = method[len('protune-'):]
+        elif method in BACKWARD_PRESETS:
+            vb.efficient_backward = BACKWARD_PRESETS[method]
         elif method in peft:
             stages = (vb.get('prompt_cfg') or {}).get('stages')
             vb.prompt_cfg = dict(type=peft[method])

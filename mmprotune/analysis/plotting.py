@@ -11,7 +11,7 @@ from ..utils import atomic_write
 METHOD_COLOURS = {
     'full': '#525252',
     'head-only': '#b0b0b0',
-    'protune-naive': '#9ecae1',
+    'protune@autograd': '#9ecae1',
     'protune': '#08519c',
     'bitfit': '#2ca02c',
     'lora': '#ff7f0e',

@@ -24,15 +24,21 @@ model = dict(
 
 def test_method_variants_change_only_the_backbone(tiny_config):
     cfg = Config.fromfile(str(tiny_config))
-    variants = method_variants(cfg, ['full', 'head-only', 'protune-naive'])
+    variants = method_variants(cfg,
+                               ['full', 'head-only', 'protune@autograd'])
     assert variants['full'].model.backbone.type == 'ResNet'
     assert 'prompt_cfg' not in variants['full'].model.backbone
     assert variants['head-only'].model.backbone.prompt_cfg.stages == []
-    assert variants['protune-naive'].model.backbone.efficient_backward is False
+    assert variants['protune@autograd'].model.backbone \
+        .efficient_backward is False
     for preset in ('balanced', 'speed'):
-        variant = method_variants(cfg, [f'protune-{preset}'])
-        assert variant[f'protune-{preset}'].model.backbone \
+        variant = method_variants(cfg, [f'protune@{preset}'])
+        assert variant[f'protune@{preset}'].model.backbone \
             .efficient_backward == preset
+    # a transfer-benchmark design is another axis, no report method
+    with pytest.raises(ValueError, match=r"unknown method\(s\) "
+                       r"\['protune-balanced'\]"):
+        method_variants(cfg, ['protune-balanced'])
     for variant in variants.values():
         assert variant.model.neck == cfg.model.neck
         assert variant.optim_wrapper == cfg.optim_wrapper
@@ -56,7 +62,7 @@ def test_method_variants_of_a_config_without_prompt_cfg(tmp_path):
     path.write_text(TINY_NO_PROMPT_CFG)
     cfg = Config.fromfile(str(path))
     assert 'prompt_cfg' not in cfg.model.backbone
-    methods = ['full', 'head-only', 'protune-naive', 'protune', 'bitfit',
+    methods = ['full', 'head-only', 'protune@autograd', 'protune', 'bitfit',
                'lora']
     variants = method_variants(cfg, methods)
     assert 'prompt_cfg' not in cfg.model.backbone  # the input is unchanged
@@ -74,12 +80,12 @@ def test_method_variants_of_a_config_without_prompt_cfg(tmp_path):
     assert _trainable(models['head-only']) == _trainable(models['full']) - \
         backbone['full']
     # Pro-tuning, both backward paths: a prompt block per stage, only those
-    assert backbone['protune'] == backbone['protune-naive'] != set()
+    assert backbone['protune'] == backbone['protune@autograd'] != set()
     assert all(name.startswith('backbone.prompts.')
                for name in backbone['protune'])
     assert sorted(models['protune'].backbone.prompts) == ['0', '1', '2', '3']
     assert models['protune'].backbone.efficient_backward is True
-    assert models['protune-naive'].backbone.efficient_backward is False
+    assert models['protune@autograd'].backbone.efficient_backward is False
     # PEFT baselines: their own type, their own parameters only
     for method, kind in (('bitfit', 'BitFit'), ('lora', 'LoRA')):
         assert variants[method].model.backbone.prompt_cfg.type == kind

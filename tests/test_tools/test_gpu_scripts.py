@@ -13,7 +13,7 @@ import pytest
 from mmprotune.testing import REPO_ROOT
 
 SCRIPTS = ('tools/gpu_check.sh', 'tools/gpu_wheels.sh')
-METHODS = '--methods full,head-only,protune-naive,protune --img-size 512'
+METHODS = '--methods full,head-only,protune@autograd,protune --img-size 512'
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
