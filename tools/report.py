@@ -29,6 +29,7 @@ from rich.progress import track
 
 from mmprotune.analysis.cost.bench import make_batch, measure_side_by_side
 from mmprotune.analysis.cost.report import redraw
+from mmprotune.analysis.machine import machine
 from mmprotune.analysis.methods import (REPORT_METHODS, method_variants,
                                         parse_methods, peft_methods)
 
@@ -93,7 +94,8 @@ def main():
     json_path = osp.join(args.out_dir, 'report.json')
     mmengine.dump(dict(configs=[Path(c).stem for c in args.configs],
                        img_size=args.img_size, batch_size=args.batch_size,
-                       reference=reference, results=results),
+                       reference=reference, machine=machine(),
+                       results=results),
                   json_path, indent=2)
     # drawn from the JSON just written, as --from-json draws them
     print('\n' + redraw(json_path))

@@ -184,11 +184,18 @@ def plot(results: dict, reference: str, title: str, path: str) -> None:
 
 
 def report_title(report: dict) -> str:
-    """The title of a ``report.json``'s table and chart: its configs, batch
-    and reference."""
+    """The title of a ``report.json``'s table and chart: its configs, batch,
+    reference and, where recorded, the machine (CPU timings differ by CPU
+    model)."""
     size, batch = report['img_size'], report['batch_size']
-    return (f'{" / ".join(report["configs"])}: batch {batch}x3x{size}x'
-            f'{size}, ratios to {report["reference"]}')
+    title = (f'{" / ".join(report["configs"])}: batch {batch}x3x{size}x'
+             f'{size}, ratios to {report["reference"]}')
+    machine = report.get('machine')
+    if machine:
+        device = machine['cuda'] or machine['processor']
+        title += (f'; {device}, torch {machine["torch"]}, '
+                  f'{machine["torch_threads"]} threads')
+    return title
 
 
 def redraw(json_path: str) -> str:

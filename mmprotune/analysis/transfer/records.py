@@ -12,10 +12,7 @@ run was measured. See docs/transfer_benchmark.md.
 """
 import hashlib
 import json
-import os
 import os.path as osp
-import platform
-import re
 from typing import Iterable, Optional
 
 import mmengine
@@ -111,24 +108,3 @@ def find_record(folders: Iterable[str], key: dict) -> Optional[dict]:
         if record.get('key') == key:
             return dict(record, path=path)
     return None
-
-
-def cpu_name() -> str:
-    """The CPU model from ``/proc/cpuinfo`` (Linux), else what
-    ``platform`` knows."""
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            names = re.findall(r'^model name\s*:\s*(.+)$', f.read(), re.M)
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor()
-
-
-def machine() -> dict:
-    """What the timings were measured on."""
-    import torch
-    return dict(platform=platform.platform(), processor=cpu_name(),
-                cpus=os.cpu_count(), torch=torch.__version__,
-                torch_threads=torch.get_num_threads(),
-                cuda=torch.cuda.get_device_name()
-                if torch.cuda.is_available() else None)

@@ -10,7 +10,8 @@ from typing import Dict, List, Optional
 
 from ..plotting import method_colours, save_figure
 from .catalog import BACKBONES, TASKS
-from .records import RECORD_PROTOCOL, machine
+from ..machine import machine
+from .records import RECORD_PROTOCOL
 from .run import CURVE_POINTS
 from .settings import TransferSettings, settings_record
 from .stats import (PLATEAU_GAIN, pareto, paired, selection, setting_name,

@@ -9,7 +9,8 @@ from mmengine.config import Config
 from ...utils import build_model
 from .catalog import TASKS
 from .data import train_indices
-from .records import find_record, machine, record_name, run_name, write_record
+from ..machine import machine
+from .records import find_record, record_name, run_name, write_record
 from .run import run_config, run_key, run_once
 from .settings import TransferSettings
 from .stats import choose_setting

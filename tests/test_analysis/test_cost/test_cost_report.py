@@ -7,6 +7,7 @@ from pathlib import Path
 import mmcv
 from mmengine.config import Config
 from PIL import ImageColor
+import torch
 
 from mmprotune.analysis.cost.report import redraw
 from mmprotune.analysis.methods import method_variants
@@ -32,6 +33,12 @@ def test_report_figures_match_independent_counts(tiny_config, tool,
     assert (out_dir / 'report.png').stat().st_size > 0
     report = json.loads((out_dir / 'report.json').read_text())
     assert report['reference'] == 'full'
+    # the timings name the CPU model they were measured on
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+        cpu = next(line.split(':', 1)[1].strip() for line in f
+                   if line.startswith('model name'))
+    assert report['machine']['processor'] == cpu
+    assert f'ratios to full; {cpu}, torch {torch.__version__}' in out
     results = report['results']
     variants = method_variants(Config.fromfile(str(tiny_config)),
                                ['full', 'head-only', 'protune'])
