@@ -18,7 +18,8 @@ from mmengine.config import Config
 
 from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS, config_path,
                                                  default_methods)
-from mmprotune.testing import REPO_ROOT, TRANSFER_CONFIG_DIR, run_tool
+from mmprotune.testing import (REPO_ROOT, TRANSFER_CONFIG_DIR, load_tool,
+                               run_tool)
 from mmprotune.utils import build_model
 
 TOOL = 'tools/benchmark_transfer.py'
@@ -45,6 +46,15 @@ TRACKS = {
 def _run(*args, cwd):
     """Run the command, its stdout and stderr apart."""
     return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False)
+
+
+def _refused(capsys, *args) -> str:
+    """The command's error message for ``args`` (its ``main`` in this
+    process), exiting with argparse's status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool(TOOL).main(list(args))
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
 
 
 def _build(config: str):
@@ -172,12 +182,11 @@ def test_benchmark_transfer_quick(tmp_path, track):
     assert rerun.stdout.endswith(tables)
 
 
-def test_iterations_must_match_the_splits(tmp_path):
-    proc = _run('--train-sizes', '50,500', '--iters', '1,2,3', '--out-dir',
-                str(tmp_path / 'out'), cwd=tmp_path)
-    assert proc.returncode == 2
+def test_iterations_must_match_the_splits(tmp_path, capsys):
+    err = _refused(capsys, '--train-sizes', '50,500', '--iters', '1,2,3',
+                   '--out-dir', str(tmp_path / 'out'))
     assert '--iters: expected 1 or 2 values (one per --train-sizes 50,500)' \
-        ', got 1,2,3' in proc.stderr
+        ', got 1,2,3' in err
 
 
 VARIANTS = ', protune-block, protune-ms, protune-output, protune-scale, ' \
@@ -204,13 +213,13 @@ SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
      "['protune-output'] for --backbone resnet18 --task cls (protune-output: "
      '--backbone resnet18/swin --task seg)'),
 ])
-def test_unknown_method_lists_allowed(tmp_path, args, allowed, hint):
-    proc = _run(*args, '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)
-    assert proc.returncode == 2
-    assert 'unknown method(s)' in proc.stderr
-    assert f'allowed: {allowed}' in proc.stderr
+def test_unknown_method_lists_allowed(tmp_path, capsys, args, allowed,
+                                     hint):
+    err = _refused(capsys, *args, '--out-dir', str(tmp_path / 'out'))
+    assert 'unknown method(s)' in err
+    assert f'allowed: {allowed}' in err
     if hint:
-        assert hint in proc.stderr
+        assert hint in err
     assert not (tmp_path / 'out').exists()
 
 
@@ -363,10 +372,9 @@ def test_protocol_end_to_end(tmp_path):
         'transfer_curves.png']
 
 
-def test_reuse_records_must_exist(tmp_path):
-    proc = _run('--quick', '--reuse-records', str(tmp_path / 'missing'),
-                '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)
-    assert proc.returncode == 2
-    assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in \
-        proc.stderr
+def test_reuse_records_must_exist(tmp_path, capsys):
+    err = _refused(capsys, '--quick', '--reuse-records',
+                   str(tmp_path / 'missing'), '--out-dir',
+                   str(tmp_path / 'out'))
+    assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in err
     assert not (tmp_path / 'out').exists()
