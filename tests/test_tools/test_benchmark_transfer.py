@@ -16,7 +16,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS, config_path,
+from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS,
+                                                 backbone_methods, config_path,
                                                  default_methods)
 from mmprotune.testing import (REPO_ROOT, TRANSFER_CONFIG_DIR, load_tool,
                                run_tool)
@@ -189,12 +190,8 @@ def test_iterations_must_match_the_splits(tmp_path, capsys):
         ', got 1,2,3' in err
 
 
-VARIANTS = ', protune-block, protune-ms, protune-output, protune-scale, ' \
-    'protune-wide'
-RESNET_METHODS = 'full, head-only, protune, bitfit, lora, conv-adapter, ' \
-    'mona, scratch' + VARIANTS
-SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
-    'mona, scratch' + VARIANTS
+RESNET_METHODS = ', '.join(backbone_methods('resnet18', 'seg'))
+SWIN_METHODS = ', '.join(backbone_methods('swin', 'seg'))
 
 
 @pytest.mark.parametrize('args,allowed,hint', [
@@ -209,7 +206,7 @@ SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
      '--backbone resnet18)'),
     # a design-study variant: segmentation only
     (('--task', 'cls', '--methods', 'protune,protune-output'),
-     RESNET_METHODS.replace(VARIANTS, ''),
+     ', '.join(backbone_methods('resnet18', 'cls')),
      "['protune-output'] for --backbone resnet18 --task cls (protune-output: "
      '--backbone resnet18/swin --task seg)'),
 ])
