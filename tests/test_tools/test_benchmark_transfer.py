@@ -19,8 +19,7 @@ from mmengine.config import Config
 from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS,
                                                  backbone_methods, config_path,
                                                  default_methods)
-from mmprotune.testing import (REPO_ROOT, TRANSFER_CONFIG_DIR, load_tool,
-                               run_tool)
+from mmprotune.testing import REPO_ROOT, TRANSFER_CONFIG_DIR, run_tool
 from mmprotune.utils import build_model
 
 TOOL = 'tools/benchmark_transfer.py'
@@ -49,13 +48,18 @@ def _run(*args, cwd):
     return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False)
 
 
-def _refused(capsys, *args) -> str:
-    """The command's error message for ``args`` (its ``main`` in this
-    process), exiting with argparse's status 2."""
-    with pytest.raises(SystemExit) as exit_info:
-        load_tool(TOOL).main(list(args))
-    assert exit_info.value.code == 2
-    return capsys.readouterr().err
+@pytest.fixture
+def refused(tool_main, capsys):
+    """``refused(*args)``: the command's error message for ``args`` (its
+    ``main`` in this process), exiting with argparse's status 2."""
+
+    def run(*args) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            tool_main(TOOL, *args)
+        assert exit_info.value.code == 2
+        return capsys.readouterr().err
+
+    return run
 
 
 def _build(config: str):
@@ -183,9 +187,9 @@ def test_benchmark_transfer_quick(tmp_path, track):
     assert rerun.stdout.endswith(tables)
 
 
-def test_iterations_must_match_the_splits(tmp_path, capsys):
-    err = _refused(capsys, '--train-sizes', '50,500', '--iters', '1,2,3',
-                   '--out-dir', str(tmp_path / 'out'))
+def test_iterations_must_match_the_splits(tmp_path, refused):
+    err = refused('--train-sizes', '50,500', '--iters', '1,2,3', '--out-dir',
+                  tmp_path / 'out')
     assert '--iters: expected 1 or 2 values (one per --train-sizes 50,500)' \
         ', got 1,2,3' in err
 
@@ -210,9 +214,8 @@ SWIN_METHODS = ', '.join(backbone_methods('swin', 'seg'))
      "['protune-output'] for --backbone resnet18 --task cls (protune-output: "
      '--backbone resnet18/swin --task seg)'),
 ])
-def test_unknown_method_lists_allowed(tmp_path, capsys, args, allowed,
-                                     hint):
-    err = _refused(capsys, *args, '--out-dir', str(tmp_path / 'out'))
+def test_unknown_method_lists_allowed(tmp_path, refused, args, allowed, hint):
+    err = refused(*args, '--out-dir', tmp_path / 'out')
     assert 'unknown method(s)' in err
     assert f'allowed: {allowed}' in err
     if hint:
@@ -369,9 +372,8 @@ def test_protocol_end_to_end(tmp_path):
         'transfer_curves.png']
 
 
-def test_reuse_records_must_exist(tmp_path, capsys):
-    err = _refused(capsys, '--quick', '--reuse-records',
-                   str(tmp_path / 'missing'), '--out-dir',
-                   str(tmp_path / 'out'))
+def test_reuse_records_must_exist(tmp_path, refused):
+    err = refused('--quick', '--reuse-records', tmp_path / 'missing',
+                  '--out-dir', tmp_path / 'out')
     assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in err
     assert not (tmp_path / 'out').exists()

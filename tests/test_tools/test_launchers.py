@@ -17,7 +17,7 @@ from mmengine.config import Config
 
 from mmprotune.datasets import (SEG_CLASSES, SHAPE_CLASSES, make_ade20k_shapes,
                                 make_coco_shapes, make_imagenet_shapes)
-from mmprotune.testing import REPO_ROOT, load_tool, tiny_config
+from mmprotune.testing import REPO_ROOT, tiny_config
 
 NUM_VAL = 4
 CLS_CONFIG = ('configs/image-classifier/'
@@ -258,17 +258,16 @@ def test_train_resume(trained, configs, tool, tmp_path):
          'AMP is already enabled'),
     ],
     ids=['scope', 'no-scope', 'test-scope', 'out', 'amp'])
-def test_clear_errors(tmp_path, monkeypatch, args, config, message):
+def test_clear_errors(tmp_path, monkeypatch, tool_main, args, config,
+                      message):
     """Bad input fails before a Runner is built, with a clear message (the
     tool's ``main`` in this process)."""
     script, *rest = args
     cfg = tmp_path / 'bad.py'
     cfg.write_text(config)
     monkeypatch.chdir(tmp_path)
-    # the tools export LOCAL_RANK; it is unset again after the test
-    monkeypatch.delenv('LOCAL_RANK', raising=False)
     with pytest.raises(ValueError) as error:
-        load_tool(f'tools/{script}').main([str(cfg), *rest])
+        tool_main(f'tools/{script}', cfg, *rest)
     assert message in str(error.value)
     if 'default_scope' in message:
         assert "expected one of ('mmdet', 'mmseg', 'mmpretrain')" in \
