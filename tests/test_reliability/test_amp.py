@@ -52,6 +52,7 @@ def test_bf16_wrapper_autocasts_the_forward_only(gpu_host, monkeypatch):
     assert model(torch.randn(2, 4)).dtype == torch.float32  # outside
 
 
+@pytest.mark.slow
 @cpu_only
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
 def test_train_py_amp_on_cpu_trains_in_bf16(scope, tiny_cfg, pretrained,

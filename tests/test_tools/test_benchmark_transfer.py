@@ -76,6 +76,7 @@ def _trainable(config: str) -> tuple:
             sum(n for name, n in trainable if name.startswith('backbone.')))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('track', list(TRACKS))
 def test_benchmark_transfer_quick(tmp_path, track):
     """Every method of each track trains and tests through the command (an
@@ -247,6 +248,7 @@ def _record_runs(folder: Path) -> list:
     return [json.loads(p.read_text())['run'] for p in folder.glob('*.json')]
 
 
+@pytest.mark.slow
 def test_protocol_end_to_end(tmp_path):
     """The protocol in a reduced setting (2 lrs, 2 seeds, 4 iterations):
     the files the runs read keep the selection, training and test images

@@ -187,6 +187,7 @@ def trained(configs, tool):
         mmpretrain=(cls_dir, cls_run, 2))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
 def test_train(trained, scope):
     work_dir, (rc, out), iters = trained[scope]
@@ -201,6 +202,7 @@ def test_train(trained, scope):
         assert 'trainable (ConvPromptBlock) of' in out
 
 
+@pytest.mark.slow
 def test_test_classifier(trained, configs, tool, tmp_path):
     """tools/test.py evaluates the classifier's checkpoint (mmpretrain's
     Accuracy on the val split)."""
@@ -212,6 +214,7 @@ def test_test_classifier(trained, configs, tool, tmp_path):
     assert 'accuracy/top1' in log and 'accuracy/top5' in log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
 def test_test(trained, configs, scope, tool, tmp_path):
     work_dir, (rc, _), iters = trained[scope]
@@ -235,6 +238,7 @@ def test_test(trained, configs, scope, tool, tmp_path):
     assert len(list(show_dir.rglob('*.*g'))) == NUM_VAL
 
 
+@pytest.mark.slow
 def test_train_resume(trained, configs, tool, tmp_path):
     work_dir, (rc, _), _ = trained['mmdet']
     assert rc == 0, 'training failed'
@@ -280,6 +284,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_dist_train_test(configs, tool, tmp_path):
     """2 CPU processes (gloo) through tools/dist_{train,test}.sh."""
     def dist(script, *args):

@@ -7,8 +7,10 @@ import torch
 
 from mmprotune.testing.runner_cases import Snapshot, train_frozen
 
-# (Runner case of mmprotune.testing.runner_cases, prompt_cfg): each method once per family,
-# detectors, segmentors and classifiers covered
+pytestmark = pytest.mark.slow
+
+# (Runner case of mmprotune.testing.runner_cases, prompt_cfg): each method
+# once per family, detectors, segmentors and classifiers covered
 PEFT_CASES = {
     'mmdet-retinanet-resnet-BitFit': ('mmdet-retinanet-resnet',
                                       dict(type='BitFit')),

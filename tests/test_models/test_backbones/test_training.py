@@ -13,6 +13,8 @@ from mmprotune.testing.runner_cases import (CASES, Snapshot,
                                             assert_upstream_as_loaded,
                                             build_case, train_frozen)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize('name', sorted(CASES))
 def test_runner_trains_prompts_and_heads_only(name, data, tmp_path):
