@@ -12,6 +12,7 @@ behaves like that package's own ``tools/test.py``::
 mmpretrain and a directory of predicted segmentation maps for mmseg.
 """
 import argparse
+from typing import Optional, Sequence
 
 from mmprotune.utils.launch import (add_common_arguments, build_runner,
                                     check_test_out, close_distributed,
@@ -20,7 +21,7 @@ from mmprotune.utils.launch import (add_common_arguments, build_runner,
                                     parse_tool_args, set_test_out)
 
 
-def parse_args():
+def parse_args(argv: Optional[Sequence[str]] = None):
     parser = argparse.ArgumentParser(
         description='Test (and eval) a detector, a segmentor or a '
         'classifier')
@@ -44,11 +45,11 @@ def parse_args():
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
     add_common_arguments(parser)
-    return parse_tool_args(parser)
+    return parse_tool_args(parser, argv)
 
 
-def main():
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None):
+    args = parse_args(argv)
     cfg, scope = load_config(args.config, args.launcher, args.cfg_options,
                              args.work_dir)
     check_test_out(scope, args.out)

@@ -8,6 +8,7 @@ behaves like that package's own ``tools/train.py``::
         [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher {pytorch,slurm}]
 """
 import argparse
+from typing import Optional, Sequence
 
 from mmprotune.utils.launch import (add_common_arguments, build_runner,
                                     close_distributed, enable_amp,
@@ -15,7 +16,7 @@ from mmprotune.utils.launch import (add_common_arguments, build_runner,
                                     parse_tool_args, set_resume)
 
 
-def parse_args():
+def parse_args(argv: Optional[Sequence[str]] = None):
     parser = argparse.ArgumentParser(
         description='Train a detector, a segmentor or a classifier')
     parser.add_argument('config', help='train config file path')
@@ -38,11 +39,11 @@ def parse_args():
         help='resume from the given checkpoint, or, without a path, from the '
         'latest checkpoint in the work directory')
     add_common_arguments(parser)
-    return parse_tool_args(parser)
+    return parse_tool_args(parser, argv)
 
 
-def main():
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None):
+    args = parse_args(argv)
     cfg, scope = load_config(args.config, args.launcher, args.cfg_options,
                              args.work_dir)
     if args.amp:

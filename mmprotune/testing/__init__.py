@@ -1,11 +1,15 @@
 """Helpers for tests and demos that need a config, weights or a fresh
-process without any download."""
+process without any download. The tests' shared cases are submodules,
+imported by name: :mod:`.peft_cases` (tuning modules in tiny wrappers),
+:mod:`.runner_cases` (tiny Runner configs), :mod:`.backbone_pairs` and
+:mod:`.distributed`."""
 from .checkpoints import write_pretrained_checkpoint
-from .commands import (REPO_ROOT, TRANSFER_CONFIG_DIR, repo_env, run_tool,
-                       tool_command)
+from .commands import (REPO_ROOT, TRANSFER_CONFIG_DIR, load_tool, repo_env,
+                       run_tool, tool_command)
 from .tiny_config import tiny_config
 
 __all__ = [
     'write_pretrained_checkpoint', 'tiny_config', 'REPO_ROOT',
-    'TRANSFER_CONFIG_DIR', 'repo_env', 'run_tool', 'tool_command'
+    'TRANSFER_CONFIG_DIR', 'load_tool', 'repo_env', 'run_tool',
+    'tool_command'
 ]

@@ -1,9 +1,12 @@
-"""Running the repository's tools in a fresh Python: one helper for the
-tools that start other tools and for the tests."""
+"""Running the repository's tools in a fresh Python (one helper for the
+tools that start other tools and for the tests), or loading one into this
+process."""
+import importlib.util
 import os
 import os.path as osp
 import subprocess
 import sys
+from types import ModuleType
 from typing import Dict, List, Optional
 
 #: The repository root: the folder that holds ``mmprotune/``, ``tools/`` and
@@ -77,3 +80,15 @@ def run_tool(script: str,
         stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         text=True,
         timeout=timeout)
+
+
+def load_tool(script: str) -> ModuleType:
+    """The repository's Python tool ``script`` (e.g. ``'tools/train.py'``;
+    ``tools/`` is no package) loaded as a module, its ``__main__`` block not
+    run: a test calls its ``main(argv)`` in this process."""
+    path = osp.join(REPO_ROOT, script)
+    name = 'tool_' + osp.splitext(script)[0].replace(osp.sep, '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -9,7 +9,7 @@ import os.path as osp
 import subprocess
 import warnings
 from copy import deepcopy
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -43,9 +43,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse, and export ``LOCAL_RANK`` when the launcher did not."""
-    args = parser.parse_args()
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]] = None
+                    ) -> argparse.Namespace:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), and export
+    ``LOCAL_RANK`` when the launcher did not."""
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 

@@ -79,6 +79,7 @@ class RecordHook(Hook):
         self.metrics = metrics
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'config', CONFIGS, ids=[str(p.relative_to(CONFIG_DIR)) for p in CONFIGS])
 def test_config_trains_one_iteration(config, data_roots, tmp_path):

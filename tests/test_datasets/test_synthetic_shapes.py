@@ -223,6 +223,7 @@ def _read_shape(image: np.ndarray) -> Tuple[int, float]:
     return int(np.argmin(np.abs(fill - np.array([1.0, 0.64, 0.41])))), fill
 
 
+@pytest.mark.slow
 def test_classification_labels_follow_the_rule(tmp_path, cifar_root):
     """The label is the class of the image's one shape, read back from the
     pixels of 90 images, and the classes are drawn about equally often."""
@@ -298,6 +299,7 @@ def test_generation_is_fast(tmp_path):
     assert time.perf_counter() - start < 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('fmt,probe', [
     ('coco', 'annotations/instances_val2017.json'),
     ('ade20k', 'annotations/validation/ADE_val_00000002.png'),

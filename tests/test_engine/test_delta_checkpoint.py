@@ -192,6 +192,7 @@ def test_pretrained_checkpoint_of_mmseg_pretrained():
         'work_dirs/base/resnet18_v1c.pth'
 
 
+@pytest.mark.slow
 def test_delta_keeps_what_trains(trained):
     delta = torch.load(trained['delta'], weights_only=False)
     full = torch.load(trained['full'], weights_only=False)
@@ -230,6 +231,7 @@ def test_delta_keeps_what_trains(trained):
     assert delta_size < full_size / 4
 
 
+@pytest.mark.slow
 def test_resume_from_delta(trained, tmp_path):
     cfg = make_config(trained['root'] / 'coco', tmp_path,
                       trained['pretrained'], max_iters=6)
@@ -255,6 +257,7 @@ def _coco_metrics(output):
     return re.findall(r'coco/bbox_\w+: [-\d.]+', output)
 
 
+@pytest.mark.slow
 def test_tools_test_from_delta_equals_full(trained, tmp_path):
     procs = {
         name: start_tool('tools/test.py', trained['cfg_file'],
@@ -278,6 +281,7 @@ def test_tools_test_from_delta_equals_full(trained, tmp_path):
                                pred_full['pred_instances'][key])
 
 
+@pytest.mark.slow
 def test_merge_delta(trained, tmp_path):
     merged_file = tmp_path / 'merged.pth'
     finish_tool(
@@ -324,6 +328,7 @@ def _check_refusal(message, trained):
     assert trained['pretrained'] in message and trained['other'] in message
 
 
+@pytest.mark.slow
 def test_delta_on_another_base_is_refused(trained, tmp_path):
     # tools/test.py path: the Runner loads the other base, then refuses
     cfg = make_config(trained['root'] / 'coco', tmp_path / 'test',
@@ -348,6 +353,7 @@ def test_delta_on_another_base_is_refused(trained, tmp_path):
     assert not (tmp_path / 'merged.pth').exists()
 
 
+@pytest.mark.slow
 def test_hook_needs_a_pretrained_base(trained, tmp_path):
     cfg = make_config(trained['root'] / 'coco', tmp_path, None)
     with pytest.raises(ValueError, match='loads no pretrained checkpoint'):

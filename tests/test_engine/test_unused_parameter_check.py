@@ -67,6 +67,7 @@ def test_unused_parameter_is_named(data, tmp_path):
     assert runner.iter == 0  # stopped in the first iteration
 
 
+@pytest.mark.slow
 def test_swapped_hooked_module_is_named_with_its_cause(data, tmp_path):
     """BitFit on a SyncBN backbone whose hooks are lost to the Runner's
     SyncBN revert (the wrapper's re-hooking pre-hook taken away, as before
@@ -83,6 +84,7 @@ def test_swapped_hooked_module_is_named_with_its_cause(data, tmp_path):
     assert 'backbone.layer1.0.bn1' in message  # the swapped target
 
 
+@pytest.mark.slow
 def test_warn_only(data, tmp_path):
     runner = _runner(data, tmp_path, action='warn')
     runner.model.decode_head.spare = nn.Parameter(torch.zeros(3))

@@ -52,6 +52,7 @@ def test_bf16_wrapper_autocasts_the_forward_only(gpu_host, monkeypatch):
     assert model(torch.randn(2, 4)).dtype == torch.float32  # outside
 
 
+@pytest.mark.slow
 @cpu_only
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
 def test_train_py_amp_on_cpu_trains_in_bf16(scope, tiny_cfg, pretrained,
@@ -75,16 +76,17 @@ def test_train_py_amp_on_cpu_trains_in_bf16(scope, tiny_cfg, pretrained,
     assert all(math.isfinite(loss) for loss in losses), losses
 
 
-def test_train_py_amp_refuses_a_config_with_amp(tiny_cfg, tool, tmp_path):
+def test_train_py_amp_refuses_a_config_with_amp(tiny_cfg, tool_main,
+                                                tmp_path):
     config_file = tmp_path / 'tiny_retinanet_amp.py'
     cfg = tiny_cfg('mmdet', tmp_path)
     cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
     cfg.dump(str(config_file))
-    rc, out = tool('tools/train.py', config_file, '--amp', '--work-dir',
-                   tmp_path)
-    assert rc != 0
+    with pytest.raises(ValueError) as error:
+        tool_main('tools/train.py', config_file, '--amp', '--work-dir',
+                  tmp_path)
     assert ("the config has 'BF16AutocastOptimWrapper' (AMP is already "
-            'enabled in the config)') in out
+            'enabled in the config)') in str(error.value)
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])

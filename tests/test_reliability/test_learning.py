@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from mmengine.runner import Runner
 
+pytestmark = pytest.mark.slow
+
 ITERS = 30
 
 

@@ -130,6 +130,7 @@ def full_run(tiny_cfg, data_roots, tmp_path_factory):
         batches=batches)
 
 
+@pytest.mark.slow
 def test_resume_is_exact(full_run, tiny_cfg, tmp_path):
     checkpoint = full_run['work_dir'] / f'iter_{N}.pth'
     runner, batches = _train(_cfg(tiny_cfg, tmp_path), resume_from=checkpoint)
@@ -158,6 +159,7 @@ def test_resume_is_exact(full_run, tiny_cfg, tmp_path):
     assert state[key].abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_prompts(full_run, tiny_cfg, tmp_path):
     runner, batches = _train(_cfg(tiny_cfg, tmp_path))
     assert batches == full_run['batches']
@@ -170,6 +172,7 @@ def test_same_seed_gives_identical_prompts(full_run, tiny_cfg, tmp_path):
         assert torch.equal(value, full_run['state'][key]), key
 
 
+@pytest.mark.slow
 def test_resume_with_other_prompt_stages_is_refused(full_run, tiny_cfg,
                                                     tmp_path):
     """A checkpoint of another ``prompt_cfg`` cannot silently resume: the
@@ -193,6 +196,7 @@ def test_resume_from_missing_checkpoint_names_it(tiny_cfg, tmp_path):
         runner.train()
 
 
+@pytest.mark.slow
 def test_train_py_resume_matches_uninterrupted_run(full_run, tool, tmp_path):
     """``tools/train.py --resume iter_N.pth`` in a fresh process ends with
     the same weights and optimizer state as the uninterrupted run."""
@@ -210,6 +214,7 @@ def test_train_py_resume_matches_uninterrupted_run(full_run, tool, tmp_path):
     _assert_equal(resumed['optimizer'], full['optimizer'])
 
 
+@pytest.mark.slow
 def test_test_py_evaluates_a_protune_runner_checkpoint(full_run, tool,
                                                        tmp_path):
     """``tools/test.py`` loads a Runner checkpoint of a Pro-tuned detector

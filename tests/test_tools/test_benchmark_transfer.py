@@ -16,7 +16,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS, config_path,
+from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS,
+                                                 backbone_methods, config_path,
                                                  default_methods)
 from mmprotune.testing import REPO_ROOT, TRANSFER_CONFIG_DIR, run_tool
 from mmprotune.utils import build_model
@@ -47,6 +48,20 @@ def _run(*args, cwd):
     return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False)
 
 
+@pytest.fixture
+def refused(tool_main, capsys):
+    """``refused(*args)``: the command's error message for ``args`` (its
+    ``main`` in this process), exiting with argparse's status 2."""
+
+    def run(*args) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            tool_main(TOOL, *args)
+        assert exit_info.value.code == 2
+        return capsys.readouterr().err
+
+    return run
+
+
 def _build(config: str):
     """The config's model (no weights loaded)."""
     return build_model(Config.fromfile(config))
@@ -61,6 +76,7 @@ def _trainable(config: str) -> tuple:
             sum(n for name, n in trainable if name.startswith('backbone.')))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('track', list(TRACKS))
 def test_benchmark_transfer_quick(tmp_path, track):
     """Every method of each track trains and tests through the command (an
@@ -172,20 +188,15 @@ def test_benchmark_transfer_quick(tmp_path, track):
     assert rerun.stdout.endswith(tables)
 
 
-def test_iterations_must_match_the_splits(tmp_path):
-    proc = _run('--train-sizes', '50,500', '--iters', '1,2,3', '--out-dir',
-                str(tmp_path / 'out'), cwd=tmp_path)
-    assert proc.returncode == 2
+def test_iterations_must_match_the_splits(tmp_path, refused):
+    err = refused('--train-sizes', '50,500', '--iters', '1,2,3', '--out-dir',
+                  tmp_path / 'out')
     assert '--iters: expected 1 or 2 values (one per --train-sizes 50,500)' \
-        ', got 1,2,3' in proc.stderr
+        ', got 1,2,3' in err
 
 
-VARIANTS = ', protune-block, protune-ms, protune-output, protune-scale, ' \
-    'protune-wide'
-RESNET_METHODS = 'full, head-only, protune, bitfit, lora, conv-adapter, ' \
-    'mona, scratch' + VARIANTS
-SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
-    'mona, scratch' + VARIANTS
+RESNET_METHODS = ', '.join(backbone_methods('resnet18', 'seg'))
+SWIN_METHODS = ', '.join(backbone_methods('swin', 'seg'))
 
 
 @pytest.mark.parametrize('args,allowed,hint', [
@@ -200,17 +211,16 @@ SWIN_METHODS = 'full, head-only, protune, bitfit, lora, adaptformer, vpt, ' \
      '--backbone resnet18)'),
     # a design-study variant: segmentation only
     (('--task', 'cls', '--methods', 'protune,protune-output'),
-     RESNET_METHODS.replace(VARIANTS, ''),
+     ', '.join(backbone_methods('resnet18', 'cls')),
      "['protune-output'] for --backbone resnet18 --task cls (protune-output: "
      '--backbone resnet18/swin --task seg)'),
 ])
-def test_unknown_method_lists_allowed(tmp_path, args, allowed, hint):
-    proc = _run(*args, '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)
-    assert proc.returncode == 2
-    assert 'unknown method(s)' in proc.stderr
-    assert f'allowed: {allowed}' in proc.stderr
+def test_unknown_method_lists_allowed(tmp_path, refused, args, allowed, hint):
+    err = refused(*args, '--out-dir', tmp_path / 'out')
+    assert 'unknown method(s)' in err
+    assert f'allowed: {allowed}' in err
     if hint:
-        assert hint in proc.stderr
+        assert hint in err
     assert not (tmp_path / 'out').exists()
 
 
@@ -238,6 +248,7 @@ def _record_runs(folder: Path) -> list:
     return [json.loads(p.read_text())['run'] for p in folder.glob('*.json')]
 
 
+@pytest.mark.slow
 def test_protocol_end_to_end(tmp_path):
     """The protocol in a reduced setting (2 lrs, 2 seeds, 4 iterations):
     the files the runs read keep the selection, training and test images
@@ -363,10 +374,8 @@ def test_protocol_end_to_end(tmp_path):
         'transfer_curves.png']
 
 
-def test_reuse_records_must_exist(tmp_path):
-    proc = _run('--quick', '--reuse-records', str(tmp_path / 'missing'),
-                '--out-dir', str(tmp_path / 'out'), cwd=tmp_path)
-    assert proc.returncode == 2
-    assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in \
-        proc.stderr
+def test_reuse_records_must_exist(tmp_path, refused):
+    err = refused('--quick', '--reuse-records', tmp_path / 'missing',
+                  '--out-dir', tmp_path / 'out')
+    assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in err
     assert not (tmp_path / 'out').exists()

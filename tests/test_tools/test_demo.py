@@ -3,6 +3,9 @@ backbone pretraining, head-only and Pro-tuning training, tests with their
 pictures, summary) on tiny settings."""
 import mmcv
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_quick(tmp_path, tool):

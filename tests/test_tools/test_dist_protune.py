@@ -11,6 +11,8 @@ from mmprotune.testing import tiny_config
 from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                            dist_train, prompt_up_weights)
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).parents[2]
 CASES = {
     'resnet': ('configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py',

@@ -103,6 +103,7 @@ def test_dry_run_prints_every_step_and_writes_nothing(tool, wheels,
     ]
 
 
+@pytest.mark.slow
 def test_install_phase_installs_what_is_missing(tool, wheels, tmp_path):
     folder, _ = wheels
     out_dir = tmp_path / 'out'

@@ -16,6 +16,8 @@ from mmprotune.datasets import (SHAPE_CLASSES, make_ade20k_shapes,
 from mmprotune.testing import tiny_config
 from mmprotune.utils import build_model
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).parents[2]
 NUM_VAL = 3
 IMG_SIZE = 64

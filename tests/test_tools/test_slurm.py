@@ -183,6 +183,7 @@ def trained(slurm, tmp_path_factory):
                 records=records, pretrained=pretrained)
 
 
+@pytest.mark.slow
 def test_slurm_train(trained):
     assert trained['rc'] == 0, trained['out'][-5000:]
     out, work_dir = trained['out'], trained['work_dir']
@@ -214,6 +215,7 @@ def test_slurm_train(trained):
         assert torch.equal(state[f'backbone.{key}'], value), key
 
 
+@pytest.mark.slow
 def test_slurm_test(trained, slurm):
     assert trained['rc'] == 0, 'training failed'
     root = trained['root']
@@ -260,6 +262,7 @@ def test_srun_options(slurm, tmp_path, env, expected):
         assert option in argv, argv
 
 
+@pytest.mark.slow
 def test_slurm_launcher_outside_srun(slurm, tmp_path):
     """``--launcher slurm`` in a process srun did not start: a clear error
     naming the missing variables."""

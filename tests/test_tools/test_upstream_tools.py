@@ -13,6 +13,8 @@ from mmprotune.datasets import (make_ade20k_shapes, make_coco_shapes,
                                 make_imagenet_shapes)
 from mmprotune.testing import tiny_config
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).parents[2]
 CASES = {
     'mmdet': (mmdet, 'configs/retinanet/retinanet_protune-r50_fpn_1x_coco.py',

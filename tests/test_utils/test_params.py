@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 from mmengine.config import Config
 from mmengine.hub import get_config
 
@@ -39,6 +40,7 @@ def test_counts_match_an_independent_count():
         total=frozen + prompts + neck + head, trainable=prompts + neck + head)
 
 
+@pytest.mark.slow
 def test_count_params_tool_prints_a_row_per_config(tool):
     configs = [
         'configs/retinanet/retinanet_head-only-r50_fpn_1x_coco.py',

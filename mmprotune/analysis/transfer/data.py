@@ -43,7 +43,12 @@ def train_indices(settings: TransferSettings, train_size: int,
     (the pool starts after the ``num_select`` selection images).
 
     Example:
-        >>> s = transfer_settings(quick=True)  # 8 selection, pool of 16
+        >>> from mmprotune.analysis.transfer.settings import (
+        ...     transfer_settings)
+        >>> from mmprotune.testing import TRANSFER_CONFIG_DIR
+        >>> s = transfer_settings(TRANSFER_CONFIG_DIR, quick=True)
+        >>> s.num_select, s.pool_size  # the pool follows the selection
+        (8, 16)
         >>> idx = train_indices(s, 8, seed=0)
         >>> len(idx), min(idx) >= 8, max(idx) < 24
         (8, True, True)

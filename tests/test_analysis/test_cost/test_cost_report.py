@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import mmcv
+import pytest
 from mmengine.config import Config
 from PIL import ImageColor
 import torch
@@ -17,6 +18,7 @@ from mmprotune.utils import build_model
 REPO = Path(__file__).parents[3]
 
 
+@pytest.mark.slow
 def test_report_figures_match_independent_counts(tiny_config, tool,
                                                   tmp_path):
     """Parameters against the built models; memory against what must hold

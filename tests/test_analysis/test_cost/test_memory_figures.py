@@ -177,6 +177,7 @@ model = dict(
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('device', [
     'cpu',
     pytest.param('cuda', marks=pytest.mark.skipif(

@@ -114,6 +114,7 @@ def _key(settings, method='protune', size=8, seed=0, phase='test',
     return run_key(settings, method, size, seed, phase, lr, **kwargs)
 
 
+@pytest.mark.slow
 def test_run_key_changes_with_every_setting(tmp_path):
     settings = _quick(tmp_path, train_sizes=[8, 16])
     base = key_hash(_key(settings))

@@ -39,6 +39,7 @@ def test_swin_track_learning_rates(tmp_path, method, task):
                 base / 10 if own else base), name
 
 
+@pytest.mark.slow
 def test_backbone_lr_mult_reaches_the_optimizer(tmp_path):
     """A full fine-tuning run's backbone trains at lr x the multiplier, its
     head at the lr, in the param groups of the optimizer the Runner builds

@@ -5,12 +5,14 @@ import functools
 import os
 
 import pytest
+from mmengine.config import Config
 
 from mmprotune.analysis.transfer.catalog import (BACKBONES, DESIGN_VARIANTS,
                                                  TASKS, backbone_methods,
                                                  config_path, default_methods)
 from mmprotune.analysis.transfer.data import train_indices
-from mmprotune.analysis.transfer.settings import transfer_settings
+from mmprotune.analysis.transfer.settings import (POOL_FACTOR,
+                                                  transfer_settings)
 from mmprotune.testing import TRANSFER_CONFIG_DIR
 
 
@@ -18,16 +20,20 @@ def test_tracks_defaults_and_configs():
     settings = transfer_settings(TRANSFER_CONFIG_DIR)
     assert (settings.backbone, settings.task, settings.out_dir) == (
         'resnet18', 'seg', 'work_dirs/transfer')
-    assert settings.methods == ['full', 'head-only', 'protune', 'bitfit',
-                                'lora', 'conv-adapter', 'mona']
     settings = transfer_settings(TRANSFER_CONFIG_DIR, backbone='swin')
     assert settings.out_dir == 'work_dirs/transfer-swin'
-    assert settings.methods == ['full', 'head-only', 'protune', 'bitfit',
-                                'lora', 'adaptformer', 'vpt', 'mona']
-    # the classification task: the same methods and source per backbone,
-    # its own folder, configs and splits (larger: see TASKS)
     for backbone in BACKBONES:
+        # by default every method of the track but training from scratch
+        # and the design-study variants (both opt in); Pro-tuning and the
+        # references of its paired differences first
         seg = transfer_settings(TRANSFER_CONFIG_DIR, backbone=backbone)
+        assert seg.methods == [
+            m for m in backbone_methods(backbone, 'seg')
+            if m != 'scratch' and not m.startswith('protune-')
+        ]
+        assert seg.methods[:3] == ['full', 'head-only', 'protune']
+        # the classification task: the same methods and source per
+        # backbone, its own folder, configs and splits (see TASKS)
         cls = transfer_settings(TRANSFER_CONFIG_DIR, backbone=backbone,
                                 task='cls')
         assert cls.out_dir == f'{seg.out_dir}-cls'
@@ -37,18 +43,24 @@ def test_tracks_defaults_and_configs():
             splits = TASKS[task]['splits'][backbone]
             assert settings.iters == dict(
                 zip(splits['train_sizes'], splits['iters']))
-    assert transfer_settings(TRANSFER_CONFIG_DIR, task='cls').iters == {
-        500: 1000, 4000: 1000}
-    # every method, track and task: the same lr grid and selection split
-    for settings in (transfer_settings(TRANSFER_CONFIG_DIR),
-                     transfer_settings(TRANSFER_CONFIG_DIR, backbone='swin',
-                                       task='cls')):
-        assert settings.lr_grid == [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]
-        assert settings.num_select == 500
-    assert transfer_settings(TRANSFER_CONFIG_DIR, task='cls').pool_size == 8000
-    assert transfer_settings(TRANSFER_CONFIG_DIR,
-                             quick=True).lr_grid == [1e-3, 1e-2]
-    assert transfer_settings(TRANSFER_CONFIG_DIR).iters == {50: 500, 500: 1000}
+            # the pool: POOL_FACTOR times the largest split
+            assert settings.pool_size == POOL_FACTOR * max(settings.iters)
+    # every method, track and task: the same lr grid (log-spaced around the
+    # configs' lr) and selection split; the smoke run tries fewer lrs
+    tracks = [(transfer_settings(TRANSFER_CONFIG_DIR), 'protune'),
+              (transfer_settings(TRANSFER_CONFIG_DIR, backbone='swin',
+                                 task='cls'), 'vpt')]
+    grid = tracks[0][0].lr_grid
+    assert grid == sorted(set(grid))
+    for settings, method in tracks:
+        assert (settings.lr_grid, settings.num_select) == (
+            grid, tracks[0][0].num_select)
+        config = Config.fromfile(
+            config_path(TRANSFER_CONFIG_DIR, method, settings.backbone,
+                        settings.task))
+        assert grid[0] < config.optim_wrapper.optimizer.lr < grid[-1]
+    quick = transfer_settings(TRANSFER_CONFIG_DIR, quick=True).lr_grid
+    assert set(quick) < set(grid)
     stems, configs, missing = set(), set(), set()
     for backbone in BACKBONES:
         for task in TASKS:
@@ -84,9 +96,10 @@ def test_iterations_per_split():
         50: 300, 500: 900}
     assert settings(train_sizes=[50, 500], iters=[300]).iters == {
         50: 300, 500: 300}
-    assert settings().iters == {50: 500, 500: 1000}
-    assert settings(backbone='swin').iters == {50: 500}
-    assert settings(train_sizes=[500]).iters == {500: 1000}
+    # a shipped split alone keeps its iterations
+    shipped = settings().iters
+    for size in shipped:
+        assert settings(train_sizes=[size]).iters == {size: shipped[size]}
     with pytest.raises(ValueError, match='no shipped iterations for '
                        '--train-sizes 100'):
         settings(train_sizes=[100])
@@ -94,21 +107,21 @@ def test_iterations_per_split():
 
 def test_seeds_draw_the_training_images():
     settings = transfer_settings(TRANSFER_CONFIG_DIR)
-    assert (settings.num_select, settings.pool_size) == (500, 1000)
+    select, pool = settings.num_select, settings.pool_size
     draws = {seed: train_indices(settings, 50, seed)
              for seed in range(3)}
     for images in draws.values():
-        # after the 500 selection images, within the pool of 1000
+        # after the selection images, within the pool
         assert len(set(images)) == 50
-        assert 500 <= min(images) and max(images) < 1500
+        assert select <= min(images) and max(images) < select + pool
     assert len({tuple(images) for images in draws.values()}) == 3
     assert train_indices(settings, 50, 1) == draws[1]
     # spread over the whole pool, not its first images
-    assert max(train_indices(settings, 500, 0)) > 1000
+    assert max(train_indices(settings, pool // 2, 0)) > select + pool // 2
     # a run of the small split alone: the same pool, the same images (its
     # records serve the full study)
     small = transfer_settings(TRANSFER_CONFIG_DIR, train_sizes=[50])
-    assert small.pool_size == 1000
+    assert small.pool_size == pool
     assert train_indices(small, 50, 1) == draws[1]
 
 

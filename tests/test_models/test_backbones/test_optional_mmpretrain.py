@@ -33,6 +33,7 @@ def _python(code: str, env: dict) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_mmdet_and_mmseg_wrappers_work_without_mmpretrain(hidden_env):
     proc = _python(
         '''
@@ -68,6 +69,7 @@ def test_mmdet_and_mmseg_wrappers_work_without_mmpretrain(hidden_env):
     ], proc.stdout
 
 
+@pytest.mark.slow
 def test_mmpretrain_wrapper_without_mmpretrain_says_what_to_install(
         hidden_env):
     proc = _python(
@@ -78,6 +80,7 @@ def test_mmpretrain_wrapper_without_mmpretrain_says_what_to_install(
     assert f'ClsProTuneResNet {INSTALL_HINT}' in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow
 def test_mmpretrain_config_without_mmpretrain_says_what_to_install(
         hidden_env, tmp_path):
     proc = subprocess.run(

@@ -4,11 +4,13 @@ weights and BN statistics bit-identical to the loaded checkpoint, every
 method parameter moved."""
 import pytest
 import torch
-# ``data`` is a fixture
-from test_training import Snapshot, data, train_frozen  # noqa: F401
 
-# (Runner case of test_training, prompt_cfg): each method once per family,
-# detectors, segmentors and classifiers covered
+from mmprotune.testing.runner_cases import Snapshot, train_frozen
+
+pytestmark = pytest.mark.slow
+
+# (Runner case of mmprotune.testing.runner_cases, prompt_cfg): each method
+# once per family, detectors, segmentors and classifiers covered
 PEFT_CASES = {
     'mmdet-retinanet-resnet-BitFit': ('mmdet-retinanet-resnet',
                                       dict(type='BitFit')),

@@ -1,7 +1,8 @@
+"""Fixtures of the PEFT tests."""
 import pytest
-from peft_cases import WRAPPERS
 
 from mmprotune.testing import write_pretrained_checkpoint
+from mmprotune.testing.peft_cases import WRAPPERS
 
 
 @pytest.fixture(scope='module')

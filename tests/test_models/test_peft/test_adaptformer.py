@@ -1,6 +1,7 @@
 """AdaptFormer: Swin only, and its arguments."""
 import pytest
-from peft_cases import RESNET_ALLOWED, assert_refused
+
+from mmprotune.testing.peft_cases import RESNET_ALLOWED, assert_refused
 
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [

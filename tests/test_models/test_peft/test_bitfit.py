@@ -4,7 +4,8 @@ fields."""
 import pytest
 import torch
 import torch.nn.functional as F
-from peft_cases import WRAPPERS, assert_refused, perturb
+
+from mmprotune.testing.peft_cases import WRAPPERS, assert_refused, perturb
 
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [

@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
-from peft_cases import (HIDDEN, IMG, METHODS, RANK, REDUCTION, TOKENS,
-                        WRAPPERS, build_pair, forward_all, perturb,
-                        perturbed_run)
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmprotune.analysis.methods import REPORT_METHODS, peft_methods
@@ -21,15 +18,13 @@ from mmprotune.engine.delta import frozen_backbone_sha256, split_delta
 from mmprotune.models import ProTuneResNet, ProTuneSwinTransformer
 from mmprotune.models.peft import HookedMethod, StageBlock, TuningModule
 from mmprotune.registry import MODELS
+from mmprotune.testing.peft_cases import (CASES, HIDDEN, HOOKED_CASES,
+                                          IMG, METHODS, RANK,
+                                          REDUCTION, TOKENS, WRAPPERS,
+                                          build_pair, forward_all, perturb,
+                                          perturbed_run)
 
 DOCS = Path(__file__).resolve().parents[3] / 'docs' / 'peft_methods.md'
-FAMILY_METHODS = dict(
-    resnet=['protune', 'BitFit', 'LoRA-resnet', 'ConvAdapter', 'Mona'],
-    swin=['protune', 'BitFit', 'LoRA-swin', 'AdaptFormer', 'Mona', 'VPT'])
-CASES = [(w, m) for w, (*_, family) in WRAPPERS.items()
-         for m in FAMILY_METHODS[family]]
-#: the hooked methods' cases, for the tests of their hooks
-HOOKED_CASES = [c for c in CASES if c[1] != 'protune']
 RESNET_CASES = [c for c in HOOKED_CASES if WRAPPERS[c[0]][3] == 'resnet']
 SWIN_CASES = [c for c in HOOKED_CASES if WRAPPERS[c[0]][3] == 'swin']
 

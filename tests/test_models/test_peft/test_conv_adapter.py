@@ -1,6 +1,7 @@
 """Conv-Adapter: ResNet only, and its arguments."""
 import pytest
-from peft_cases import SWIN_ALLOWED, assert_refused
+
+from mmprotune.testing.peft_cases import SWIN_ALLOWED, assert_refused
 
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [

@@ -1,6 +1,7 @@
 """LoRA: its arguments and its targets per family."""
 import pytest
-from peft_cases import assert_refused
+
+from mmprotune.testing.peft_cases import assert_refused
 
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [

@@ -11,9 +11,6 @@ import os
 
 import pytest
 import torch
-from peft_cases import IMG, METHODS as CASE_METHODS
-from peft_cases import WRAPPERS, build_pair, forward_all, perturb
-from test_contract import HOOKED_CASES
 from mmengine.config import Config
 from mmengine.model import convert_sync_batchnorm
 from mmengine.runner import Runner
@@ -24,6 +21,8 @@ from mmprotune.testing import (REPO_ROOT, tiny_config,
                                write_pretrained_checkpoint)
 from mmprotune.testing.distributed import (checkpoint_state, ddp_config,
                                             dist_train)
+from mmprotune.testing.peft_cases import (HOOKED_CASES, IMG, METHODS as CASE_METHODS,
+                                          build_pair, forward_all, perturb)
 
 CONFIG = 'configs/upernet/upernet_protune-r50_4xb4-160k_ade20k-512x512.py'
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)

@@ -1,8 +1,8 @@
 """Mona: its arguments, and Swin blocks with ``with_cp`` refused."""
 import pytest
-from peft_cases import SWIN, assert_refused
 
 from mmprotune.models import ProTuneSwinTransformer
+from mmprotune.testing.peft_cases import SWIN, assert_refused
 
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [

@@ -7,7 +7,8 @@ import re
 
 import pytest
 import torch
-from peft_cases import IMG, WRAPPERS
+
+from mmprotune.testing.peft_cases import IMG, WRAPPERS
 
 RESNET_CASE, SWIN_CASE = 'mmdet-ResNet', 'mmseg-Swin'
 

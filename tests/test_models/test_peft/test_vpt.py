@@ -2,9 +2,10 @@
 direct computation, and Swin's own ``with_cp``."""
 import pytest
 import torch
-from peft_cases import (IMG, METHODS, RESNET_ALLOWED, SWIN, WRAPPERS,
-                        assert_refused, build_pair, forward_all, perturb,
-                        perturbed_run)
+
+from mmprotune.testing.peft_cases import (IMG, METHODS, RESNET_ALLOWED, SWIN,
+                                          WRAPPERS, assert_refused, build_pair,
+                                          forward_all, perturb, perturbed_run)
 
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [

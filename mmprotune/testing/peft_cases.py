@@ -1,7 +1,6 @@
-"""The tuning modules of the tests in this folder, the wrappers they run in
-and the helpers that build, perturb and run them (the ``checkpoints`` fixture
-is in ``conftest.py``)."""
-import pytest
+"""The tuning modules of the PEFT tests, the tiny wrappers they run in and
+the helpers that build, perturb and run them (the tests' ``checkpoints``
+fixture saves each upstream backbone of :data:`WRAPPERS`)."""
 import torch
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
@@ -62,6 +61,15 @@ METHODS = {
     'Mona': dict(type='Mona', hidden_channels=HIDDEN),
     'VPT': dict(type='VPT', num_tokens=TOKENS),
 }
+#: the methods of each wrapper family (keys of :data:`METHODS`)
+FAMILY_METHODS = dict(
+    resnet=['protune', 'BitFit', 'LoRA-resnet', 'ConvAdapter', 'Mona'],
+    swin=['protune', 'BitFit', 'LoRA-swin', 'AdaptFormer', 'Mona', 'VPT'])
+#: (wrapper case, method) of every method in every wrapper of its family
+CASES = [(w, m) for w, (*_, family) in WRAPPERS.items()
+         for m in FAMILY_METHODS[family]]
+#: the hooked methods' cases, for the tests of their hooks
+HOOKED_CASES = [c for c in CASES if c[1] != 'protune']
 RESNET_ALLOWED = r"\['BitFit', 'ConvAdapter', 'ConvPromptBlock', 'LoRA', " \
     r"'Mona'\]"
 SWIN_ALLOWED = r"\['AdaptFormer', 'BitFit', 'LoRA', 'Mona', " \
@@ -86,6 +94,7 @@ def build_pair(case, checkpoints, prompt_cfg, **wrapper_kwargs):
 def assert_refused(family, prompt_cfg, pattern):
     """Building a wrapper of ``family`` with ``prompt_cfg`` raises a
     ``ValueError`` that matches ``pattern``."""
+    import pytest
     case = dict(resnet='mmdet-ResNet', swin='mmseg-Swin')[family]
     wrapper_cls, _, kwargs, _ = WRAPPERS[case]
     with pytest.raises(ValueError, match=pattern):
@@ -102,6 +111,7 @@ def perturb(model):
 
 
 def forward_all(model, x):
+    """All outputs of ``model(x)`` flattened into one tensor."""
     return torch.cat([o.flatten() for o in model(x)])
 
 
