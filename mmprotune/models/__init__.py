@@ -1,10 +1,11 @@
 from mmprotune.utils.model import scope_installed
 from . import backbones
-from .backbones import (ProTuneResNet, ProTuneResNetV1c, ProTuneResNetV1d,
-                        ProTuneSwinTransformer, PromptedBackboneMixin,
+from .backbones import (ProTuneMobileNetV2, ProTuneResNet, ProTuneResNetV1c,
+                        ProTuneResNetV1d, ProTuneSwinTransformer,
+                        PromptedBackboneMixin, PromptedMobileNetV2Mixin,
                         PromptedResNetMixin, PromptedSwinMixin,
-                        SegProTuneResNet, SegProTuneResNetV1d,
-                        SegProTuneSwinTransformer)
+                        SegProTuneMobileNetV2, SegProTuneResNet,
+                        SegProTuneResNetV1d, SegProTuneSwinTransformer)
 from .peft import (VPT, AdaptFormer, BitFit, ConvAdapter, ConvPromptBlock,
                    LoRA, Mona, TokenPromptBlock)
 
@@ -13,8 +14,9 @@ __all__ = [
     'PromptedResNetMixin', 'ProTuneResNet', 'SegProTuneResNet',
     'ProTuneResNetV1c', 'ProTuneResNetV1d', 'SegProTuneResNetV1d',
     'PromptedSwinMixin', 'ProTuneSwinTransformer',
-    'SegProTuneSwinTransformer', 'BitFit', 'LoRA', 'AdaptFormer',
-    'ConvAdapter', 'Mona', 'VPT'
+    'SegProTuneSwinTransformer', 'PromptedMobileNetV2Mixin',
+    'ProTuneMobileNetV2', 'SegProTuneMobileNetV2', 'BitFit', 'LoRA',
+    'AdaptFormer', 'ConvAdapter', 'Mona', 'VPT'
 ]
 if scope_installed('mmpretrain'):
     __all__ += backbones.CLS_BACKBONES

@@ -45,6 +45,11 @@ CLS_VIT = dict(
     drop_rate=0.1)
 RESNET = dict(depth=18, base_channels=8, stem_channels=8)
 RESNET_CHANNELS = [8, 16, 32, 64]
+#: a quarter-width MobileNetV2: its stages' channels (8, 8, 8, 16, 24, 40,
+#: 80 and in mmdet and mmpretrain ``conv2``'s 1280) at the scope's outputs
+MOBILENET_V2 = dict(type='MobileNetV2', widen_factor=0.25)
+MOBILENET_V2_CHANNELS = dict(mmdet=[8, 8, 24, 1280], mmseg=[8, 8, 24, 80],
+                             mmpretrain=[1280])
 
 
 def make_data(root: Path) -> Path:
@@ -188,10 +193,13 @@ def _backbone(upstream, checkpoint, prefix):
 
 
 SEG_BASES = dict(
+    mobilenetv2='mmseg::mobilenet_v2/mobilenet-v2-d8_fcn_4xb4-160k_ade20k-'
+    '512x512.py',
     resnet='mmseg::fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py',
     swin='mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
     '8xb2-160k_ade20k-512x512.py')
 CLS_BASES = dict(
+    mobilenetv2='mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py',
     resnet='mmpretrain::resnet/resnet18_8xb32_in1k.py',
     swin='mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
     vit='mmpretrain::vision_transformer/vit-base-p16_64xb64_in1k.py')
@@ -203,6 +211,9 @@ CASES = {
     'mmpretrain-classifier-resnetv1d': ('mmpretrain', 'resnet'),
     'mmpretrain-classifier-swin': ('mmpretrain', 'swin'),
     'mmpretrain-classifier-vit': ('mmpretrain', 'vit'),
+    'mmdet-retinanet-mobilenetv2': ('mmdet', 'mobilenetv2'),
+    'mmseg-fcn-mobilenetv2': ('mmseg', 'mobilenetv2'),
+    'mmpretrain-classifier-mobilenetv2': ('mmpretrain', 'mobilenetv2'),
 }
 
 
@@ -213,27 +224,40 @@ def build_case(name, data, tmp_path, overrides=None):
     upstream backbone arguments changed from the case's."""
     scope, kind = CASES[name]
     swin = SWIN
+    mobilenet = MOBILENET_V2
     if scope == 'mmdet':
-        from mmdet.models.backbones import ResNet, SwinTransformer
-        upstream_classes = dict(resnet=ResNet, swin=SwinTransformer)
+        from mmdet.models.backbones import (MobileNetV2, ResNet,
+                                            SwinTransformer)
+        upstream_classes = dict(resnet=ResNet, swin=SwinTransformer,
+                                mobilenetv2=MobileNetV2)
         resnet = dict(RESNET, type='ResNet', frozen_stages=1, norm_eval=True)
+        mobilenet = dict(MOBILENET_V2, frozen_stages=1, norm_eval=True)
     elif scope == 'mmpretrain':
-        from mmpretrain.models.backbones import (ResNetV1d, SwinTransformer,
+        from mmpretrain.models.backbones import (MobileNetV2, ResNetV1d,
+                                                 SwinTransformer,
                                                  VisionTransformer)
         upstream_classes = dict(resnet=ResNetV1d, swin=SwinTransformer,
-                                vit=VisionTransformer)
+                                vit=VisionTransformer,
+                                mobilenetv2=MobileNetV2)
         resnet = dict(RESNET, type='ResNetV1d', drop_path_rate=0.1)
         swin = CLS_SWIN
     else:
-        from mmseg.models.backbones import ResNetV1c, SwinTransformer
-        upstream_classes = dict(resnet=ResNetV1c, swin=SwinTransformer)
+        from mmseg.models.backbones import (MobileNetV2, ResNetV1c,
+                                            SwinTransformer)
+        upstream_classes = dict(resnet=ResNetV1c, swin=SwinTransformer,
+                                mobilenetv2=MobileNetV2)
         resnet = dict(RESNET, type='ResNetV1c', norm_eval=False,
                       dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
                       norm_cfg=dict(type='SyncBN', requires_grad=True))
-    upstream = dict(dict(resnet=resnet, swin=swin, vit=CLS_VIT)[kind],
-                    **(overrides or {}))
+        # as mmseg's MobileNetV2 configs: dilated to stride 8, SyncBN
+        mobilenet = dict(MOBILENET_V2, strides=(1, 2, 2, 1, 1, 1, 1),
+                         dilations=(1, 1, 1, 2, 2, 4, 4),
+                         out_indices=(1, 2, 4, 6),
+                         norm_cfg=dict(type='SyncBN', requires_grad=True))
+    upstream = dict(dict(resnet=resnet, swin=swin, vit=CLS_VIT,
+                         mobilenetv2=mobilenet)[kind], **(overrides or {}))
     channels = dict(resnet=RESNET_CHANNELS, swin=SWIN_CHANNELS,
-                    vit=[16])[kind]
+                    vit=[16], mobilenetv2=MOBILENET_V2_CHANNELS[scope])[kind]
     checkpoint = tmp_path / 'pretrained.pth'
     kwargs = {k: v for k, v in upstream.items() if k != 'type'}
     if 'norm_cfg' in kwargs:
@@ -241,7 +265,7 @@ def build_case(name, data, tmp_path, overrides=None):
     loaded = write_pretrained_checkpoint(
         upstream_classes[kind](**kwargs), checkpoint, prefix='backbone.')
     backbone = _backbone(upstream, str(checkpoint),
-                         prefix=kind == 'resnet' or scope == 'mmpretrain')
+                         prefix=kind != 'swin' or scope == 'mmpretrain')
     if scope == 'mmdet':
         cfg = det_cfg(data / 'coco', tmp_path, backbone, channels)
     elif scope == 'mmpretrain':

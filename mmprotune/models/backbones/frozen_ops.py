@@ -7,13 +7,14 @@ not know that the weights will never get a gradient, so a plain frozen
 keep only what the input gradient needs:
 
 - :class:`FrozenConvAffine`: convolution, frozen eval-mode BatchNorm (run as
-  upstream runs it, so the output is bit for bit upstream's), optional ReLU.
-  It saves the weight (a parameter, no new memory), the BN's per-channel
-  scale (see :func:`frozen_bn_scale`) and, with ReLU, the sign mask packed 8
-  per byte: 1 bit per output element instead of two float tensors (64
-  bits). Its input gradient is the transposed convolution, or for a 1x1
-  convolution a matrix product (one input-sized allocation instead of
-  two).
+  upstream runs it, so the output is bit for bit upstream's), optional ReLU
+  or ReLU6 (:data:`ACTIVATIONS`). It saves the weight (a parameter, no new
+  memory), the BN's per-channel scale (see :func:`frozen_bn_scale`) and,
+  with an activation, where it passes the gradient, packed 8 per byte: 1
+  bit per output element instead of two float tensors (64 bits). Its
+  input gradient is the transposed convolution (a depth-wise one for a
+  depth-wise convolution), or for a 1x1 convolution a matrix product (one
+  input-sized allocation instead of two).
 - :class:`MaskedReLU`: ReLU saving its packed mask.
 
 Both compute the input gradient in the dtype the forward ran in, so they work
@@ -21,7 +22,7 @@ under autocast.
 """
 import functools
 import sys
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -98,9 +99,20 @@ def _masked(grad: Tensor, packed: Tensor) -> Tensor:
     return unpack_mask(packed, grad.shape, grad.dtype).mul_(grad)
 
 
-def _conv_affine(x: Tensor, weight: Tensor, conv_args: Tuple, relu: bool,
-                 bn_args: Tuple) -> Tensor:
-    """``relu?(bn(conv2d(x, weight)))`` in the autocast dtype.
+#: Activations the fast path applies in place after a frozen conv and BN:
+#: name -> (the in-place op, where its output passes the gradient).
+ACTIVATIONS = {
+    'relu': (torch.relu_, lambda out: out > 0),
+    # ReLU6 (hardtanh to [0, 6]): no gradient where it clipped either way
+    'relu6': (lambda out: F.hardtanh_(out, 0., 6.),
+              lambda out: (out > 0) & (out < 6)),
+}
+
+
+def _conv_affine(x: Tensor, weight: Tensor, conv_args: Tuple,
+                 act: Optional[str], bn_args: Tuple) -> Tensor:
+    """``act?(bn(conv2d(x, weight)))`` in the autocast dtype (``act``: a
+    key of :data:`ACTIVATIONS` or None).
 
     ``bn_args`` are ``F.batch_norm``'s arguments after the input: the BN runs
     as upstream's eval-mode BN does, which gives bit for bit its output (a
@@ -110,7 +122,7 @@ def _conv_affine(x: Tensor, weight: Tensor, conv_args: Tuple, relu: bool,
     with torch.autocast(x.device.type, enabled=False):
         out = F.conv2d(x.to(dtype), weight.to(dtype), None, *conv_args)
         out = F.batch_norm(out, *bn_args)
-        return out.relu_() if relu else out
+        return ACTIVATIONS[act][0](out) if act else out
 
 
 class FrozenConvAffine(Function):
@@ -127,13 +139,14 @@ class FrozenConvAffine(Function):
                 weight: Tensor,
                 scale: Tensor,
                 conv_args: Tuple,
-                relu: bool,
+                act: Optional[str],
                 bn_args: Tuple) -> Tensor:
-        out = _conv_affine(x, weight, conv_args, relu, bn_args)
+        out = _conv_affine(x, weight, conv_args, act, bn_args)
         ctx.conv_args, ctx.input_shape = conv_args, x.shape
         ctx.input_dtype = x.dtype
-        ctx.save_for_backward(weight, scale,
-                              pack_mask(out > 0) if relu else None)
+        ctx.save_for_backward(
+            weight, scale,
+            pack_mask(ACTIVATIONS[act][1](out)) if act else None)
         return out
 
     @staticmethod
@@ -224,17 +237,18 @@ def _needs_grad(x: Tensor) -> bool:
 def frozen_conv_affine(x: Tensor,
                        conv: nn.Conv2d,
                        norm: _BatchNorm,
-                       relu: bool = False) -> Tensor:
+                       act: Optional[str] = None) -> Tensor:
     """Apply ``conv``, its eval-mode BN ``norm`` (as upstream does: bit for
-    bit the upstream output), then ReLU; keeps a graph (the BN scale and the
-    mask) only when ``x`` needs a gradient."""
+    bit the upstream output), then the activation ``act`` (a key of
+    :data:`ACTIVATIONS`, or None); keeps a graph (the BN scale and the mask)
+    only when ``x`` needs a gradient."""
     conv_args = (conv.stride, conv.padding, conv.dilation, conv.groups)
     bn_args = (norm.running_mean, norm.running_var, norm.weight, norm.bias,
                False, 0.0, norm.eps)
     if _needs_grad(x):
         return FrozenConvAffine.apply(x, conv.weight, frozen_bn_scale(norm),
-                                      conv_args, relu, bn_args)
-    return _conv_affine(x, conv.weight, conv_args, relu, bn_args)
+                                      conv_args, act, bn_args)
+    return _conv_affine(x, conv.weight, conv_args, act, bn_args)
 
 
 def masked_relu_(x: Tensor) -> Tensor:

@@ -101,7 +101,7 @@ class PromptedResNetMixin(PromptedBackboneMixin):
         out = x
         for j, (conv, norm) in enumerate(zip(convs, norms)):
             out = frozen_conv_affine(
-                out, conv, norm, relu=j < len(convs) - 1)
+                out, conv, norm, act='relu' if j < len(convs) - 1 else None)
         identity = x
         if block.downsample is not None:
             *pool, conv, norm = block.downsample

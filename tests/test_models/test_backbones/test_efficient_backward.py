@@ -4,13 +4,17 @@ alive for backward."""
 import pytest
 import torch
 import torch.nn as nn
+from mmdet.models.backbones import MobileNetV2 as DetMobileNetV2
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
+from mmseg.models.backbones import MobileNetV2 as SegMobileNetV2
 from mmseg.models.backbones import SwinTransformer as SegSwin
 
-from mmprotune.models import (ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
-                              ClsProTuneVisionTransformer, ProTuneResNet,
-                              ProTuneResNetV1c, ProTuneSwinTransformer,
+from mmprotune.models import (ClsProTuneMobileNetV2, ClsProTuneResNetV1d,
+                              ClsProTuneSwinTransformer,
+                              ClsProTuneVisionTransformer, ProTuneMobileNetV2,
+                              ProTuneResNet, ProTuneResNetV1c,
+                              ProTuneSwinTransformer, SegProTuneMobileNetV2,
                               SegProTuneSwinTransformer)
 from mmprotune.models.backbones.frozen_ops import frozen_conv_affine
 from mmprotune.models.backbones.prompted import BACKWARD_PRESETS
@@ -44,6 +48,14 @@ CASES = {
                        dict(arch=dict(embed_dims=16, num_layers=5,
                                       num_heads=2, feedforward_channels=32),
                             img_size=64, patch_size=16)),
+    # inverted residual blocks with and without a shortcut, ``conv2``
+    'mmdet-MobileNetV2': (ProTuneMobileNetV2, dict(widen_factor=0.25)),
+    'mmpretrain-MobileNetV2': (ClsProTuneMobileNetV2,
+                               dict(widen_factor=0.25, out_indices=(3, 7))),
+    'mmseg-MobileNetV2-dilated': (
+        SegProTuneMobileNetV2, dict(widen_factor=0.25,
+                                    strides=(1, 2, 2, 1, 1, 1, 1),
+                                    dilations=(1, 1, 1, 2, 2, 4, 4))),
 }
 
 
@@ -61,7 +73,7 @@ VARIANTS = {
 #: (ResNet-50) and with an average-pooled shortcut (V1d), dilated stages of
 #: stride 1 (V1c), and both Swins
 VARIANT_CASES = ('mmdet-ResNet18', 'mmdet-ResNet50-v1d', 'mmseg-ResNetV1c',
-                 'mmdet-Swin', 'mmpretrain-Swin')
+                 'mmdet-Swin', 'mmpretrain-Swin', 'mmdet-MobileNetV2')
 
 
 def _as_tuple(kernel_size):
@@ -246,11 +258,14 @@ def _memory(model, x):
     (DetResNet, ProTuneResNet, dict(depth=50), 0.35),
     (DetSwin, ProTuneSwinTransformer, dict(), 0.3),
     (SegSwin, SegProTuneSwinTransformer, dict(), 0.3),
+    (DetMobileNetV2, ProTuneMobileNetV2, dict(), 0.3),
+    (SegMobileNetV2, SegProTuneMobileNetV2, dict(), 0.3),
 ])
 def test_keeps_a_fraction_of_full_finetuning(upstream, wrapper, kwargs,
                                              bound):
-    """Real ResNet-50 / Swin-T at 2x3x128x128: what the backbone forward
-    keeps for backward, vs full fine-tuning (frozen_stages=1 for ResNet)."""
+    """Real ResNet-50 / Swin-T / MobileNetV2 at 2x3x128x128: what the
+    backbone forward keeps for backward, vs full fine-tuning
+    (frozen_stages=1 for ResNet)."""
     torch.manual_seed(0)
     x = torch.randn(2, 3, 128, 128)
     full = upstream(**kwargs, **({'frozen_stages': 1}
@@ -319,6 +334,70 @@ def test_fast_path_falls_back_where_it_cannot_compute_upstream(edit):
     for (key, buf), ref in zip(efficient.state_dict().items(),
                                plain.state_dict().values()):
         assert torch.equal(buf, ref), key
+
+
+def _mobilenet_unfreeze_bn(model):
+    model.layer3[0].depthwise_conv.bn.requires_grad_(True)
+
+
+def _mobilenet_hook(model):
+    """A forward hook that scales a frozen conv's output (as a PEFT method's
+    hook changes it), which the fast path would skip."""
+    model.layer3[1].expand_conv.conv.register_forward_hook(
+        lambda module, args, out: out * 1.5)
+
+
+@pytest.mark.parametrize('edit', [_mobilenet_unfreeze_bn, _mobilenet_hook])
+def test_mobilenet_v2_fast_path_falls_back(edit):
+    """An inverted residual block the fast path cannot run as upstream runs
+    it runs through plain autograd, with plain autograd's outputs and
+    gradients."""
+    efficient, plain = pair('mmdet-MobileNetV2')
+    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+    weights = [torch.ones(1)] * 4
+    for model in (efficient, plain):
+        model.train()
+        edit(model)
+    outs, grad, grad_x = grads(efficient, x, weights)
+    ref_outs, ref_grad, ref_grad_x = grads(plain, x, weights)
+    for out, ref in zip(outs, ref_outs):
+        assert torch.equal(out, ref)
+    assert grad.keys() == ref_grad.keys()
+    for key in grad:
+        assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
+                              atol=1e-12), key
+    assert torch.allclose(grad_x, ref_grad_x, rtol=1e-8, atol=1e-12)
+
+
+def test_mobilenet_v2_clipped_relu6_passes_no_gradient():
+    """Where ReLU6 clips at 6 (large BN shifts make it clip often), the fast
+    path's 1-bit masks pass no gradient, as plain autograd's ReLU6 does."""
+    efficient, plain = pair('mmdet-MobileNetV2')
+    torch.manual_seed(1)
+    shifts = {name: torch.randn_like(bn.bias) * 8
+              for name, bn in plain.named_modules()
+              if isinstance(bn, nn.BatchNorm2d)}
+    clipped = []
+    for model in (efficient, plain):
+        for name, bn in model.named_modules():
+            if name in shifts:
+                bn.bias.data.copy_(shifts[name])
+        model.train()
+    for module in plain.modules():
+        if isinstance(module, nn.ReLU6):
+            module.register_forward_hook(
+                lambda m, args, out: clipped.append(int(out.eq(6).sum())))
+    x = torch.randn(2, 3, 64, 64, dtype=torch.double)
+    weights = [torch.ones(1)] * 4
+    outs, grad, grad_x = grads(efficient, x, weights)
+    ref_outs, ref_grad, ref_grad_x = grads(plain, x, weights)
+    assert sum(clipped) > 0
+    for out, ref in zip(outs, ref_outs):
+        assert torch.equal(out, ref)
+    for key in grad:
+        assert torch.allclose(grad[key], ref_grad[key], rtol=1e-8,
+                              atol=1e-12), key
+    assert torch.allclose(grad_x, ref_grad_x, rtol=1e-8, atol=1e-12)
 
 
 def test_swin_block_with_trainable_parameters_gets_gradients():

@@ -21,28 +21,35 @@ def test_mask_packing_round_trips(shape):
                            mask.to(dtype))
 
 
-@pytest.mark.parametrize('relu', [True, False])
+@pytest.mark.parametrize('act,reference_act', [
+    ('relu', nn.ReLU()), ('relu6', nn.ReLU6()), (None, nn.Identity())])
 @pytest.mark.parametrize('conv_kwargs', [
     dict(kernel_size=3, padding=1),
     dict(kernel_size=3, stride=2, padding=2, dilation=2),
     dict(kernel_size=1, stride=2),
     dict(kernel_size=3, padding=1, groups=4),
+    # MobileNetV2's depth-wise convolution, strided
+    dict(kernel_size=3, stride=2, padding=1, groups=8, out_channels=8),
 ])
-def test_conv_affine_matches_conv_bn_relu(conv_kwargs, relu):
+def test_conv_affine_matches_conv_bn_act(conv_kwargs, act, reference_act):
     torch.manual_seed(0)
-    conv = nn.Conv2d(8, 12, bias=False, **conv_kwargs).double()
-    bn = nn.BatchNorm2d(12).double().eval()
+    conv_kwargs = dict(dict(out_channels=12), **conv_kwargs)
+    channels = conv_kwargs['out_channels']
+    conv = nn.Conv2d(8, bias=False, **conv_kwargs).double()
+    bn = nn.BatchNorm2d(channels).double().eval()
     with torch.no_grad():
+        # outputs on both sides of ReLU6's clip at 6
         bn.weight.uniform_(0.5, 2)
-        bn.bias.normal_()
+        bn.bias.normal_(std=4)
         bn.running_mean.normal_()
         bn.running_var.uniform_(0.5, 2)
     conv.requires_grad_(False)
     bn.requires_grad_(False)
     x = torch.randn(2, 8, 11, 13, dtype=torch.double, requires_grad=True)
-    reference = bn(conv(x))
-    reference = reference.relu() if relu else reference
-    out = frozen_conv_affine(x, conv, bn, relu=relu)
+    reference = reference_act(bn(conv(x)))
+    if act == 'relu6':
+        assert reference.eq(6).any() and reference.eq(0).any()
+    out = frozen_conv_affine(x, conv, bn, act=act)
     assert torch.allclose(out, reference, atol=1e-12)
     grad = torch.randn_like(out)
     expected, = torch.autograd.grad(reference, x, grad)
@@ -92,7 +99,7 @@ def test_conv_backward_allocates_no_input_sized_stand_in():
     conv.requires_grad_(False)
     bn.requires_grad_(False)
     x = torch.randn(2, 8, 15, 15, requires_grad=True)
-    out = frozen_conv_affine(x, conv, bn, relu=True)
+    out = frozen_conv_affine(x, conv, bn, act='relu')
     grad = torch.randn_like(out)
     with _Ops() as ops:
         actual, = torch.autograd.grad(out, x, grad)

@@ -2,17 +2,20 @@
 pretrained loading and the errors of a wrong ``prompt_cfg``/checkpoint."""
 import pytest
 import torch
+from mmdet.models.backbones import MobileNetV2 as DetMobileNetV2
 from mmdet.models.backbones import ResNet as DetResNet
 from mmdet.models.backbones import SwinTransformer as DetSwin
 from mmdet.registry import MODELS as DET_MODELS
 from mmengine.config import ConfigDict
 from mmengine.logging import MMLogger
+from mmpretrain.models.backbones import MobileNetV2 as ClsMobileNetV2
 from mmpretrain.models.backbones import ResNet as ClsResNet
 from mmpretrain.models.backbones import ResNetV1c as ClsResNetV1c
 from mmpretrain.models.backbones import ResNetV1d as ClsResNetV1d
 from mmpretrain.models.backbones import SwinTransformer as ClsSwin
 from mmpretrain.models.backbones import VisionTransformer as ClsViT
 from mmpretrain.registry import MODELS as CLS_MODELS
+from mmseg.models.backbones import MobileNetV2 as SegMobileNetV2
 from mmseg.models.backbones import ResNet as SegResNet
 from mmseg.models.backbones import ResNetV1c as SegResNetV1c
 from mmseg.models.backbones import ResNetV1d as SegResNetV1d
@@ -20,10 +23,12 @@ from mmseg.models.backbones import SwinTransformer as SegSwin
 from mmseg.registry import MODELS as SEG_MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmprotune.models import (ClsProTuneResNet, ClsProTuneResNetV1c,
-                              ClsProTuneResNetV1d, ClsProTuneSwinTransformer,
-                              ClsProTuneVisionTransformer, ProTuneResNet,
-                              ProTuneResNetV1c, ProTuneSwinTransformer,
+from mmprotune.models import (ClsProTuneMobileNetV2, ClsProTuneResNet,
+                              ClsProTuneResNetV1c, ClsProTuneResNetV1d,
+                              ClsProTuneSwinTransformer,
+                              ClsProTuneVisionTransformer, ProTuneMobileNetV2,
+                              ProTuneResNet, ProTuneResNetV1c,
+                              ProTuneSwinTransformer, SegProTuneMobileNetV2,
                               SegProTuneResNet, SegProTuneResNetV1d,
                               SegProTuneSwinTransformer)
 from mmprotune.testing import write_pretrained_checkpoint
@@ -47,6 +52,8 @@ CLS_SWIN = dict(
     window_size=2,
     img_size=64,
     drop_path_rate=0.3)
+#: a quarter-width MobileNetV2 (8 to 80 channels, 1280 in ``conv2``)
+MOBILENET_V2 = dict(widen_factor=0.25)
 
 # (registry, registered name, wrapper, upstream class, upstream kwargs)
 CASES = {
@@ -92,6 +99,32 @@ CASES = {
         CLS_MODELS, 'ProTuneVisionTransformer', ClsProTuneVisionTransformer,
         ClsViT, dict(VIT, arch=dict(VIT_ARCH, num_layers=4),
                      out_indices=[1, 3], out_type='avg_featmap')),
+    # mmdet's and mmpretrain's layers 1-7 and ``conv2``, 8 stages
+    'mmdet-MobileNetV2': (DET_MODELS, 'ProTuneMobileNetV2',
+                          ProTuneMobileNetV2, DetMobileNetV2,
+                          dict(MOBILENET_V2, frozen_stages=1,
+                               norm_eval=True)),
+    'mmpretrain-MobileNetV2': (CLS_MODELS, 'ProTuneMobileNetV2',
+                               ClsProTuneMobileNetV2, ClsMobileNetV2,
+                               MOBILENET_V2),
+    # mmseg's 7 layers, dilated as in its DeepLabV3+ configs (stride 8)
+    'mmseg-MobileNetV2-dilated': (
+        SEG_MODELS, 'ProTuneMobileNetV2', SegProTuneMobileNetV2,
+        SegMobileNetV2, dict(MOBILENET_V2, strides=(1, 2, 2, 1, 1, 1, 1),
+                             dilations=(1, 1, 1, 2, 2, 4, 4),
+                             out_indices=(1, 2, 4, 6))),
+    # a lone output: mmseg returns the tensor itself
+    'mmseg-MobileNetV2-one-output': (
+        SEG_MODELS, 'ProTuneMobileNetV2', SegProTuneMobileNetV2,
+        SegMobileNetV2, dict(MOBILENET_V2, out_indices=(3, ),
+                             norm_eval=True)),
+}
+#: The tuned stages by default (every stage up to the last ``out_indices``
+#: one) where they are not 4.
+TUNED_STAGES = {
+    'mmdet-MobileNetV2': 8,
+    'mmpretrain-MobileNetV2': 8,
+    'mmseg-MobileNetV2-dilated': 7,
 }
 
 
@@ -170,7 +203,8 @@ def test_only_prompts_train_and_frozen_stays_eval(case_and_checkpoint):
         expected_training = name.startswith('prompts')
         assert module.training == expected_training or name == '', name
     assert wrapped.training
-    assert len(wrapped.prompts) == 4
+    assert len(wrapped.prompts) == TUNED_STAGES.get(
+        case_and_checkpoint[0], 4)
 
 
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
