@@ -111,7 +111,7 @@ def test_converted_weights_give_torchvisions_features(torchvision_model,
             expected.append(torchvision_model.features[18](expected[1]))
     assert len(outs) == len(expected)
     for out, ref in zip(outs, expected):
-        torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(out, ref, rtol=0, atol=0)
 
 
 def test_mmseg_drops_exactly_the_last_conv(torchvision_model):
@@ -154,6 +154,19 @@ def test_refuses_wrong_files_naming_the_first_mismatch(scope):
             "target 'layer2.1.")):
         convert_mobilenet_v2(
             without(good, 'features.3.conv.0.1.running_var'), scope)
+    # two BN statistics of the same shape swapped
+    swapped = {}
+    for key, value in good.items():
+        if key == 'features.3.conv.0.1.running_mean':
+            continue
+        swapped[key] = value
+        if key == 'features.3.conv.0.1.running_var':
+            swapped['features.3.conv.0.1.running_mean'] = \
+                good['features.3.conv.0.1.running_mean']
+    with pytest.raises(ValueError, match=re.escape(
+            "'features.3.conv.0.1.running_var' (144,) does not match target "
+            "'layer2.1.")):
+        convert_mobilenet_v2(swapped, scope)
     # a tensor too few or too many at the end
     for source, n in (
             (without(good, 'features.18.1.num_batches_tracked'), 311),
