@@ -109,8 +109,9 @@ def mobilenet_v2_key_map(
     expected = (f"expected the {len(entries)} tensors of torchvision's "
                 'mobilenet_v2().features in their order (classifier.* '
                 f'optional) for the MobileNetV2 of {scope}')
-    if scope == 'mmseg':
-        expected += ', which drops the last 6 (features[18])'
+    num_dropped = sum(tgt is None for tgt, _, _ in entries)
+    if num_dropped:
+        expected += f', which drops the last {num_dropped} (features[18])'
     key_map = OrderedDict()
     for index, (src, (tgt, name, shape)) in enumerate(zip(source, entries)):
         value = state_dict[src]
