@@ -9,11 +9,15 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from mmseg.registry import MODELS
 
 from mmprotune.datasets import (make_ade20k_shapes, make_cifar_shapes,
                                 make_coco_shapes, make_imagenet_shapes)
 from mmprotune.testing import tiny_config, write_pretrained_checkpoint
+from mmprotune.testing.camvid import make_camvid
+from mmprotune.testing.runner_cases import assert_upstream_as_loaded
 from mmprotune.utils import build_model
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs'
@@ -27,8 +31,9 @@ def test_configs_are_found():
 
 @pytest.fixture(scope='module')
 def data_roots(tmp_path_factory):
-    """Tiny data per dataset type of the configs. mmpretrain's ``CIFAR100``
-    checks its files against the MD5 sums of the real archive: pointed at
+    """Tiny data per dataset type of the configs (mmdet's and mmseg's by
+    scope, CamVid's and mmpretrain's by dataset type). mmpretrain's
+    ``CIFAR100`` checks its files against the MD5 sums of the real archive: pointed at
     the synthetic files' sums for this module."""
     from mmpretrain.datasets import CIFAR100
     root = tmp_path_factory.mktemp('data')
@@ -36,6 +41,7 @@ def data_roots(tmp_path_factory):
     make_ade20k_shapes(str(root / 'ade'), num_train=4, num_val=2, img_size=64)
     make_imagenet_shapes(
         str(root / 'imagenet'), num_train=4, num_val=2, img_size=64)
+    make_camvid(root / 'camvid')
     md5 = make_cifar_shapes(str(root / 'cifar'), num_train=4,
                             num_val=2)['md5']
     with pytest.MonkeyPatch.context() as patch:
@@ -47,6 +53,7 @@ def data_roots(tmp_path_factory):
             mmseg=str(root / 'ade'),
             ImageNet=str(root / 'imagenet'),
             CustomDataset=str(root / 'imagenet'),  # the same layout
+            CamVidDataset=str(root / 'camvid'),
             CIFAR100=str(root / 'cifar'))
 
 
@@ -85,8 +92,10 @@ class RecordHook(Hook):
 def test_config_trains_one_iteration(config, data_roots, tmp_path):
     cfg = Config.fromfile(str(config))
     classification = cfg.default_scope == 'mmpretrain'
-    data = data_roots[cfg.train_dataloader.dataset.type
-                      if classification else cfg.default_scope]
+    dataset_type = cfg.train_dataloader.dataset.type
+    data = data_roots[dataset_type if classification
+                      or dataset_type == 'CamVidDataset' else
+                      cfg.default_scope]
     # mmpretrain's Swin needs every stage's map at least as large as its
     # window: Swin-T's last (stride 32) and its 7x7 windows need 224 px
     backbone = cfg.model.backbone
@@ -173,3 +182,46 @@ def test_classifier_loads_released_checkpoint_layout(config, tmp_path):
     }
     assert loaded and all(
         torch.equal(v, saved[f'backbone.{k}']) for k, v in loaded.items())
+
+
+CAMVID_CONFIGS = sorted(CONFIG_DIR.glob('transfer/fpn_*_camvid-240x320.py'))
+
+
+def test_camvid_configs_are_found():
+    assert [method_of(p) for p in CAMVID_CONFIGS] == [
+        'full', 'head-only', 'protune'
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    'config', CAMVID_CONFIGS, ids=[method_of(p) for p in CAMVID_CONFIGS])
+def test_camvid_config_trains_from_checkpoint(config, data_roots, tmp_path):
+    """Each CamVid-track config trains 2 iterations on a tiny CamVid-layout
+    folder from a written MobileNetV2 checkpoint at its ``init_cfg``; the
+    head-only and Pro-tuning backbones stay as loaded (weights and BN
+    statistics), the fully fine-tuned one trains."""
+    cfg = Config.fromfile(str(config))
+    upstream = copy.deepcopy(cfg.model.backbone)
+    upstream.type = 'MobileNetV2'
+    upstream.pop('prompt_cfg', None)
+    upstream.init_cfg = None
+    path = tmp_path / 'mobilenet-v2.pth'
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        saved = write_pretrained_checkpoint(MODELS.build(upstream), path)
+    cfg = tiny_config(cfg, data_roots['CamVidDataset'], str(tmp_path),
+                      max_iters=2, checkpoint=str(path))
+    runner = Runner.from_cfg(cfg)
+    record = RecordHook()
+    runner.register_hook(record)
+    runner.train()
+    assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
+
+    loaded = {f'backbone.{k}': v for k, v in saved.items()}
+    assert_upstream_as_loaded(record.start, loaded)
+    end = runner.model.state_dict()
+    if method_of(config) == 'full':
+        assert all(not torch.equal(end[k], v) for k, v in loaded.items()
+                   if k.endswith(('weight', 'running_mean')))
+    else:
+        assert_upstream_as_loaded(end, loaded)

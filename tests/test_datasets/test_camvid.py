@@ -20,42 +20,19 @@ from PIL import Image
 
 from mmprotune.datasets import CamVidDataset
 from mmprotune.testing import REPO_ROOT, repo_env
+from mmprotune.testing.camvid import NAMES, VOID_COLOUR, make_camvid
 
 BASE_CONFIG = os.path.join(REPO_ROOT, 'configs/_base_/datasets/camvid.py')
 REAL_ROOT = Path(
     os.environ.get('MMPROTUNE_CAMVID',
                    os.path.join(REPO_ROOT, '..', 'shared', 'data', 'camvid')))
-BLOCK = 8  # labels are 6 x 8 blocks: 48 x 64 images
-NAMES = dict(
-    train=['0001TP_006690', '0006R0_f02430', '0016E5_00390'],
-    val=['0016E5_07959', '0016E5_08640'])
-VOID = 11
-VOID_COLOUR = (0, 0, 0)
-
-
-def _label(rng: np.random.Generator) -> np.ndarray:
-    """48 x 64 uint8 label of 8 x 8 blocks; every value 0-11 is on 4."""
-    blocks = rng.permutation(np.repeat(np.arange(12), 4)).reshape(6, 8)
-    return np.kron(blocks, np.ones((BLOCK, BLOCK), int)).astype(np.uint8)
+VOID = CamVidDataset.VOID
 
 
 @pytest.fixture(scope='module')
 def camvid_root(tmp_path_factory):
-    """A CamVid-layout folder: the images paint each label block in its
-    class's palette colour (void black), so a transformed image tells the
-    label each of its pixels should have."""
-    root = tmp_path_factory.mktemp('camvid')
-    rng = np.random.default_rng(0)
-    palette = np.array(CamVidDataset.METAINFO['palette'] + [VOID_COLOUR],
-                       np.uint8)
-    for split, names in NAMES.items():
-        (root / split).mkdir()
-        (root / f'{split}annot').mkdir()
-        for name in names:
-            label = _label(rng)
-            Image.fromarray(palette[label]).save(root / split / f'{name}.png')
-            Image.fromarray(label).save(root / f'{split}annot' / f'{name}.png')
-    return root
+    """A CamVid-layout folder of :data:`NAMES` (see :func:`make_camvid`)."""
+    return make_camvid(tmp_path_factory.mktemp('camvid'))
 
 
 def _read_label(path) -> np.ndarray:
