@@ -3,14 +3,15 @@ mmpretrain 1.x.
 
 Importing the package (``custom_imports=dict(imports=['mmprotune'])``)
 registers the ``ProTune*`` backbones in mmdet's, mmseg's and mmpretrain's
-``MODELS``, the ``CamVidDataset`` in mmseg's ``DATASETS``, the tuning
+``MODELS``, the ``CamVidDataset`` in mmseg's ``DATASETS``, the
+``PerClassIoUMetric`` in mmseg's ``METRICS``, the tuning
 modules (prompt blocks, PEFT methods) in :data:`mmprotune.registry.MODELS`,
 the ``ProTuneOptimWrapperConstructor``, the ``DeltaCheckpointHook``, a local
 checkpoint loader that works under torch >= 2.6 (see
 :mod:`mmprotune.utils.checkpoint`) and crash-safe local checkpoint writing
 (see :mod:`mmprotune.utils.atomic_save`).
 """
-from . import datasets, engine, models  # noqa: F401  (registers everything)
+from . import datasets, engine, evaluation, models  # noqa: F401 (registers)
 from .utils import register_atomic_save, register_checkpoint_loader
 from .version import __version__
 

@@ -1,13 +1,17 @@
 """Controlled transfer benchmark: every tuning method, the same data,
-schedule and evaluation, several seeds, on data and weights made here (see
+schedule and evaluation, several seeds (see
 :mod:`mmprotune.analysis.transfer` and docs/transfer_benchmark.md).
 
-The target task is segmentation (``--task seg``, the default: mIoU) or
-classification (``--task cls``: top-1 accuracy), on either backbone. Every
-method is tried at each lr of ``--lr-grid`` (and, if it trains pretrained
-weights, each ``--backbone-lr-mults`` multiplier of them) on the selection
-split (seed 0; a curve of the training loop's validations), then trained
-with ``--seeds`` seeds at the best setting and evaluated on the held-out
+Two kinds of track. Real: an ImageNet MobileNetV2 on CamVid road scenes
+(``--backbone mobilenetv2``, task ``camvid``: mIoU, the data in
+``--data-root``). Synthetic, on data and weights made here: a ResNet-18 or a
+small Swin pretrained to count shapes, tuned to segment them (``--task
+seg``, their default: mIoU) or classify them (``--task cls``: top-1
+accuracy). Every method is tried at each lr of ``--lr-grid`` (and, if it
+trains pretrained weights, each ``--backbone-lr-mults`` multiplier of them)
+on the selection split (seed 0; a curve of the training loop's
+validations; a choice at an edge of the grid widens it), then trained with
+``--seeds`` other seeds at the best setting and evaluated on the held-out
 test split (not with ``--select-only``); a seed draws the training images
 from a pool too. Prints a markdown table per split (the chosen setting, the
 metric's mean ± std over seeds, the seeds' values, Pro-tuning's paired
@@ -17,17 +21,18 @@ size; methods whose selection curve is still improving marked), the Pareto
 front of the metric against peak training memory, then the selection scores
 and curves, and writes ``transfer.json``, ``transfer.png``,
 ``transfer_curves.png`` and ``transfer_pareto.png`` into ``--out-dir``
-(default ``work_dirs/transfer``, and ``work_dirs/transfer-swin`` for the
-Swin track; ``-cls`` after either for the classification task). Each
-finished run is
-recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
+(default ``work_dirs/transfer``, ``work_dirs/transfer-swin`` for the Swin
+track, ``-cls`` after either for the classification task, and
+``work_dirs/transfer-camvid`` for CamVid). Each finished run is recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
 runs recorded there or in ``--reuse-records`` folders under the same
 settings. ``--from-json`` draws the tables and the plots again from a
 ``transfer.json`` without training.
 
 Example::
 
-    python tools/benchmark_transfer.py                  # the full benchmark
+    python tools/benchmark_transfer.py --backbone mobilenetv2 \
+        --data-root ../shared/data/camvid                # the CamVid track
+    python tools/benchmark_transfer.py                  # the ResNet track
     python tools/benchmark_transfer.py --quick          # a smoke run
     python tools/benchmark_transfer.py --methods full,head-only,protune \\
         --seeds 2 --iters 300 --train-sizes 50 --lr-grid 1e-3,1e-2
@@ -51,13 +56,14 @@ from mmprotune.analysis.methods import parse_methods
 from mmprotune.analysis.transfer.catalog import (BACKBONES, METHOD_TASKS,
                                                  OPT_IN_METHODS, TASKS,
                                                  backbone_methods,
-                                                 default_out_dir)
+                                                 backbone_tasks,
+                                                 default_out_dir, is_real)
 from mmprotune.analysis.transfer.data import make_target_data
 from mmprotune.analysis.transfer.records import run_name
 from mmprotune.analysis.transfer.report import redraw, write_report
 from mmprotune.analysis.transfer.settings import (TransferSettings,
                                                   transfer_settings)
-from mmprotune.analysis.transfer.source import pretrain
+from mmprotune.analysis.transfer.source import source_checkpoint
 from mmprotune.analysis.transfer.study import run_all
 
 #: The benchmark's method configs, in this checkout.
@@ -75,10 +81,11 @@ def parse_args(argv: Optional[Sequence[str]] = None
     """The settings of a run, or (with ``--from-json``) None and the JSON
     to draw from."""
     parser = argparse.ArgumentParser(
-        description='Pretrain a backbone on a source task, then tune it to '
-        'a target segmentation or classification task with each method and '
-        'seed, and tabulate the metric (mIoU or top-1 accuracy), trainable '
-        'parameters, step time and memory.')
+        description='Tune a pretrained backbone (ImageNet weights, or one '
+        'pretrained here on a source task) to a target segmentation or '
+        'classification task with each method and seed, and tabulate the '
+        'metric (mIoU or top-1 accuracy), trainable parameters, step time '
+        'and memory.')
     parser.add_argument(
         '--backbone',
         choices=list(BACKBONES),
@@ -88,23 +95,37 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument(
         '--task',
         choices=list(TASKS),
-        default='seg',
         help='the target task: ' + ', '.join(
-            f'{t} ({spec["title"]}, {spec["metric_label"]})'
-            for t, spec in TASKS.items()) + ' (default: seg)')
+            f'{t} ({spec["title"]}, {spec["metric_label"]}; --backbone '
+            f'{"/".join(spec["backbones"])})' for t, spec in TASKS.items()) +
+        ' (default: the --backbone\'s first)')
+    parser.add_argument(
+        '--data-root',
+        help='the folder of a real task\'s data (' + '; '.join(
+            f'--task {t}: ' + ', '.join('/'.join(f) for f in spec[
+                'folders'].values()) for t, spec in TASKS.items()
+            if is_real(t)) + '), e.g. ../shared/data/camvid')
+    parser.add_argument(
+        '--test-split',
+        help='the split of a real task\'s data that the test runs are '
+        'evaluated on (camvid: val, the default, or test, the official '
+        'test split where --data-root has it); the selection runs are the '
+        'same for either')
     parser.add_argument(
         '--methods',
         type=parse_methods,
         help='comma-separated methods of the --backbone (' + '; '.join(
-            f'{b}: {",".join(backbone_methods(b))}' for b in BACKBONES) +
+            f'{b}: {",".join(backbone_methods(b, backbone_tasks(b)[0]))}'
+            for b in BACKBONES) +
         '; ' + '; '.join(f'{m}: --task {"/".join(t)} only'
                          for m, t in METHOD_TASKS.items()) +
         f'); default: all but {",".join(OPT_IN_METHODS)}')
     parser.add_argument(
         '--seeds',
         type=positive_int,
-        help='test-split seeds per method and split (0, 1, ...); a seed '
-        'sets the initialisation, the data order and the training images')
+        help='test-split seeds per method and split (1, 2, ...; the '
+        'selection runs have seed 0); a seed sets the initialisation, the '
+        'data order and the training images (default: 5)')
     parser.add_argument(
         '--lr-grid',
         type=parse_floats,
@@ -158,7 +179,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
         help='where the table, JSON, plot, checkpoint, data and logs go '
         '(default: ' + ', '.join(
             f'{default_out_dir(t, b)} for --task {t} --backbone {b}'
-            for t in TASKS for b in BACKBONES) + ')')
+            for t in TASKS for b in TASKS[t]['backbones']) + ')')
     parser.add_argument(
         '--records',
         help='the folder each finished run and a copy of the source '
@@ -256,9 +277,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         warnings.filterwarnings('ignore', message=noise)
 
     start = time.time()
-    print('pretraining the source backbone (reused if present) ...',
-          flush=True)
-    source = pretrain(settings)
+    print('the source backbone (reused if present) ...', flush=True)
+    source = source_checkpoint(settings)
     print(f'source: {source["summary"]}', flush=True)
     data_root = make_target_data(settings)
     runs = run(settings, source, data_root, start)

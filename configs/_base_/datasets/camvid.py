@@ -53,5 +53,6 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 # the official test split (test/, testannot/) is for a final check only
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# mmseg's IoUMetric with each class's IoU among its results (IoU.<class>)
+val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

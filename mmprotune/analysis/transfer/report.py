@@ -215,7 +215,7 @@ def plot(table: Dict[int, Dict[str, dict]],
 
 def _title(backbone: str, task: str) -> str:
     """The plots' title: the track and the task."""
-    return (f'Transfer: count-pretrained {BACKBONES[backbone]["title"]} -> '
+    return (f'Transfer: {BACKBONES[backbone]["title"]} -> '
             f'{TASKS[task]["title"]}')
 
 

@@ -2,6 +2,7 @@
 (:func:`run_config`), trained and evaluated (:func:`run_once`), and the key
 its record is found under (:func:`run_key`)."""
 import copy
+import io
 import os.path as osp
 import time
 from typing import Dict, List, Optional, Sequence
@@ -9,14 +10,31 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.config import Config
 
-from .catalog import IMG_SIZE, TASKS
-from .data import train_indices
+from .catalog import TASKS
+from .data import data_key, train_indices
 from .records import RECORD_PROTOCOL, canonical, key_hash
 from .settings import TransferSettings
 
 #: Selection and test phases of a run (:func:`run_key`): what it is
 #: evaluated on.
 RUN_PHASES = ('select', 'test')
+
+#: The seed of every selection run; the test runs have the seeds after it
+#: (:func:`test_seeds`), so that no test run repeats a selection run's
+#: training images and initialisation.
+SELECT_SEED = 0
+
+
+def test_seeds(settings: TransferSettings) -> range:
+    """The seeds of the test runs: ``settings.seeds`` of them after
+    :data:`SELECT_SEED`.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> list(test_seeds(SimpleNamespace(seeds=5)))
+        [1, 2, 3, 4, 5]
+    """
+    return range(SELECT_SEED + 1, SELECT_SEED + 1 + settings.seeds)
 
 #: Points of a selection run's curve: the training loop evaluates on the
 #: selection split every ``ceil(iters / CURVE_POINTS)`` iterations and at
@@ -44,7 +62,8 @@ def run_config(config: str,
                seed: int,
                iters: int,
                work_dir: str,
-               backbone_lr_mult: Optional[float] = None) -> Config:
+               backbone_lr_mult: Optional[float] = None,
+               test_folders: Optional[Sequence[str]] = None) -> Config:
     """A method's config pointed at the data and checkpoint, with the lr,
     training images, evaluation images, seed and iteration count of one
     run; no checkpoint written.
@@ -66,6 +85,9 @@ def run_config(config: str,
             method) keeps its own setting or gets ``lr_mult=1``, and the
             head is not matched, so neither is slowed. None: the config's
             ``paramwise_cfg`` as it is.
+        test_folders (Sequence[str], optional): The image and label
+            folders of the test split under ``data_root`` (a real task's
+            ``folders``). None: the config's.
     """
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
@@ -85,6 +107,9 @@ def run_config(config: str,
     train_set = cfg.train_dataloader.dataset
     train_set.update(data_root=data_root, indices=list(train_images))
     cfg.test_dataloader.dataset.data_root = data_root
+    if test_folders:
+        cfg.test_dataloader.dataset.data_prefix = dict(
+            img_path=test_folders[0], seg_map_path=test_folders[1])
     train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
     if eval_images is None:
         cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
@@ -109,19 +134,29 @@ def run_config(config: str,
     return cfg
 
 
-def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
+def run_once(cfg: Config,
+             metrics: Dict[str, str],
+             class_metric: Optional[str] = None,
+             predictions: Optional[str] = None) -> dict:
     """Train ``cfg`` with a fresh Runner and evaluate it: a selection run
     (a ``val_cfg``, :func:`run_config`) by its training loop's
     validations, the last one its score; a test run by ``Runner.test``
     at the end. Return its ``metrics`` (name -> key of the evaluator's
     output, e.g. ``TASKS[task]['metrics']``), a selection run's ``curve``,
-    parameter counts, step time, memory and checkpoint figures.
+    a test run's IoU per class (with ``class_metric``, a task's: the
+    output's key of a class's IoU, ``'{}'`` its name) and its predictions
+    of a few test images (with ``predictions``, a folder:
+    :func:`save_predictions`), parameter counts, step time, memory and
+    checkpoint figures.
 
     Returns:
         dict: ``train_s`` (a selection run's validations included),
         ``test_s`` (a test run), ``step_s`` (median), ``loss_curve`` (10
         chunk means), the ``metrics``, ``curve`` (a selection run: one
-        ``{'iter': ..., <metric>: ...}`` per validation), ``peak_train_bytes``
+        ``{'iter': ..., <metric>: ...}`` per validation), ``class_iou`` (a
+        test run with ``class_metric``: ``{class: IoU}``), ``predictions``
+        (a test run with ``predictions``: the files' names),
+        ``peak_train_bytes``
         (:func:`peak_train_bytes`), ``trainable_params``,
         ``backbone_trainable_params``, ``saved_bytes`` and
         ``checkpoint_bytes``.
@@ -168,9 +203,18 @@ def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
         result.update(
             {name: float(tested[key])
              for name, key in metrics.items()})
+        if class_metric:
+            classes = runner.test_dataloader.dataset.metainfo['classes']
+            result['class_iou'] = {
+                name: float(tested[class_metric.format(name)])
+                for name in classes}
+        if predictions:
+            result['predictions'] = save_predictions(runner, predictions)
     # after the evaluation: a training step and a training-mode forward
     # update BN statistics
-    batch = next(iter(runner.train_dataloader))
+    # the loop's own iterator: a new one of a DataLoader with persistent
+    # workers would reset the workers that one still uses
+    batch = next(runner.train_loop.dataloader_iterator)
     result['peak_train_bytes'] = peak_train_bytes(runner.model,
                                                   runner.optim_wrapper, batch)
     model = runner.model
@@ -186,6 +230,37 @@ def run_once(cfg: Config, metrics: Dict[str, str]) -> dict:
         checkpoint_bytes=figures['checkpoint_bytes_full']
         if delta is None else delta)
     return result
+
+
+#: How many test images a test run saves its predictions of
+#: (:func:`save_predictions`).
+PREDICTED_IMAGES = 3
+
+
+def save_predictions(runner, folder: str) -> List[str]:
+    """Save the trained segmentor's predictions of :data:`PREDICTED_IMAGES`
+    test images, evenly spaced over the test split, as palette PNGs (the
+    dataset's palette; the images' full size) named as the images, in
+    ``folder``; return their file names."""
+    from mmengine.dataset import pseudo_collate
+    from PIL import Image
+
+    from ...utils import atomic_write
+    dataset = runner.test_dataloader.dataset
+    palette = np.asarray(dataset.metainfo['palette'], np.uint8)
+    names = []
+    for index in np.linspace(0, len(dataset) - 1, PREDICTED_IMAGES):
+        item = dataset[int(round(index))]
+        sample, = runner.model.test_step(pseudo_collate([item]))
+        label = sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+        image = Image.fromarray(label, mode='P')
+        image.putpalette(palette.flatten().tolist())
+        name = osp.basename(sample.img_path)
+        buffer = io.BytesIO()
+        image.save(buffer, format='PNG')
+        atomic_write(buffer.getvalue(), osp.join(folder, name))
+        names.append(name)
+    return names
 
 
 def peak_train_bytes(model, optim_wrapper, batch: dict) -> int:
@@ -242,8 +317,9 @@ def run_key(settings: TransferSettings,
         (the hash of :func:`~.data.train_indices`), ``iters``, ``curve_points``
         (:data:`CURVE_POINTS`), ``lr``, ``backbone_lr_mult``, ``config``
         (the hash of the resolved config, its ``_base_`` files included),
-        ``source`` (every pretraining argument), ``data`` (the target set's
-        selection, pool and test images, image size and seed) and
+        ``source`` (every argument of the source backbone), ``data``
+        (:func:`~.data.data_key`: the selection and pool images, and a
+        test run's test images) and
         ``versions`` (mmprotune, the task's package (mmseg, mmpretrain),
         mmengine).
 
@@ -276,13 +352,8 @@ def run_key(settings: TransferSettings,
             lr=lr,
             backbone_lr_mult=backbone_lr_mult,
             config=key_hash(cfg.to_dict()),
-            source=settings.pretrain,
-            data=dict(
-                num_select=settings.num_select,
-                pool_size=settings.pool_size,
-                num_val=settings.num_val,
-                img_size=IMG_SIZE,
-                seed=TASKS[settings.task]['data_seed']),
+            source=settings.source,
+            data=data_key(settings, phase),
             versions={
                 'mmprotune': __version__,
                 package: importlib.import_module(package).__version__,

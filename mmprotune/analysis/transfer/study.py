@@ -1,19 +1,27 @@
 """The transfer benchmark's study: per split size and method, the selection
-runs over the setting grid (:func:`settings_grid`), the choice, then the test
-runs, each taken from a record or trained and recorded (:func:`run_all`)."""
+runs over the setting grid (:func:`settings_grid`, widened where the choice
+lands on its edge: :func:`next_lr`), the choice, then the test runs, each
+taken from a record or trained and recorded (:func:`run_all`)."""
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
 from ...utils import build_model
-from .catalog import TASKS
-from .data import train_indices
-from ..machine import machine
+from ..machine import code_version, machine
+from .catalog import TASKS, is_real
+from .data import select_indices, train_indices
 from .records import find_record, record_name, run_name, write_record
-from .run import run_config, run_key, run_once
+from .run import SELECT_SEED, run_config, run_key, run_once, test_seeds
 from .settings import TransferSettings
-from .stats import choose_setting
+from .stats import choose_setting, lr_at_edge
+
+#: The most lrs a method's selection adds beyond each edge of the grid.
+MAX_WIDENING = 3
+#: The subfolder of a records folder that holds the predictions a real
+#: task's test runs of the first test seed save
+#: (:func:`~.run.save_predictions`), one folder per record.
+PREDICTIONS_FOLDER = 'predictions'
 
 
 def pretrained_trainable(config: str, checkpoint: str) -> List[str]:
@@ -56,6 +64,29 @@ def settings_grid(settings: TransferSettings, checkpoint: str,
     return [(lr, mult) for lr in settings.lr_grid for mult in mults]
 
 
+def next_lr(tried: Sequence[float], edge: str) -> float:
+    """The lr beyond the ``edge`` (``'top'`` or ``'bottom'``) of the
+    ``tried`` lrs, continuing their spacing: the ratio of the two lrs
+    before the edge's neighbour (for a grid alternating x3, x3.3 it is the
+    next of the same pattern), of the two for two lrs; rounded to two
+    significant digits.
+
+    Example:
+        >>> next_lr([3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 'top')
+        0.3
+        >>> next_lr([3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 'bottom')
+        0.0001
+        >>> next_lr([1e-3, 1e-2], 'top')
+        0.1
+    """
+    lrs = sorted(tried)
+    if edge == 'bottom':
+        lrs = [1 / lr for lr in reversed(lrs)]
+    ratio = lrs[-2] / lrs[-3] if len(lrs) > 2 else lrs[-1] / lrs[-2]
+    lr = lrs[-1] * ratio
+    return float(f'{lr if edge == "top" else 1 / lr:.2g}')
+
+
 def selects(settings: TransferSettings, grid: Sequence[tuple]) -> bool:
     """Whether a method tried at ``grid`` (:func:`settings_grid`) has
     selection runs: a grid of more than one setting, or ``select_only``."""
@@ -67,7 +98,8 @@ def planned_runs(settings: TransferSettings,
     """How many runs :func:`run_all` makes: per split size and method, one
     per setting of its grid (``grids``: :func:`settings_grid` per method;
     none for a grid of one setting unless ``select_only``) and one per
-    seed (none with ``select_only``)."""
+    seed (none with ``select_only``); more where a choice on an edge of
+    the grid widens it."""
     per_split = sum(
         (len(grid) if selects(settings, grid) else 0) +
         (0 if settings.select_only else settings.seeds)
@@ -81,11 +113,16 @@ def run_all(settings: TransferSettings,
             on_run: Callable[[List[dict], int], None],
             on_start: Optional[Callable[[str, int], None]] = None
             ) -> List[dict]:
-    """Per split size and method: the selection runs (seed 0, each setting
-    of :func:`settings_grid`, evaluated on the selection split), the
-    choice (:func:`~.stats.choose_setting`; the only setting of a grid of one),
-    then the test runs (each seed at that setting, evaluated on the test
-    split; none with ``settings.select_only``). A run recorded under its
+    """Per split size and method: the selection runs (seed
+    :data:`~.run.SELECT_SEED`, each setting of :func:`settings_grid`,
+    evaluated on the selection split), the choice
+    (:func:`~.stats.choose_setting`; the only setting of a grid of one),
+    and while it is the largest or smallest lr tried (and at most
+    :data:`MAX_WIDENING` times each way) one more selection run at the
+    next lr beyond it (:func:`next_lr`) with the chosen backbone lr
+    multiplier; then the test runs (each of :func:`~.run.test_seeds` at
+    the chosen setting, evaluated on the test split; none with
+    ``settings.select_only``). A run recorded under its
     :func:`~.run.run_key` in ``settings.records`` or ``settings.reuse_records``
     is taken from there; any other trains and is recorded in
     ``settings.records`` as soon as it finishes.
@@ -107,9 +144,12 @@ def run_all(settings: TransferSettings,
         ``train_images`` (the hash of its training images' indices),
         ``config`` (relative to the checkout of ``settings.config_dir``),
         :func:`~.run.run_once`'s, ``record`` (its file name), ``reused``
-        (taken from a record) and ``machine`` (where it was measured).
+        (taken from a record), ``machine`` (where it was measured) and
+        ``code`` (:func:`~mmprotune.analysis.machine.code_version`, of the
+        run; None for records without it).
     """
-    metric = TASKS[settings.task]['metric']
+    spec = TASKS[settings.task]
+    metric = spec['metric']
     grids = {
         method: settings_grid(settings, source['checkpoint'], method)
         for method in settings.methods
@@ -118,7 +158,9 @@ def run_all(settings: TransferSettings,
     folders = [settings.records, *settings.reuse_records]
     # the checkout of ``configs/transfer``, which a run's config is named in
     checkout = osp.dirname(osp.dirname(osp.abspath(settings.config_dir)))
-    here = machine()
+    here, code = machine(), code_version()
+    test_folders = spec['folders'][settings.test_split] \
+        if is_real(settings.task) else None
     runs: List[dict] = []
 
     def one(size: int, method: str, phase: str, seed: int, lr: float,
@@ -136,19 +178,28 @@ def run_all(settings: TransferSettings,
             images = train_indices(settings, size, seed)
             cfg = run_config(
                 config, data_root, source['checkpoint'], lr, images,
-                range(settings.num_select) if phase == 'select' else None,
+                select_indices(settings) if phase == 'select' else None,
                 seed, settings.iters[size],
-                osp.join(settings.out_dir, 'runs', name), mult)
+                osp.join(settings.out_dir, 'runs', name), mult,
+                test_folders)
+            # real data: the first test seed's predictions of a few test
+            # images, beside the records
+            pictures = osp.join(
+                settings.records, PREDICTIONS_FOLDER,
+                osp.splitext(record_name(key))[0]) if test_folders and \
+                seed == test_seeds(settings)[0] else None
             run = dict(train_size=size, method=method, phase=phase, lr=lr,
                        backbone_lr_mult=mult, seed=seed,
                        train_images=key['train_images'],
                        config=osp.relpath(config, checkout),
-                       **run_once(cfg, TASKS[settings.task]['metrics']))
+                       **run_once(cfg, spec['metrics'],
+                                  spec.get('class_metric'), pictures))
             write_record(settings.records, key, run, machine=here,
-                         source_summary=source['summary'])
+                         code=code, source_summary=source['summary'])
         runs.append(dict(run, record=record_name(key),
                          reused=record is not None,
-                         machine=record['machine'] if record else here))
+                         machine=record['machine'] if record else here,
+                         code=record.get('code') if record else code))
         on_run(runs, planned)
         return run
 
@@ -156,12 +207,26 @@ def run_all(settings: TransferSettings,
         for method in settings.methods:
             grid = grids[method]
             scores = {
-                setting: one(size, method, 'select', 0, *setting)[metric]
+                setting: one(size, method, 'select', SELECT_SEED,
+                             *setting)[metric]
                 for setting in grid
             } if selects(settings, grid) else {}
+            for _ in range(2 * MAX_WIDENING if len(grid) > 1 else 0):
+                lr, mult = choose_setting(scores)
+                tried = sorted({lr for lr, _ in scores})
+                edge = lr_at_edge(lr, tried)
+                beyond = [t for t in tried if (t > max(settings.lr_grid)
+                                               if edge == 'top' else
+                                               t < min(settings.lr_grid))]
+                if edge is None or len(beyond) >= MAX_WIDENING:
+                    break
+                planned += 1
+                setting = (next_lr(tried, edge), mult)
+                scores[setting] = one(size, method, 'select', SELECT_SEED,
+                                      *setting)[metric]
             if settings.select_only:
                 continue
             lr, mult = choose_setting(scores) if scores else grid[0]
-            for seed in range(settings.seeds):
+            for seed in test_seeds(settings):
                 one(size, method, 'test', seed, lr, mult)
     return runs

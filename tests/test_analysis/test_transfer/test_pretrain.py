@@ -72,7 +72,7 @@ def test_source_checkpoint_is_the_classifier_backbone(backbone):
 
     settings = transfer_settings(TRANSFER_CONFIG_DIR, backbone=backbone,
                                  task='cls')
-    args = PretrainSettings(**settings.pretrain)
+    args = PretrainSettings(**settings.source)
     source, _ = build_backbone(args, (2 if args.arch == 'swin' else 3, ))
     with torch.no_grad():  # BN statistics and weights away from their init
         for tensor in source.state_dict().values():

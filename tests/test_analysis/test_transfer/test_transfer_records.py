@@ -45,14 +45,14 @@ def _changed(value):
 def test_source_key_covers_every_pretraining_argument(tmp_path):
     settings = _quick(tmp_path)
     fields = {f.name for f in dataclasses.fields(PretrainSettings)} - {'out'}
-    assert set(settings.pretrain) == fields
-    base = source_key(settings.pretrain)
+    assert set(settings.source) == fields
+    base = source_key(settings.source)
     for name in sorted(fields):
-        changed = dict(settings.pretrain, **{name: _changed(
-            settings.pretrain[name])})
+        changed = dict(settings.source, **{name: _changed(
+            settings.source[name])})
         assert source_key(changed) != base, name
     # the same arguments, another machine's folder: the same key
-    assert source_key(_quick(tmp_path / 'b').pretrain) == base
+    assert source_key(_quick(tmp_path / 'b').source) == base
 
 
 def test_changed_pretraining_argument_pretrains_again(tmp_path, monkeypatch):
@@ -168,13 +168,13 @@ def test_run_key_changes_with_every_setting(tmp_path):
         _key(settings, phase='val')
 
 
-@pytest.mark.parametrize('protocol', [1, 2])
+@pytest.mark.parametrize('protocol', [1, 2, 3])
 def test_records_of_earlier_protocols_are_not_taken(tmp_path, protocol):
     """A record of the same run under an earlier protocol (its key
     otherwise the same, in a folder of committed records) is not found."""
     folder = str(tmp_path / 'committed')
     key = _key(_quick(tmp_path / 'out'))
-    assert key['protocol'] == 3
+    assert key['protocol'] == 4
     old = dict(key, protocol=protocol)
     write_record(folder, old, dict(mIoU=50.0))
     assert find_record([folder], old)['run'] == dict(mIoU=50.0)

@@ -2,27 +2,55 @@
 and configs, iterations per split, the training images a seed draws, and
 the errors of bad settings."""
 import functools
+import itertools
 import os
 
 import pytest
 from mmengine.config import Config
 
 from mmprotune.analysis.transfer.catalog import (BACKBONES, DESIGN_VARIANTS,
-                                                 TASKS, backbone_methods,
-                                                 config_path, default_methods)
+                                                 SYNTHETIC_TRACKS, TASKS,
+                                                 backbone_methods,
+                                                 backbone_tasks, config_path,
+                                                 default_methods)
 from mmprotune.analysis.transfer.data import train_indices
 from mmprotune.analysis.transfer.settings import (POOL_FACTOR,
                                                   transfer_settings)
 from mmprotune.testing import TRANSFER_CONFIG_DIR
+from mmprotune.testing.camvid import make_camvid
 
 
-def test_tracks_defaults_and_configs():
+#: CamVid's training sequences and their frames (the real numbers).
+CAMVID_SEQUENCES = {'0001TP': 62, '0006R0': 101, '0016E5': 204}
+
+
+def _camvid_layout(root):
+    """A CamVid-layout folder with CamVid's 367 training images (named as
+    its sequences' frames) and 2 validation images, of 48 x 64 px."""
+    return make_camvid(root, dict(
+        train=[f'{seq}_{i:05d}' for seq, count in CAMVID_SEQUENCES.items()
+               for i in range(count)],
+        val=['0016E5_07959', '0016E5_08640']))
+
+
+def test_tracks_defaults_and_configs(tmp_path):
     settings = transfer_settings(TRANSFER_CONFIG_DIR)
     assert (settings.backbone, settings.task, settings.out_dir) == (
         'resnet18', 'seg', 'work_dirs/transfer')
     settings = transfer_settings(TRANSFER_CONFIG_DIR, backbone='swin')
     assert settings.out_dir == 'work_dirs/transfer-swin'
-    for backbone in BACKBONES:
+    # the real track: its own task and folder, the ImageNet source, the
+    # test split all of val, the pool every training image but the
+    # selection's
+    camvid = transfer_settings(TRANSFER_CONFIG_DIR, backbone='mobilenetv2',
+                               data_root=str(_camvid_layout(tmp_path)))
+    assert (camvid.task, camvid.out_dir, camvid.test_split) == (
+        'camvid', 'work_dirs/transfer-camvid', 'val')
+    assert camvid.source['weights'] == 'imagenet'
+    assert camvid.methods == ['full', 'head-only', 'protune']
+    assert (camvid.num_select, camvid.pool_size, camvid.num_val) == (
+        67, 300, 2)
+    for backbone in SYNTHETIC_TRACKS:
         # by default every method of the track but training from scratch
         # and the design-study variants (both opt in); Pro-tuning and the
         # references of its paired differences first
@@ -37,8 +65,8 @@ def test_tracks_defaults_and_configs():
         cls = transfer_settings(TRANSFER_CONFIG_DIR, backbone=backbone,
                                 task='cls')
         assert cls.out_dir == f'{seg.out_dir}-cls'
-        assert (cls.methods, cls.pretrain, cls.seeds) == (
-            seg.methods, seg.pretrain, seg.seeds)
+        assert (cls.methods, cls.source, cls.seeds) == (
+            seg.methods, seg.source, seg.seeds)
         for settings, task in ((seg, 'seg'), (cls, 'cls')):
             splits = TASKS[task]['splits'][backbone]
             assert settings.iters == dict(
@@ -63,7 +91,7 @@ def test_tracks_defaults_and_configs():
     assert set(quick) < set(grid)
     stems, configs, missing = set(), set(), set()
     for backbone in BACKBONES:
-        for task in TASKS:
+        for task in backbone_tasks(backbone):
             for method in backbone_methods(backbone, task):
                 config = config_path(TRANSFER_CONFIG_DIR, method, backbone,
                                      task)
@@ -74,21 +102,19 @@ def test_tracks_defaults_and_configs():
     assert len(stems) == len(BACKBONES)
     assert len(configs) == sum(
         len(backbone_methods(b, t)) for b in BACKBONES
-        for t in TASKS)
+        for t in backbone_tasks(b))
     # the design-study variants: segmentation only, opt in
-    for backbone in BACKBONES:
+    for backbone in SYNTHETIC_TRACKS:
         assert {f'protune-{v}' for v in DESIGN_VARIANTS} <= set(
             backbone_methods(backbone, 'seg')) - set(
                 default_methods(backbone, 'seg'))
         assert 'protune-block' not in backbone_methods(
             backbone, 'cls')
     # every listed config exists, and no config of the folder is left out
-    # but the CamVid track's, which the catalog does not list
     assert not missing, missing
     assert configs == {
         os.path.join(TRANSFER_CONFIG_DIR, name)
-        for name in os.listdir(TRANSFER_CONFIG_DIR)
-        if name.endswith('.py') and not name.endswith('_camvid-240x320.py')
+        for name in os.listdir(TRANSFER_CONFIG_DIR) if name.endswith('.py')
     }
 
 
@@ -125,6 +151,56 @@ def test_seeds_draw_the_training_images():
     small = transfer_settings(TRANSFER_CONFIG_DIR, train_sizes=[50])
     assert small.pool_size == pool
     assert train_indices(small, 50, 1) == draws[1]
+
+
+def test_camvid_splits(tmp_path):
+    """The selection split: each sequence's first frames, by its share of
+    the training images; the pool: the others; a seed's training images
+    are drawn from the pool."""
+    from mmprotune.analysis.transfer.data import pool_indices, select_indices
+    settings = transfer_settings(TRANSFER_CONFIG_DIR, backbone='mobilenetv2',
+                                 data_root=str(_camvid_layout(tmp_path)))
+    select = select_indices(settings)
+    # each sequence's first index in the sorted training list
+    starts = dict(zip(CAMVID_SEQUENCES, itertools.accumulate(
+        [0, *CAMVID_SEQUENCES.values()])))
+    # 67 of 367: 11.3, 18.4 and 37.2 images; the largest remainder (18.4)
+    # takes the one left
+    expected = [starts[seq] + i for seq, n in
+                (('0001TP', 11), ('0006R0', 19), ('0016E5', 37))
+                for i in range(n)]
+    assert select == expected
+    pool = pool_indices(settings)
+    assert sorted(pool + select) == list(range(367))
+    for seed in (1, 2):
+        assert set(train_indices(settings, 50, seed)) <= set(pool)
+    assert sorted(train_indices(settings, 300, 1)) == pool
+
+
+def test_real_data_options_are_checked(tmp_path):
+    root = str(_camvid_layout(tmp_path))
+    camvid = functools.partial(transfer_settings, TRANSFER_CONFIG_DIR,
+                               backbone='mobilenetv2')
+    with pytest.raises(ValueError, match='--data-root: --task camvid trains '
+                       'on real data'):
+        camvid()
+    with pytest.raises(ValueError, match="--test-split: unknown split 'x'"):
+        camvid(data_root=root, test_split='x')
+    # the official test split is not there
+    with pytest.raises(ValueError, match='has no folder test/'):
+        camvid(data_root=root, test_split='test')
+    with pytest.raises(ValueError, match='--num-val: --task camvid tests on '
+                       'every image'):
+        camvid(data_root=root, num_val=5)
+    with pytest.raises(ValueError, match='--pool-size: 301 images exceed the '
+                       '300 training images'):
+        camvid(data_root=root, pool_size=301)
+    with pytest.raises(ValueError, match='--data-root: --task seg makes its '
+                       'own data'):
+        transfer_settings(TRANSFER_CONFIG_DIR, data_root=root)
+    with pytest.raises(ValueError, match='--task seg has no configs for '
+                       '--backbone mobilenetv2; allowed: camvid'):
+        camvid(task='seg', data_root=root)
 
 
 @pytest.mark.parametrize('kwargs,message', [
