@@ -14,8 +14,8 @@ from ..machine import machine
 from .records import RECORD_PROTOCOL
 from .run import CURVE_POINTS
 from .settings import TransferSettings, settings_record
-from .stats import (PLATEAU_GAIN, pareto, paired, selection, setting_name,
-                    summarize)
+from .stats import (LEVEL_MARGIN, PLATEAU_GAIN, pareto, paired, selection,
+                    setting_name, summarize)
 
 #: The plots beside ``transfer.json``.
 PLOTS = ('transfer.png', 'transfer_curves.png', 'transfer_pareto.png')
@@ -48,6 +48,8 @@ def markdown(runs: List[dict],
                                  reference)
             lines += ['', _front_text(fronts.get(size), summaries,
                                       metric_label, reference)]
+            if all('class_iou' in s for s in summaries.values()):
+                lines += [''] + _class_table(summaries)
         else:
             lines += [head + '(selection only: no test runs)']
         if any(choice['scores'] for choice in methods.values()):
@@ -68,9 +70,16 @@ def _test_table(head: str, summaries: Dict[str, dict],
     """The lines of one split's table of the test runs."""
     chosen = '; lr chosen on the selection split' if any(
         choice['scores'] for choice in choices.values()) else ''
+    cpus = sorted({cpu for s in summaries.values()
+                   for cpu in s['processors']})
     lines = [
         f'{head}({metric_label} in % on the test split, mean ± sample std '
-        f'over seeds{chosen})', '',
+        f'over seeds{chosen}; {reference} − it: mean [95% interval] of the '
+        'paired seeds, and what the interval supports: above / below 0, '
+        f'level (within ±{LEVEL_MARGIN:g}) or unclear; on '
+        f'{" + ".join(cpus)}' + (' — MIXED CPU models: runs of different '
+                                 'ones are not paired' if len(cpus) > 1
+                                 else '') + ')', '',
         f'| method | lr | backbone lr × | {metric_label} | seeds | '
         f'vs head-only | {reference} − it (paired seeds) | trainable params '
         '(backbone) | train step | peak train memory | saved for backward '
@@ -82,8 +91,7 @@ def _test_table(head: str, summaries: Dict[str, dict],
     for method, s in summaries.items():
         seeds = ' / '.join(f'{v:.1f}' for v in s['seeds'])
         gap = f'{s["mean"] - base["mean"]:+.1f}' if base else '–'
-        d = diffs.get(method)
-        pair = f'{d["mean"]:+.1f} ± {d["std"]:.1f}' if d else '–'
+        pair = _pair_text(diffs.get(method))
         name = method + (' (still improving)' if choices.get(
             method, {}).get('still_improving') else '')
         mult = s['backbone_lr_mult']
@@ -97,6 +105,29 @@ def _test_table(head: str, summaries: Dict[str, dict],
             f'{_mib(s["peak_train_bytes"])} | '
             f'{_mib(s["saved_bytes"])} | '
             f'{s["checkpoint_bytes"] / 2**20:.2f} MiB |')
+    return lines
+
+
+def _pair_text(diff: Optional[dict]) -> str:
+    """``+1.2 [-0.3, 2.7] unclear``; ``–`` without paired seeds (an
+    interval needs two)."""
+    if not diff:
+        return '–'
+    ci95 = diff.get('ci95')
+    interval = f' [{ci95[0]:+.1f}, {ci95[1]:+.1f}]' if ci95 else ''
+    return f'{diff["mean"]:+.1f}{interval} {diff["verdict"]}'
+
+
+def _class_table(summaries: Dict[str, dict]) -> List[str]:
+    """The lines of one split's table of the test IoU per class (mean
+    over seeds)."""
+    classes = list(next(iter(summaries.values()))['class_iou'])
+    lines = ['IoU per class (in %, mean over seeds)', '',
+             '| method | ' + ' | '.join(classes) + ' |',
+             '| --- |' + ' ---: |' * len(classes)]
+    for method, s in summaries.items():
+        lines.append(f'| {method} | ' + ' | '.join(
+            f'{s["class_iou"][c]:.1f}' for c in classes) + ' |')
     return lines
 
 
@@ -343,6 +374,8 @@ def report_text(report: dict) -> str:
                  'only: no test runs)')
     else:
         head += f'{settings["num_val"]} test images'
+        if settings.get('test_split'):  # real data
+            head += f' (its {settings["test_split"]} split)'
         if len(grid) > 1 or len(mults) > 1:
             chosen = 'lr' + (' and backbone lr ×' if len(mults) > 1 else '')
             head += (f', {chosen} chosen on {settings["num_select"]} '

@@ -1,8 +1,9 @@
 """The transfer benchmark's statistics of its runs: seed statistics of the
 test runs (:func:`summarize`), the selection scores, curves and chosen
 setting (:func:`selection`, :func:`choose_setting`), Pro-tuning's paired
-differences (:func:`paired`) and the Pareto front of the metric against
-peak training memory (:func:`pareto`)."""
+differences with their 95% intervals and what those support
+(:func:`paired`, :func:`verdict`) and the Pareto front of the metric
+against peak training memory (:func:`pareto`)."""
 import statistics
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -11,6 +12,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 #: least this much (points of the metric, in %: mIoU or top-1) over the
 #: best earlier point; else it has stopped improving (flat, or falling).
 PLATEAU_GAIN = 1.0
+#: A paired difference is *level* when its 95% interval lies within this
+#: many points of zero (the goals' margin: within 1 mIoU).
+LEVEL_MARGIN = 1.0
 #: The figures of a method that do not depend on the seed: taken from its
 #: first test run (None where a run does not have one).
 FIGURES = ('trainable_params', 'backbone_trainable_params', 'saved_bytes',
@@ -28,13 +32,20 @@ def setting_name(lr: float, mult: Optional[float] = None) -> str:
     return f'{lr:g}' + ('' if mult is None else f'x{mult:g}')
 
 
+def processor(run: dict) -> Optional[str]:
+    """The CPU model a run was measured on (None if not recorded)."""
+    return (run.get('machine') or {}).get('processor')
+
+
 def summarize(runs: List[dict],
               metric: str = 'mIoU') -> Dict[int, Dict[str, dict]]:
     """``{train_size: {method: summary}}`` over the test runs' seeds of
     each pair: the ``metric``'s (a task's ``TASKS[task]['metric']``)
     ``mean``, sample ``std`` and per-seed values (``seeds``, in %), the lr
-    and backbone lr multiplier they trained at and the median step time;
-    the :data:`FIGURES` from the first run."""
+    and backbone lr multiplier they trained at, the median step time, the
+    CPU models the seeds ran on (``processors``) and, where the runs have
+    it, the mean IoU per class (``class_iou``); the :data:`FIGURES` from
+    the first run."""
     table: Dict[int, Dict[str, dict]] = OrderedDict()
     for run in _test_runs(runs):
         table.setdefault(run['train_size'], OrderedDict()).setdefault(
@@ -50,8 +61,14 @@ def summarize(runs: List[dict],
                 lr=first['lr'],
                 backbone_lr_mult=first.get('backbone_lr_mult'),
                 step_s=statistics.median(r['step_s'] for r in seeds),
+                processors=sorted({processor(r) or '?' for r in seeds}),
                 **{key: first.get(key)
                    for key in FIGURES})
+            if all('class_iou' in r for r in seeds):
+                methods[method]['class_iou'] = {
+                    name: statistics.mean(r['class_iou'][name]
+                                          for r in seeds)
+                    for name in first['class_iou']}
     return table
 
 
@@ -140,29 +157,71 @@ def lr_at_edge(lr: float, lrs: List[float]) -> Optional[str]:
     return 'top' if lr == lrs[-1] else 'bottom' if lr == lrs[0] else None
 
 
+def interval95(diffs: Sequence[float]) -> Optional[Tuple[float, float]]:
+    """The 95% confidence interval of the mean of ``diffs`` (Student's t,
+    ``mean ± t(0.975, n - 1) std / sqrt(n)``); None for fewer than two.
+
+    Example:
+        >>> [round(v, 2) for v in interval95([1.0, 2.0, 3.0])]
+        [-0.48, 4.48]
+    """
+    if len(diffs) < 2:
+        return None
+    from scipy.stats import t
+    half = t.ppf(0.975, len(diffs) - 1) * _std(diffs) / len(diffs)**0.5
+    mean = statistics.mean(diffs)
+    return mean - half, mean + half
+
+
+def verdict(interval: Optional[Tuple[float, float]],
+            margin: float = LEVEL_MARGIN) -> str:
+    """What a paired difference's 95% interval supports: ``'above'``
+    (wholly above 0), ``'below'`` (wholly below 0), ``'level'`` (within
+    ``margin`` of 0 both ways), else ``'unclear'`` (or without an
+    interval).
+
+    Example:
+        >>> verdict((0.2, 1.5)), verdict((-0.8, 0.6)), verdict((-2, 0.5))
+        ('above', 'level', 'unclear')
+    """
+    if interval is None:
+        return 'unclear'
+    low, high = interval
+    if low > 0:
+        return 'above'
+    if high < 0:
+        return 'below'
+    return 'level' if -margin < low and high < margin else 'unclear'
+
+
 def paired(runs: List[dict],
            metric: str = 'mIoU',
            reference: str = 'protune') -> Dict[int, Dict[str, dict]]:
     """``{train_size: {method: difference}}``: ``reference`` minus each
     other method in the test runs of the same seed (the same training
-    images and data order), over the seeds both have: the per-seed
-    differences (``diffs``), their ``mean`` and sample ``std``. Empty for
-    a split without ``reference``."""
-    values: Dict[int, Dict[str, Dict[int, float]]] = OrderedDict()
+    images and data order) measured on the same CPU model (runs of another
+    one are never paired), over the seeds both have: the per-seed
+    differences (``diffs``), their ``mean``, sample ``std``, 95% interval
+    (``ci95``, :func:`interval95`) and what it supports (``verdict``,
+    :func:`verdict`). Empty for a split without ``reference``."""
+    values: Dict[int, Dict[str, Dict[int, tuple]]] = OrderedDict()
     for run in _test_runs(runs):
         values.setdefault(run['train_size'], OrderedDict()).setdefault(
-            run['method'], {})[run['seed']] = run[metric]
+            run['method'], {})[run['seed']] = (run[metric], processor(run))
     table: Dict[int, Dict[str, dict]] = OrderedDict()
     for size, methods in values.items():
-        ref = methods.get(reference)
+        ref = methods.get(reference) or {}
         table[size] = OrderedDict()
         for method, seeds in methods.items():
-            common = sorted(set(seeds) & set(ref or {}))
+            common = sorted(seed for seed in set(seeds) & set(ref)
+                            if seeds[seed][1] == ref[seed][1])
             if method == reference or not common:
                 continue
-            diffs = [ref[seed] - seeds[seed] for seed in common]
+            diffs = [ref[seed][0] - seeds[seed][0] for seed in common]
+            ci95 = interval95(diffs)
             table[size][method] = dict(
-                mean=statistics.mean(diffs), std=_std(diffs), diffs=diffs)
+                mean=statistics.mean(diffs), std=_std(diffs), diffs=diffs,
+                ci95=ci95, verdict=verdict(ci95))
     return table
 
 

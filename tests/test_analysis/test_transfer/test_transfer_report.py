@@ -78,11 +78,12 @@ def test_summary_selection_and_paired_differences():
     text = markdown(runs, iters={50: 100})
     assert '**50 training images, 100 iterations** (mIoU in % on the test ' \
         'split, mean ± sample std over seeds; lr chosen on the selection ' \
-        'split)' in text
+        'split; protune − it: mean [95% interval] of the paired seeds' in text
     assert '| protune | 0.01 | – | 64.0 ± 4.0 | 60.0 / 64.0 / 68.0 | ' \
         '+10.0 | – | 10 (4) | 200 ms | 3.0 MiB | 1.0 MiB | 1.00 MiB |' in text
+    # 10 ± t(0.975, 2) sqrt(3) / sqrt(3): wholly above 0
     assert '| head-only (still improving) | 0.001 | – | 54.0 ± 2.6 | 52.0 / ' \
-        '53.0 / 57.0 | +0.0 | +10.0 ± 1.7 |' in text
+        '53.0 / 57.0 | +0.0 | +10.0 [+5.7, +14.3] above |' in text
     assert '| full (still improving) | 0.001 | 1 | 62.0 ± 1.0 |' in text
     assert '| method | backbone lr × | lr 0.001 | lr 0.01 | chosen curve: ' \
         'last gain |' in text

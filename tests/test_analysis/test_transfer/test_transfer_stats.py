@@ -1,8 +1,13 @@
 """The transfer benchmark's statistics
 (:mod:`mmprotune.analysis.transfer.stats`): the still-improving rule of a
-selection curve and the choice of a setting."""
+selection curve, the choice of a setting, the paired differences with
+their intervals and the per-class IoU."""
+import pytest
+
 from mmprotune.analysis.transfer.stats import (choose_setting, curve_gain,
-                                               still_improving)
+                                               interval95, paired,
+                                               still_improving, summarize,
+                                               verdict)
 
 
 def test_still_improving_rule():
@@ -33,3 +38,44 @@ def test_choose_setting():
                    (1e-2, 0.1): 49.}) == (1e-3, 0.1)
     assert choose({(1e-3, 1.): 50., (1e-2, 0.1): 50., (1e-3, 0.1): 50.
                    }) == (1e-3, 0.1)
+
+
+def _test_run(method, seed, miou, cpu, **extra):
+    return dict(phase='test', train_size=50, method=method, seed=seed,
+                mIoU=miou, lr=1e-3, step_s=1.0, machine=dict(processor=cpu),
+                **extra)
+
+
+def test_paired_differences_stay_on_one_cpu_model():
+    """Seeds measured on different CPU models are not paired; the interval
+    is Student's t over the pairs that are."""
+    runs = [
+        _test_run('protune', 1, 50.0, 'A'), _test_run('full', 1, 49.0, 'A'),
+        _test_run('protune', 2, 52.0, 'A'), _test_run('full', 2, 50.0, 'A'),
+        _test_run('protune', 3, 51.0, 'A'), _test_run('full', 3, 48.0, 'A'),
+        # seed 4 of full ran elsewhere: not paired
+        _test_run('protune', 4, 60.0, 'A'), _test_run('full', 4, 40.0, 'B'),
+    ]
+    diff = paired(runs)[50]['full']
+    assert diff['diffs'] == [1.0, 2.0, 3.0]
+    # mean 2, std 1, t(0.975, 2) = 4.303: 2 ± 4.303 / sqrt(3)
+    assert diff['ci95'] == pytest.approx((2 - 2.4843, 2 + 2.4843), abs=1e-3)
+    assert diff['verdict'] == 'unclear'
+    assert summarize(runs)[50]['full']['processors'] == ['A', 'B']
+
+
+def test_verdicts():
+    assert verdict((0.1, 3.0)) == 'above'
+    assert verdict((-3.0, -0.1)) == 'below'
+    assert verdict((-0.9, 0.9)) == 'level'
+    assert verdict((-1.0, 0.5)) == 'unclear'  # the margin is exclusive
+    assert verdict(None) == 'unclear'
+    assert interval95([1.0]) is None
+
+
+def test_class_iou_is_averaged_over_seeds():
+    runs = [_test_run('protune', seed, 50.0, 'A',
+                      class_iou=dict(Sky=80.0 + seed, Pole=float(seed)))
+            for seed in (1, 2)]
+    assert summarize(runs)[50]['protune']['class_iou'] == dict(
+        Sky=81.5, Pole=1.5)
