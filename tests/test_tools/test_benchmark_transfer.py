@@ -92,8 +92,8 @@ def test_benchmark_transfer_quick(tmp_path, track):
     out = proc.stdout
     label = TASKS[task]['metric_label']
     assert '**8 training images, 4 iterations** ' \
-        f'({label} in % on the test split, mean ± sample std over seeds)' \
-        in out
+        f'({label} in % on the test split, mean ± sample std over seeds; ' \
+        'protune − it' in out
     assert f'| method | lr | backbone lr × | {label} | seeds |' in out
     assert f'; {label} on 8 test images, lr 0.003 (no selection); ' \
         'training images drawn per seed from a pool of 16' in out
@@ -110,8 +110,9 @@ def test_benchmark_transfer_quick(tmp_path, track):
     assert report['metric'] == TASKS[task]['metric']
     assert report['settings']['seeds'] == 1
     assert report['source']['summary'].startswith('final train loss')
+    # the test seeds start after the selection runs' seed 0
     assert [(r['method'], r['phase'], r['lr'], r['seed'])
-            for r in report['runs']] == [(m, 'test', 3e-3, 0)
+            for r in report['runs']] == [(m, 'test', 3e-3, 1)
                                          for m in methods]
     summary = report['summary']['8']
     for run in report['runs']:

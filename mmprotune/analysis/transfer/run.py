@@ -36,6 +36,7 @@ def test_seeds(settings: TransferSettings) -> range:
     """
     return range(SELECT_SEED + 1, SELECT_SEED + 1 + settings.seeds)
 
+
 #: Points of a selection run's curve: the training loop evaluates on the
 #: selection split every ``ceil(iters / CURVE_POINTS)`` iterations and at
 #: the last one (the run's score).
@@ -229,7 +230,23 @@ def run_once(cfg: Config,
         saved_bytes=figures['saved_bytes_model'],
         checkpoint_bytes=figures['checkpoint_bytes_full']
         if delta is None else delta)
+    stop_workers(runner)
     return result
+
+
+def stop_workers(runner) -> None:
+    """Stop the data-loader worker processes of ``runner``'s loops. A
+    loader with persistent workers (and a training loop's iterator) keeps
+    them alive as long as the Runner lives, which in a study of many runs
+    in one process is to its end: each holds its own copy of the dataset
+    and pipeline."""
+    for loop in (runner._train_loop, runner._val_loop, runner._test_loop):
+        loader = getattr(loop, 'dataloader', None)
+        loop_iterator = getattr(loop, 'dataloader_iterator', None)
+        for iterator in (getattr(loader, '_iterator', None),
+                         getattr(loop_iterator, '_iterator', None)):
+            if hasattr(iterator, '_shutdown_workers'):
+                iterator._shutdown_workers()
 
 
 #: How many test images a test run saves its predictions of
@@ -239,9 +256,9 @@ PREDICTED_IMAGES = 3
 
 def save_predictions(runner, folder: str) -> List[str]:
     """Save the trained segmentor's predictions of :data:`PREDICTED_IMAGES`
-    test images, evenly spaced over the test split, as palette PNGs (the
-    dataset's palette; the images' full size) named as the images, in
-    ``folder``; return their file names."""
+    test images (fewer for a smaller test split), evenly spaced over it, as
+    palette PNGs (the dataset's palette; the images' full size) named as
+    the images, in ``folder``; return their file names."""
     from mmengine.dataset import pseudo_collate
     from PIL import Image
 
@@ -249,8 +266,9 @@ def save_predictions(runner, folder: str) -> List[str]:
     dataset = runner.test_dataloader.dataset
     palette = np.asarray(dataset.metainfo['palette'], np.uint8)
     names = []
-    for index in np.linspace(0, len(dataset) - 1, PREDICTED_IMAGES):
-        item = dataset[int(round(index))]
+    indices = np.linspace(0, len(dataset) - 1, PREDICTED_IMAGES).round()
+    for index in sorted(set(indices.astype(int).tolist())):
+        item = dataset[index]
         sample, = runner.model.test_step(pseudo_collate([item]))
         label = sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
         image = Image.fromarray(label, mode='P')

@@ -116,7 +116,6 @@ class TransferSettings:
     data_root: str = ''
     test_split: str = ''
 
-
     def __post_init__(self):
         self.records = self.records or osp.join(self.out_dir, 'records')
 

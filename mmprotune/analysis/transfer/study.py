@@ -117,12 +117,12 @@ def run_all(settings: TransferSettings,
     :data:`~.run.SELECT_SEED`, each setting of :func:`settings_grid`,
     evaluated on the selection split), the choice
     (:func:`~.stats.choose_setting`; the only setting of a grid of one),
-    and while it is the largest or smallest lr tried (and at most
-    :data:`MAX_WIDENING` times each way) one more selection run at the
-    next lr beyond it (:func:`next_lr`) with the chosen backbone lr
-    multiplier; then the test runs (each of :func:`~.run.test_seeds` at
-    the chosen setting, evaluated on the test split; none with
-    ``settings.select_only``). A run recorded under its
+    and while it is the largest or smallest lr tried and scores above
+    every other setting (and at most :data:`MAX_WIDENING` times each way)
+    one more selection run at the next lr beyond it (:func:`next_lr`) with
+    the chosen backbone lr multiplier; then the test runs (each of
+    :func:`~.run.test_seeds` at the chosen setting, evaluated on the test
+    split; none with ``settings.select_only``). A run recorded under its
     :func:`~.run.run_key` in ``settings.records`` or ``settings.reuse_records``
     is taken from there; any other trains and is recorded in
     ``settings.records`` as soon as it finishes.
@@ -215,6 +215,9 @@ def run_all(settings: TransferSettings,
                 lr, mult = choose_setting(scores)
                 tried = sorted({lr for lr, _ in scores})
                 edge = lr_at_edge(lr, tried)
+                # a tie (e.g. runs too short to learn) points nowhere
+                if list(scores.values()).count(scores[lr, mult]) > 1:
+                    break
                 beyond = [t for t in tried if (t > max(settings.lr_grid)
                                                if edge == 'top' else
                                                t < min(settings.lr_grid))]
