@@ -23,7 +23,10 @@ and curves, and writes ``transfer.json``, ``transfer.png``,
 ``transfer_curves.png`` and ``transfer_pareto.png`` into ``--out-dir``
 (default ``work_dirs/transfer``, ``work_dirs/transfer-swin`` for the Swin
 track, ``-cls`` after either for the classification task, and
-``work_dirs/transfer-camvid`` for CamVid). Each finished run is recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
+``work_dirs/transfer-camvid`` for CamVid), and for a real task
+``transfer_predictions.png``: a few test images, their ground truth and
+each method's prediction (the first test seed's). Each finished run is
+recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
 runs recorded there or in ``--reuse-records`` folders under the same
 settings. ``--from-json`` draws the tables and the plots again from a
 ``transfer.json`` without training.
@@ -59,6 +62,7 @@ from mmprotune.analysis.transfer.catalog import (BACKBONES, METHOD_TASKS,
                                                  backbone_tasks,
                                                  default_out_dir, is_real)
 from mmprotune.analysis.transfer.data import make_target_data
+from mmprotune.analysis.transfer.pictures import plot_predictions
 from mmprotune.analysis.transfer.records import run_name
 from mmprotune.analysis.transfer.report import redraw, write_report
 from mmprotune.analysis.transfer.settings import (TransferSettings,
@@ -285,6 +289,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     write_report(settings, source, runs, time.time() - start, complete=True)
     # drawn from the JSON just written, as --from-json draws them
     print(redraw(osp.join(settings.out_dir, 'transfer.json')))
+    if is_real(settings.task):
+        plot_predictions(
+            settings, runs,
+            osp.join(settings.out_dir, 'transfer_predictions.png'))
 
 
 if __name__ == '__main__':

@@ -23,12 +23,13 @@ METHOD_COLOURS = {
 OTHER_COLOURS = ('#d62728', '#17becf', '#e6ab02', '#1b9e77')
 
 
-def save_figure(fig, path: str) -> None:
+def save_figure(fig, path: str, dpi: int = 120) -> None:
     """Save a matplotlib figure as PNG to ``path`` atomically (rendered in
-    memory, then :func:`mmprotune.utils.atomic_write`), and close it."""
+    memory at ``dpi``, then :func:`mmprotune.utils.atomic_write`), and
+    close it."""
     import matplotlib.pyplot as plt
     buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=120)
+    fig.savefig(buffer, format='png', dpi=dpi)
     plt.close(fig)
     atomic_write(buffer.getvalue(), path)
 

@@ -2,14 +2,17 @@
 a reduced setting (selection and test splits disjoint in the files the runs
 read, the selection curves of the training loop's validations, the chosen lr
 the best selection score, recorded runs skipped on a rerun,
-``--select-only``, the tables and plots redrawn from the JSON); a reduced run
-for each task and backbone track (pretraining, data, Runner training and test
-per method, markdown, JSON, plots), its parameter counts against an
-independent count; and the command's errors for an unknown method,
-mismatched iterations or a missing records folder. The functions behind it
-are tested in tests/test_analysis/test_transfer."""
+``--select-only``, the tables and plots redrawn from the JSON); the CamVid
+track on a tiny folder (its seeds, records, predictions and test splits); a
+reduced run for each task and backbone track (pretraining, data, Runner
+training and test per method, markdown, JSON, plots), its parameter counts
+against an independent count; and the command's errors for an unknown
+method, mismatched iterations or a missing records folder. The functions
+behind it are tested in tests/test_analysis/test_transfer."""
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,14 @@ from mmengine.config import Config
 from mmprotune.analysis.transfer.catalog import (BACKBONES, TASKS,
                                                  backbone_methods, config_path,
                                                  default_methods)
+from mmprotune.analysis.transfer.run import PREDICTED_IMAGES
+from mmprotune.analysis.transfer.settings import transfer_settings
+from mmprotune.analysis.transfer.source import source_key
+from mmprotune.analysis.transfer.study import PREDICTIONS_FOLDER
+from mmprotune.datasets import CamVidDataset
 from mmprotune.testing import REPO_ROOT, TRANSFER_CONFIG_DIR, run_tool
-from mmprotune.utils import build_model
+from mmprotune.testing.camvid import make_camvid
+from mmprotune.utils import build_model, file_sha256
 
 TOOL = 'tools/benchmark_transfer.py'
 PNG = b'\x89PNG\r\n\x1a\n'
@@ -43,9 +52,10 @@ TRACKS = {
 }
 
 
-def _run(*args, cwd):
+def _run(*args, cwd, timeout=300):
     """Run the command, its stdout and stderr apart."""
-    return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False)
+    return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False,
+                    timeout=timeout)
 
 
 @pytest.fixture
@@ -380,3 +390,106 @@ def test_reuse_records_must_exist(tmp_path, refused):
                   '--out-dir', tmp_path / 'out')
     assert f'--reuse-records: no such folder: {tmp_path / "missing"}' in err
     assert not (tmp_path / 'out').exists()
+
+
+#: A tiny CamVid folder: 12 training frames of 3 sequences (the first of
+#: each a selection image), 3 val images; ``test`` added for the rerun.
+CAMVID_NAMES = dict(
+    train=[f'{seq}_{frame:05d}' for seq in ('0001TP', '0006R0', '0016E5')
+           for frame in range(30, 150, 30)],
+    val=['0016E5_07959', '0016E5_08640', '0016E5_08670'],
+    test=['0001TP_008550', '0006R0_f02610'])
+
+
+def _place_source(out_dir: Path, settings) -> None:
+    """A random mmseg MobileNetV2 as the track's cached ImageNet source in
+    ``out_dir``, with its sidecar: no download."""
+    from mmseg.models.backbones import MobileNetV2
+    stem = out_dir / BACKBONES['mobilenetv2']['checkpoint_stem']
+    out_dir.mkdir(parents=True)
+    torch.save({'state_dict': MobileNetV2().state_dict()},
+               f'{stem}.pth')
+    stem.with_suffix('.json').write_text(json.dumps(dict(
+        summary='a random MobileNetV2', settings=settings.source,
+        key=source_key(settings.source),
+        sha256=file_sha256(f'{stem}.pth'))))
+
+
+def _progress(stdout: str) -> dict:
+    """``{run name: taken from a record}`` of the progress lines."""
+    return {name: bool(recorded) for name, recorded in re.findall(
+        r'^(n\d+_\S+_seed\d+): (recorded)?', stdout, re.MULTILINE)}
+
+
+@pytest.mark.slow
+def test_camvid_end_to_end(tmp_path):
+    """The CamVid track in a reduced setting on a tiny folder (a random
+    source, no download): test seeds 1 and 2 apart from the selection's
+    seed 0; records with the commit and the machine; per-class IoU and the
+    first test seed's predictions, drawn into ``transfer_predictions.png``;
+    selection keys without the test split, so testing on ``test`` reuses
+    every selection run and trains only the test runs."""
+    data = make_camvid(tmp_path / 'camvid', {
+        split: names for split, names in CAMVID_NAMES.items()
+        if split != 'test'})
+    out = tmp_path / 'out'
+    settings = transfer_settings(
+        TRANSFER_CONFIG_DIR, backbone='mobilenetv2', data_root=str(data),
+        quick=True, num_select=3, train_sizes=[4], iters=[2])
+    _place_source(out, settings)
+    args = ('--backbone', 'mobilenetv2', '--quick', '--num-select', '3',
+            '--train-sizes', '4', '--iters', '2', '--lr-grid', '1e-3,1e-2',
+            '--seeds', '2', '--out-dir', str(out))
+    methods = ('full', 'head-only', 'protune')
+    # a process per method: every Runner of a process keeps its memory (the
+    # loaders' persistent workers), too much for a busy machine
+    for method in methods:
+        proc = _run(*args, '--methods', method, '--data-root', str(data),
+                    cwd=tmp_path, timeout=900)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    records = {p.name: json.loads(p.read_text())
+               for p in (out / 'records').glob('*.json')}
+    runs = [r['run'] for r in records.values()]
+    # all the methods: every run from its record, the picture of the three
+    args += ('--methods', ','.join(methods))
+    proc = _run(*args, '--data-root', str(data), cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert _counts(proc.stdout) == (0, len(runs))
+    assert {r['seed'] for r in runs if r['phase'] == 'select'} == {0}
+    test = [r for r in runs if r['phase'] == 'test']
+    assert sorted((r['method'], r['seed']) for r in test) == sorted(
+        (m, s) for m in methods for s in (1, 2))
+    for record in records.values():
+        assert record['code'] is None or record['code']['commit']
+        assert 'processor' in record['machine']
+        # a selection key does not name the test split
+        assert ('test' in record['key']['data']) == \
+            (record['run']['phase'] == 'test')
+    classes = CamVidDataset.METAINFO['classes']
+    for name, record in records.items():
+        run = record['run']
+        if run['phase'] == 'test':
+            assert list(run['class_iou']) == list(classes)
+            if run['seed'] == 1:
+                assert len(run['predictions']) == PREDICTED_IMAGES
+                folder = out / 'records' / PREDICTIONS_FOLDER / name[:-5]
+                assert all((folder / f).is_file()
+                           for f in run['predictions'])
+            else:
+                assert 'predictions' not in run
+    assert (out / 'transfer_predictions.png').read_bytes()[:8] == PNG
+
+    # the official test split of a copy: the selection runs from their
+    # records, only the test runs trained
+    copy = Path(shutil.copytree(data, tmp_path / 'camvid-test'))
+    make_camvid(copy, dict(test=CAMVID_NAMES['test']))
+    proc = _run(*args, '--data-root', str(copy), '--test-split', 'test',
+                cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    progress = _progress(proc.stdout)
+    select = [r for r in runs if r['phase'] == 'select']
+    assert _counts(proc.stdout) == (len(test), len(select))
+    assert all(recorded == ('_select_' in name)
+               for name, recorded in progress.items())
+    assert len(progress) == len(runs)
+    assert (out / 'transfer_predictions.png').read_bytes()[:8] == PNG

@@ -1,0 +1,96 @@
+"""The pictures of the CamVid track's test predictions: runs made by hand,
+their prediction files written here, a tiny CamVid-layout folder."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmprotune.analysis.transfer.pictures import (DPI, PANEL_INCHES,
+                                                  class_colours,
+                                                  find_predictions,
+                                                  plot_predictions)
+from mmprotune.analysis.transfer.settings import transfer_settings
+from mmprotune.analysis.transfer.study import PREDICTIONS_FOLDER
+from mmprotune.datasets import CamVidDataset
+from mmprotune.testing import TRANSFER_CONFIG_DIR
+from mmprotune.testing.camvid import NAMES, make_camvid
+
+PNG = b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """CamVid settings on a tiny folder, two splits, the methods
+    ``full,head-only,protune``, records in ``records`` and reused from
+    ``committed``."""
+    (tmp_path / 'committed').mkdir()
+    return transfer_settings(
+        TRANSFER_CONFIG_DIR, backbone='mobilenetv2',
+        data_root=str(make_camvid(tmp_path / 'camvid')), quick=True,
+        num_select=1, train_sizes=[1, 2], iters=[2],
+        methods=['full', 'head-only', 'protune'],
+        out_dir=str(tmp_path / 'out'), records=str(tmp_path / 'records'),
+        reuse_records=[str(tmp_path / 'committed')])
+
+
+def _run(method, size, seed=1, predictions=True, folder=None):
+    """A test run of ``method`` on ``size`` images; with ``folder`` (a
+    records folder) its predictions of the val images written there."""
+    record = f'camvid_n{size}_{method}_test_seed{seed}_abc.json'
+    names = [f'{n}.png' for n in NAMES['val']] if predictions else None
+    if folder:
+        out = folder / PREDICTIONS_FOLDER / record[:-len('.json')]
+        out.mkdir(parents=True)
+        for i, name in enumerate(names):
+            image = Image.fromarray(
+                np.full((48, 64), i, np.uint8), mode='P')
+            image.putpalette(
+                np.asarray(CamVidDataset.METAINFO['palette']).flatten())
+            image.save(out / name)
+    return dict(train_size=size, method=method, phase='test', seed=seed,
+                mIoU=40. + size, record=record, predictions=names)
+
+
+def test_plot_predictions(settings, tmp_path):
+    path = tmp_path / 'out' / 'transfer_predictions.png'
+    records, committed = tmp_path / 'records', tmp_path / 'committed'
+    runs = [
+        dict(_run('full', 1, seed=0), phase='select', predictions=None),
+        _run('full', 1, folder=records),
+        _run('full', 1, seed=2, predictions=False),
+        # predictions listed but not on disk: left out
+        _run('head-only', 1),
+        # a continued study: the record and its predictions reused
+        _run('protune', 1, folder=committed),
+        _run('full', 2, folder=records),
+        _run('protune', 2, folder=records),
+    ]
+    found = find_predictions(settings, runs)
+    assert {size: list(methods) for size, methods in found.items()} == {
+        1: ['full', 'protune'], 2: ['full', 'protune']}
+    assert found[1]['protune']['files']['0016E5_07959.png'] == str(
+        committed / PREDICTIONS_FOLDER /
+        'camvid_n1_protune_test_seed1_abc' / '0016E5_07959.png')
+    assert found[1]['full']['seed'] == 1
+
+    assert plot_predictions(settings, runs, str(path))
+    assert path.read_bytes()[:8] == PNG
+    # image, ground truth, full, protune; two splits of 2 images each
+    width, height = Image.open(path).size
+    assert width == round(4 * PANEL_INCHES * DPI)
+    panel = PANEL_INCHES * 48 / 64 * DPI
+    assert 4 * panel < height < 4 * panel + 3 * DPI
+
+    # no predictions: nothing drawn, the stale picture removed
+    assert not plot_predictions(settings, [r for r in runs
+                                           if r['method'] == 'head-only'],
+                                str(path))
+    assert not path.exists()
+    assert not plot_predictions(settings, [], str(path))
+    assert not path.exists()
+
+
+def test_class_colours():
+    colours = class_colours()
+    palette = CamVidDataset.METAINFO['palette']
+    assert colours[:len(palette)].tolist() == palette
+    assert not colours[len(palette):].any()  # void (11) and the rest black
