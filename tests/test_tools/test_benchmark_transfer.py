@@ -424,8 +424,9 @@ def _progress(stdout: str) -> dict:
 @pytest.mark.slow
 def test_camvid_end_to_end(tmp_path):
     """The CamVid track in a reduced setting on a tiny folder (a random
-    source, no download): test seeds 1 and 2 apart from the selection's
-    seed 0; records with the commit and the machine; per-class IoU and the
+    source, no download), in one process: test seeds 1 and 2 apart from
+    the selection's seed 0; records with the commit and the machine; the
+    stopped workers of every finished run; per-class IoU and the
     first test seed's predictions, drawn into ``transfer_predictions.png``;
     selection keys without the test split, so testing on ``test`` reuses
     every selection run and trains only the test runs."""
@@ -437,24 +438,22 @@ def test_camvid_end_to_end(tmp_path):
         TRANSFER_CONFIG_DIR, backbone='mobilenetv2', data_root=str(data),
         quick=True, num_select=3, train_sizes=[4], iters=[2])
     _place_source(out, settings)
+    methods = ('full', 'protune')
     args = ('--backbone', 'mobilenetv2', '--quick', '--num-select', '3',
             '--train-sizes', '4', '--iters', '2', '--lr-grid', '1e-3,1e-2',
-            '--seeds', '2', '--out-dir', str(out))
-    methods = ('full', 'head-only', 'protune')
-    # a process per method: every Runner of a process keeps its memory (the
-    # loaders' persistent workers), too much for a busy machine
-    for method in methods:
-        proc = _run(*args, '--methods', method, '--data-root', str(data),
-                    cwd=tmp_path, timeout=900)
-        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+            '--backbone-lr-mults', '1', '--seeds', '2', '--methods',
+            ','.join(methods), '--out-dir', str(out))
+    proc = _run(*args, '--data-root', str(data), cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     records = {p.name: json.loads(p.read_text())
                for p in (out / 'records').glob('*.json')}
     runs = [r['run'] for r in records.values()]
-    # all the methods: every run from its record, the picture of the three
-    args += ('--methods', ','.join(methods))
-    proc = _run(*args, '--data-root', str(data), cwd=tmp_path)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    assert _counts(proc.stdout) == (0, len(runs))
+    # per method 2 selection runs (more if a choice widens the grid) and 2
+    # test seeds, all trained here
+    assert _counts(proc.stdout) == (len(runs), 0)
+    for method in methods:
+        assert sum(r['method'] == method and r['phase'] == 'select'
+                   for r in runs) >= 2
     assert {r['seed'] for r in runs if r['phase'] == 'select'} == {0}
     test = [r for r in runs if r['phase'] == 'test']
     assert sorted((r['method'], r['seed']) for r in test) == sorted(
