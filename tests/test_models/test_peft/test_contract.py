@@ -15,7 +15,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmprotune.analysis.methods import REPORT_METHODS, peft_methods
 from mmprotune.engine.delta import frozen_backbone_sha256, split_delta
-from mmprotune.models import ProTuneResNet, ProTuneSwinTransformer
+from mmprotune.models import (ProTuneResNet, ProTuneSwinTransformer,
+                              SegProTuneMobileNetV2)
 from mmprotune.models.peft import HookedMethod, StageBlock, TuningModule
 from mmprotune.registry import MODELS
 from mmprotune.testing.peft_cases import (CASES, HIDDEN, HOOKED_CASES,
@@ -294,19 +295,21 @@ def test_methods_tune_only_the_selected_stages(checkpoints):
     assert hooked and all(n.startswith('stages.1.') for n in hooked)
 
 
-# prompt_cfg -> trainable parameters on ResNet-50 and Swin-T, as
-# docs/peft_methods.md lists them (None: the method does not apply)
+# prompt_cfg -> trainable parameters on ResNet-50, Swin-T and mmseg's
+# MobileNetV2, as docs/peft_methods.md lists them (None: the method does not
+# apply, or the doc gives no count)
 DOCUMENTED = [
-    (None, 371_200, 188_576),
-    (dict(type='BitFit'), 26_496, 51_264),
-    (dict(type='LoRA'), 165_888, 282_624),
-    (dict(type='LoRA', targets=['conv1x1', 'conv3x3']), 316_928, None),
-    (dict(type='LoRA', targets=['qkv']), None, 70_656),
-    (dict(type='AdaptFormer'), None, 570_432),
-    (dict(type='ConvAdapter'), 4_465_936, None),
-    (dict(type='ConvAdapter', reduction=16), 1_216_372, None),
-    (dict(type='Mona'), 2_164_480, 1_408_128),
-    (dict(type='VPT'), None, 44_298),
+    (None, 371_200, 188_576, 78_344),
+    (dict(type='BitFit'), 26_496, 51_264, 15_744),
+    (dict(type='LoRA'), 165_888, 282_624, 67_712),
+    (dict(type='LoRA', targets=['conv1x1', 'conv3x3']), 316_928, None, None),
+    (dict(type='LoRA', targets=['qkv']), None, 70_656, None),
+    (dict(type='AdaptFormer'), None, 570_432, None),
+    (dict(type='ConvAdapter'), 4_465_936, None, 52_992),
+    (dict(type='ConvAdapter', reduction=16), 1_216_372, None, None),
+    (dict(type='ConvAdapter', reduction=8), None, None, 32_720),
+    (dict(type='Mona'), 2_164_480, 1_408_128, 365_408),
+    (dict(type='VPT'), None, 44_298, None),
 ]
 
 
@@ -314,10 +317,12 @@ def test_documented_parameter_counts():
     doc = DOCS.read_text()
     swin_t = dict(embed_dims=96, depths=(2, 2, 6, 2),
                   num_heads=(3, 6, 12, 24), window_size=7)
-    for prompt_cfg, resnet50, swin in DOCUMENTED:
+    for prompt_cfg, resnet50, swin, mobilenet_v2 in DOCUMENTED:
         for wrapper_cls, kwargs, count in (
                 (ProTuneResNet, dict(depth=50), resnet50),
-                (ProTuneSwinTransformer, swin_t, swin)):
+                (ProTuneSwinTransformer, swin_t, swin),
+                (SegProTuneMobileNetV2, dict(widen_factor=1.0),
+                 mobilenet_v2)):
             if count is None:
                 continue
             model = wrapper_cls(**kwargs, prompt_cfg=prompt_cfg)
