@@ -189,7 +189,8 @@ CAMVID_CONFIGS = sorted(CONFIG_DIR.glob('transfer/fpn_*_camvid-240x320.py'))
 
 def test_camvid_configs_are_found():
     assert [method_of(p) for p in CAMVID_CONFIGS] == [
-        'full', 'head-only', 'protune'
+        'bitfit', 'conv-adapter', 'full', 'head-only', 'lora', 'mona',
+        'protune'
     ]
 
 
@@ -199,8 +200,8 @@ def test_camvid_configs_are_found():
 def test_camvid_config_trains_from_checkpoint(config, data_roots, tmp_path):
     """Each CamVid-track config trains 2 iterations on a tiny CamVid-layout
     folder from a written MobileNetV2 checkpoint at its ``init_cfg``; the
-    head-only and Pro-tuning backbones stay as loaded (weights and BN
-    statistics), the fully fine-tuned one trains."""
+    frozen backbones (head-only, Pro-tuning, the PEFT baselines) stay as
+    loaded (weights and BN statistics), the fully fine-tuned one trains."""
     cfg = Config.fromfile(str(config))
     upstream = copy.deepcopy(cfg.model.backbone)
     upstream.type = 'MobileNetV2'

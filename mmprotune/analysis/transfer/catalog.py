@@ -127,12 +127,12 @@ METHOD_TRACKS = OrderedDict([
     ('full', (*SYNTHETIC_TRACKS, 'mobilenetv2')),
     ('head-only', (*SYNTHETIC_TRACKS, 'mobilenetv2')),
     ('protune', (*SYNTHETIC_TRACKS, 'mobilenetv2')),
-    ('bitfit', SYNTHETIC_TRACKS),
-    ('lora', SYNTHETIC_TRACKS),
-    ('conv-adapter', ('resnet18', )),
+    ('bitfit', (*SYNTHETIC_TRACKS, 'mobilenetv2')),
+    ('lora', (*SYNTHETIC_TRACKS, 'mobilenetv2')),
+    ('conv-adapter', ('resnet18', 'mobilenetv2')),
     ('adaptformer', ('swin', )),
     ('vpt', ('swin', )),
-    ('mona', SYNTHETIC_TRACKS),
+    ('mona', (*SYNTHETIC_TRACKS, 'mobilenetv2')),
     ('scratch', SYNTHETIC_TRACKS),
     # design-study variants of Pro-tuning, segmentation only, opt in (see
     # docs/design.md), compared on the selection split (``--select-only``):

@@ -25,10 +25,11 @@ exactly what the pretrained one does at step 0. Hooked methods replace no
 upstream module, so the upstream parameters, buffers and state-dict keys stay
 exactly as loaded; a hook is a bound method of the trainable layer, so
 ``copy.deepcopy`` of the backbone hooks each copied frozen layer to the copied
-trainable layer. ResNet's frozen-aware fast path never calls the modules of a
-block, so it is skipped for blocks with hooks (see
-``PromptedResNetMixin._is_plain_block``); the hooks are back on before that
-check runs.
+trainable layer. The frozen-aware fast paths of ResNet and MobileNetV2 never
+call the modules of a block, so they are skipped for blocks with hooks (see
+``PromptedResNetMixin._is_plain_block``,
+``PromptedMobileNetV2Mixin._plain_layers``); the hooks are back on before
+that check runs.
 
 The argument checks the methods share (:func:`hidden_width`,
 :func:`check_kernel_size`, :func:`check_positive_int`,
@@ -164,6 +165,18 @@ def hidden_width(in_channels: int, hidden_channels: Optional[int],
     return hidden_channels
 
 
+#: Key in ``HookedMethod.layers`` of a layer that targets the stage itself
+#: (``nn.ModuleDict`` takes no empty key).
+STAGE_KEY = 'stage'
+
+
+def member_name(block_name: str, name: str) -> str:
+    """``'<block_name>.<name>'``, leaving out an empty part (a stage that is
+    one block, or the block itself): no leading or trailing dot, so
+    ``stage.get_submodule`` finds it."""
+    return '.'.join(part for part in (block_name, name) if part)
+
+
 def hook_specs(layer: nn.Module,
                target: nn.Module) -> List[Tuple[nn.Module, Callable, bool]]:
     """The hooks that attach the trainable ``layer`` to its frozen
@@ -194,7 +207,7 @@ class TuningModule(BaseModule):
     """What a backbone wrapper asks of a ``prompt_cfg.type``.
 
     The wrapper (``backbone`` below) offers ``family`` (``'resnet'``,
-    ``'swin'`` or ``'vit'``), ``stage_layout`` (``'map'`` or ``'token'``),
+    ``'swin'``, ``'vit'`` or ``'mobilenetv2'``), ``stage_layout`` (``'map'`` or ``'token'``),
     ``stage_channels()`` and ``stage_modules()``.
 
     Attributes:
@@ -275,9 +288,10 @@ class HookedMethod(TuningModule):
 
     Args:
         stage (nn.Module): The frozen stage (ResNet ``layer{i+1}``, Swin
-            ``stages[i]``). It is not registered as a child.
-        family (str): ``'resnet'`` or ``'swin'`` (the families with hooked
-            methods; none applies to ``'vit'``).
+            ``stages[i]``, MobileNetV2 ``layer{i+1}`` or ``conv2``). It is
+            not registered as a child.
+        family (str): ``'resnet'``, ``'swin'`` or ``'mobilenetv2'`` (the
+            families with hooked methods; none applies to ``'vit'``).
 
     Attributes:
         families (tuple[str]): Backbone families the method applies to.
@@ -321,15 +335,21 @@ class HookedMethod(TuningModule):
 
     @staticmethod
     def _blocks(stage: nn.Module, family: str) -> Dict[str, nn.Module]:
-        """Residual / Swin blocks of ``stage`` by their name in it."""
+        """Residual / Swin / inverted residual blocks of ``stage`` by their
+        name in it; a stage that is one block (MobileNetV2's ``conv2``, a
+        ``ConvModule``) is named ``''`` (join names with
+        :func:`member_name`)."""
         if family == 'swin':
             return {f'blocks.{j}': b for j, b in enumerate(stage.blocks)}
+        if not isinstance(stage, nn.Sequential):
+            return {'': stage}
         return dict(stage.named_children())
 
     def _attach(self, name: str, target: nn.Module, layer: nn.Module) -> None:
-        """Keep ``layer`` under ``name`` (the target's name in the stage) and
-        hook it onto the frozen ``target`` (see :func:`ensure_hooks`)."""
-        key = name.replace('.', '_')
+        """Keep ``layer`` under ``name`` (the target's name in the stage,
+        ``''`` for the stage itself, kept as :data:`STAGE_KEY`) and hook it
+        onto the frozen ``target`` (see :func:`ensure_hooks`)."""
+        key = name.replace('.', '_') or STAGE_KEY
         self.layers[key] = layer
         self.target_names[key] = name
         ensure_hooks(layer, target)

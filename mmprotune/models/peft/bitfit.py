@@ -49,7 +49,10 @@ class BitFit(HookedMethod):
     the last ``out_indices`` stage's, which reaches no output. Swin's
     relative position bias tables are attention logits, not layer biases,
     and stay frozen; so do the stem / patch embedding and the output norms,
-    which are outside the stages.
+    which are outside the stages. MobileNetV2's convolutions have no bias,
+    so, as in ResNet, its BNs' shifts get the offsets: the expansion's,
+    depth-wise conv's and projection's of each inverted residual block
+    (two in ``layer1``'s, which has no expansion) and ``conv2``'s.
 
     Args:
         stage (nn.Module): See :class:`HookedMethod`.
@@ -65,7 +68,7 @@ class BitFit(HookedMethod):
         >>> sum(p.numel() for p in model.prompts.parameters())  # 4 BNs x 8
         32
     """
-    families = ('resnet', 'swin')
+    families = ('resnet', 'swin', 'mobilenetv2')
     method_name = 'bitfit'
     built_args = HookedMethod.built_args + ('skip', )
 

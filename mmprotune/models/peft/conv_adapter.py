@@ -1,5 +1,9 @@
 """Conv-Adapter (Chen et al., arXiv 2208.07463): a convolutional adapter
-parallel to each residual block."""
+parallel to each residual block (ResNet) or inverted residual block
+(MobileNetV2)."""
+import math
+from typing import Tuple
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer
@@ -8,19 +12,33 @@ from mmprotune.registry import MODELS
 from .base import HookedMethod, check_kernel_size
 
 
-class _ConvAdapterLayer(nn.Module):
-    """``block(x) + up(act(down(x)))`` next to a frozen residual block:
-    ``down`` a grouped k x k conv (C_in -> C_in / reduction, one group per
-    output channel) with the block's stride and dilation, ``up`` a 1x1 conv
-    to the block's output channels."""
-
-    def __init__(self, block: nn.Module, reduction: int, kernel_size: int,
-                 act_cfg: dict):
-        super().__init__()
-        in_channels = block.conv1.in_channels
+def _block_geometry(block: nn.Module,
+                    family: str) -> Tuple[int, int, int, int]:
+    """``(C_in, C_out, stride, dilation)`` of a frozen block: a ResNet
+    residual block (its main path ``conv1`` ... ``conv2``/``conv3``), a
+    MobileNetV2 inverted residual block or ``conv2`` (its convs in the order
+    they run; only the depth-wise one is strided or dilated)."""
+    if family == 'resnet':
         last_conv = block.conv3 if hasattr(block, 'conv3') else block.conv2
-        stride = block.conv1.stride[0] * block.conv2.stride[0]
-        dilation = block.conv2.dilation[0]
+        return (block.conv1.in_channels, last_conv.out_channels,
+                block.conv1.stride[0] * block.conv2.stride[0],
+                block.conv2.dilation[0])
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    return (convs[0].in_channels, convs[-1].out_channels,
+            math.prod(c.stride[0] for c in convs),
+            max(c.dilation[0] for c in convs))
+
+
+class _ConvAdapterLayer(nn.Module):
+    """``block(x) + up(act(down(x)))`` next to a frozen block: ``down`` a
+    grouped k x k conv (C_in -> C_in / reduction, one group per output
+    channel) with the block's stride and dilation, ``up`` a 1x1 conv to the
+    block's output channels."""
+
+    def __init__(self, geometry: Tuple[int, int, int, int], reduction: int,
+                 kernel_size: int, act_cfg: dict):
+        super().__init__()
+        in_channels, out_channels, stride, dilation = geometry
         hidden = in_channels // reduction
         self.down = nn.Conv2d(
             in_channels,
@@ -31,7 +49,7 @@ class _ConvAdapterLayer(nn.Module):
             dilation=dilation,
             groups=hidden)
         self.act = build_activation_layer(act_cfg)
-        self.up = nn.Conv2d(hidden, last_conv.out_channels, 1)
+        self.up = nn.Conv2d(hidden, out_channels, 1)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -52,7 +70,7 @@ class _ConvAdapterLayer(nn.Module):
 @MODELS.register_module()
 class ConvAdapter(HookedMethod):
     """Conv-Adapter: a convolutional adapter parallel to each residual block
-    (Chen et al., arXiv 2208.07463). ResNet only.
+    (Chen et al., arXiv 2208.07463). ResNet and MobileNetV2.
 
     For a block with input x (N, C_in, H, W) and output (N, C_out, H', W')::
 
@@ -65,15 +83,21 @@ class ConvAdapter(HookedMethod):
     is added to the block's output, after its final ReLU (a forward hook on
     the block), so the next block and the stage output see it.
 
+    MobileNetV2: the same, parallel to each inverted residual block (from
+    its input, with its depth-wise conv's stride and dilation, added to its
+    output: after the residual sum where there is one, else after the
+    linear projection) and to ``conv2`` (1x1 conv C -> 1280, stride 1).
+
     Args:
         stage (nn.Module): See :class:`HookedMethod`.
         family (str): See :class:`HookedMethod`.
         reduction (int): Channel reduction; must divide each block's input
-            channels. Default: 4.
+            channels (at MobileNetV2's widths 16 ... 320, 4 and 8 do, 16 does
+            not). Default: 4.
         kernel_size (int): Odd size of ``down``. Default: 3.
         act_cfg (dict): Activation. Default: ``dict(type='ReLU')``.
     """
-    families = ('resnet', )
+    families = ('resnet', 'mobilenetv2')
     method_name = 'conv-adapter'
 
     def __init__(self,
@@ -85,7 +109,9 @@ class ConvAdapter(HookedMethod):
         super().__init__(stage, family)
         check_kernel_size(kernel_size)
         blocks = self._blocks(stage, family)
-        widths = sorted({b.conv1.in_channels for b in blocks.values()})
+        geometry = {name: _block_geometry(block, family)
+                    for name, block in blocks.items()}
+        widths = sorted({g[0] for g in geometry.values()})
         if not isinstance(reduction, int) or isinstance(reduction, bool) \
                 or reduction <= 0 or any(c % reduction for c in widths):
             raise ValueError(
@@ -93,6 +119,6 @@ class ConvAdapter(HookedMethod):
                 f'blocks\' input channels {widths}, got {reduction!r}')
         for name, block in blocks.items():
             self._attach(name, block,
-                         _ConvAdapterLayer(block, reduction, kernel_size,
-                                           act_cfg))
+                         _ConvAdapterLayer(geometry[name], reduction,
+                                           kernel_size, act_cfg))
 

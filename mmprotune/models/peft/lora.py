@@ -1,5 +1,5 @@
 """LoRA (Hu et al., arXiv 2106.09685): low-rank updates next to frozen
-linears (Swin) and convolutions (ResNet)."""
+linears (Swin) and convolutions (ResNet, MobileNetV2)."""
 import math
 from typing import Optional, Sequence
 
@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 
 from mmprotune.registry import MODELS
-from .base import HookedMethod, check_positive_int, check_positive_number
+from .base import (HookedMethod, check_positive_int, check_positive_number,
+                   member_name)
 
 
 class _LowRankUpdate(nn.Module):
@@ -47,6 +48,9 @@ class _LowRankUpdate(nn.Module):
 
 
 def _is_conv(kernel_size: int):
+    """A predicate on (name, module): a dense (``groups=1``) k x k
+    ``nn.Conv2d``, whatever its name (so mmdet's, mmseg's and mmpretrain's
+    layouts all match)."""
     return lambda name, m: (isinstance(m, nn.Conv2d) and m.groups == 1
                             and m.kernel_size == (kernel_size, kernel_size))
 
@@ -58,9 +62,13 @@ LORA_TARGETS = dict(
         proj=lambda name, m: name == 'attn.w_msa.proj',
         ffn=lambda name, m: name.startswith('ffn.') and isinstance(
             m, nn.Linear)),
-    resnet=dict(conv1x1=_is_conv(1), conv3x3=_is_conv(3)))
-#: Default targets: Swin's attention and FFN linears, ResNet's 1x1 convs.
-LORA_DEFAULT_TARGETS = dict(swin=('qkv', 'proj', 'ffn'), resnet=('conv1x1', ))
+    resnet=dict(conv1x1=_is_conv(1), conv3x3=_is_conv(3)),
+    mobilenetv2=dict(conv1x1=_is_conv(1)))
+#: Default targets: Swin's attention and FFN linears, the 1x1 convs of
+#: ResNet and MobileNetV2.
+LORA_DEFAULT_TARGETS = dict(
+    swin=('qkv', 'proj', 'ffn'), resnet=('conv1x1', ),
+    mobilenetv2=('conv1x1', ))
 
 
 @MODELS.register_module()
@@ -76,7 +84,15 @@ class LoRA(HookedMethod):
       ``'ffn'`` (both FFN linears) of every block;
     - ResNet: ``'conv1x1'`` (the bottleneck's 1x1 convs and the downsample
       projections) and ``'conv3x3'`` (then ``A`` is a 3x3 conv with the frozen
-      conv's stride and dilation, ``B`` a 1x1 conv).
+      conv's stride and dilation, ``B`` a 1x1 conv);
+    - MobileNetV2: ``'conv1x1'`` only, the expansion (C -> t C) and the
+      projection (t C -> C') of each inverted residual block (``layer1``'s
+      has no expansion) and ``conv2``'s conv (found as dense 1x1 convs, in
+      mmdet's and mmseg's / mmpretrain's layouts alike). The 3x3 depth-wise
+      convs are no target: their weight is one k x k filter per channel
+      (C x 1 x k x k), with no C_out x C_in matrix whose rank an update
+      could limit, and ``B A`` with a dense ``A`` would mix channels the
+      frozen layer keeps apart (and cost more than the layer itself).
 
     Args:
         stage (nn.Module): See :class:`HookedMethod`.
@@ -86,7 +102,7 @@ class LoRA(HookedMethod):
             Default: 4.0 (scale 1 at the default rank).
         targets (Sequence[str], optional): Target layers (see above).
             Default: ``('qkv', 'proj', 'ffn')`` for Swin, ``('conv1x1',)``
-            for ResNet.
+            for ResNet and MobileNetV2.
 
     Example:
         >>> from mmprotune.models import ProTuneSwinTransformer
@@ -97,7 +113,7 @@ class LoRA(HookedMethod):
         >>> sum(p.numel() for p in model.prompts.parameters())  # 128 + 256
         384
     """
-    families = ('resnet', 'swin')
+    families = ('resnet', 'swin', 'mobilenetv2')
     method_name = 'lora'
 
     def __init__(self,
@@ -120,6 +136,6 @@ class LoRA(HookedMethod):
         for block_name, block in self._blocks(stage, family).items():
             for name, module in block.named_modules():
                 if any(allowed[t](name, module) for t in targets):
-                    self._attach(f'{block_name}.{name}', module,
+                    self._attach(member_name(block_name, name), module,
                                  _LowRankUpdate(module, rank, alpha / rank))
 

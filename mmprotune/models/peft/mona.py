@@ -1,5 +1,6 @@
 """Mona (Yin et al., arXiv 2311.15010): multi-cognitive visual adapters
-after the sub-layers of Swin blocks and after ResNet blocks."""
+after the sub-layers of Swin blocks and after ResNet and MobileNetV2
+blocks."""
 from typing import Optional, Sequence, Union
 
 import torch
@@ -55,7 +56,8 @@ class _MonaLayer(nn.Module):
 
 
 class _MonaAfterBlock(_MonaLayer):
-    """Mona on a frozen residual block's (N, C, H, W) output."""
+    """Mona on a frozen (inverted) residual block's (N, C, H, W)
+    output."""
 
     def forward_hook(self, module: nn.Module, args: tuple,
                      output: torch.Tensor) -> torch.Tensor:
@@ -121,9 +123,12 @@ class Mona(HookedMethod):
       its residual) of every block, as in the paper;
     - ResNet: after every residual block (on its output, after the final
       ReLU; the paper has no CNN placement, this is the CNN analogue of
-      "after each sub-layer").
+      "after each sub-layer");
+    - MobileNetV2: likewise after every inverted residual block (on its
+      output: after the residual sum where there is one, else after the
+      linear projection) and after ``conv2`` (mmdet, mmpretrain).
 
-    Per layer, on the (N, L, C) tokens (ResNet maps are flattened to tokens)::
+    Per layer, on the (N, L, C) tokens (CNN maps are flattened to tokens)::
 
         z = LN(x) * s_n + x * s_x              # s_n = 1e-6, s_x = 1 at init
         h = down(z)                            # C -> hidden, on the grid
@@ -141,7 +146,7 @@ class Mona(HookedMethod):
             or distinct odd sizes of depth-wise convs side by side, averaged
             (as ``ConvPromptBlock``'s). Default: (3, 5, 7), the paper's.
     """
-    families = ('resnet', 'swin')
+    families = ('resnet', 'swin', 'mobilenetv2')
     method_name = 'mona'
 
     def __init__(self,
@@ -161,10 +166,10 @@ class Mona(HookedMethod):
                 hidden = hidden_width(channels, hidden_channels,
                                        hidden_ratio)
                 layer = _SwinBlockMona(block, hidden, kernel_size)
-            else:
-                last_conv = block.conv3 if hasattr(block,
-                                                   'conv3') else block.conv2
-                channels = last_conv.out_channels
+            else:  # the output channels of the block's last conv
+                channels = [
+                    m for m in block.modules() if isinstance(m, nn.Conv2d)
+                ][-1].out_channels
                 hidden = hidden_width(channels, hidden_channels,
                                        hidden_ratio)
                 layer = _MonaAfterBlock(channels, hidden, kernel_size)

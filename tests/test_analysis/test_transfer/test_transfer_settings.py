@@ -47,7 +47,8 @@ def test_tracks_defaults_and_configs(tmp_path):
     assert (camvid.task, camvid.out_dir, camvid.test_split) == (
         'camvid', 'work_dirs/transfer-camvid', 'val')
     assert camvid.source['weights'] == 'imagenet'
-    assert camvid.methods == ['full', 'head-only', 'protune']
+    assert camvid.methods == ['full', 'head-only', 'protune', 'bitfit', 'lora',
+                              'conv-adapter', 'mona']
     assert (camvid.num_select, camvid.pool_size, camvid.num_val) == (
         67, 300, 2)
     for backbone in SYNTHETIC_TRACKS:

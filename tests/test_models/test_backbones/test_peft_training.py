@@ -38,6 +38,15 @@ PEFT_CASES = {
                                        dict(type='VPT', num_tokens=4)),
     'mmpretrain-classifier-swin-Mona': ('mmpretrain-classifier-swin',
                                         dict(type='Mona', hidden_channels=4)),
+    # MobileNetV2: the Runner reverts mmseg's SyncBN (hooked by BitFit)
+    'mmseg-fcn-mobilenetv2-BitFit': ('mmseg-fcn-mobilenetv2',
+                                     dict(type='BitFit')),
+    'mmdet-retinanet-mobilenetv2-LoRA': ('mmdet-retinanet-mobilenetv2',
+                                         dict(type='LoRA', rank=2)),
+    'mmpretrain-classifier-mobilenetv2-ConvAdapter': (
+        'mmpretrain-classifier-mobilenetv2', dict(type='ConvAdapter')),
+    'mmseg-fcn-mobilenetv2-Mona': ('mmseg-fcn-mobilenetv2',
+                                   dict(type='Mona', hidden_channels=4)),
 }
 
 

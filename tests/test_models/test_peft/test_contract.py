@@ -15,7 +15,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmprotune.analysis.methods import REPORT_METHODS, peft_methods
 from mmprotune.engine.delta import frozen_backbone_sha256, split_delta
-from mmprotune.models import ProTuneResNet, ProTuneSwinTransformer
+from mmprotune.models import (ProTuneResNet, ProTuneSwinTransformer,
+                              SegProTuneMobileNetV2)
 from mmprotune.models.peft import HookedMethod, StageBlock, TuningModule
 from mmprotune.registry import MODELS
 from mmprotune.testing.peft_cases import (CASES, HIDDEN, HOOKED_CASES,
@@ -27,16 +28,36 @@ from mmprotune.testing.peft_cases import (CASES, HIDDEN, HOOKED_CASES,
 DOCS = Path(__file__).resolve().parents[3] / 'docs' / 'peft_methods.md'
 RESNET_CASES = [c for c in HOOKED_CASES if WRAPPERS[c[0]][3] == 'resnet']
 SWIN_CASES = [c for c in HOOKED_CASES if WRAPPERS[c[0]][3] == 'swin']
+MOBILENETV2_CASES = [
+    c for c in HOOKED_CASES if WRAPPERS[c[0]][3] == 'mobilenetv2'
+]
 
 
 def stages_of(backbone, family):
     if family == 'swin':
         return list(backbone.stages)
+    if family == 'mobilenetv2':
+        return [getattr(backbone, name) for name in backbone.layers]
     return [getattr(backbone, name) for name in backbone.res_layers]
 
 
 def _blocks(stage, family):
-    return list(stage.blocks) if family == 'swin' else list(stage)
+    if family == 'swin':
+        return list(stage.blocks)
+    # MobileNetV2's conv2 is a stage of one ConvModule
+    return list(stage) if isinstance(stage, nn.Sequential) else [stage]
+
+
+def _convs(block):
+    return [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+
+
+def _block_in_out(block, family):
+    """Channels entering and leaving a (inverted) residual block or
+    MobileNetV2's conv2."""
+    if family == 'mobilenetv2':
+        return _convs(block)[0].in_channels, _convs(block)[-1].out_channels
+    return block.conv1.in_channels, block.conv2.out_channels
 
 
 def _stage_width(stage, family):
@@ -45,14 +66,14 @@ def _stage_width(stage, family):
     last = _blocks(stage, family)[-1]
     if family == 'swin':
         return last.norm1.normalized_shape[0]
-    return last.conv2.out_channels
+    return _block_in_out(last, family)[1]
 
 
 def _stage_input_width(stage, family):
     """Channels entering the stage (a Swin stage's blocks keep them)."""
     if family == 'swin':
         return _stage_width(stage, family)
-    return _blocks(stage, family)[0].conv1.in_channels
+    return _block_in_out(_blocks(stage, family)[0], family)[0]
 
 
 def _mona_layer(c, h):
@@ -78,6 +99,10 @@ def expected_count(method, family, stages):
         return sum(RANK * (m.in_channels * m.kernel_size[0]**2 +
                            m.out_channels)
                    for m in modules if isinstance(m, nn.Conv2d))
+    if method == 'LoRA-mobilenetv2':  # every conv but the depth-wise ones
+        return sum(RANK * (m.in_channels + m.out_channels)
+                   for m in modules
+                   if isinstance(m, nn.Conv2d) and m.groups == 1)
     if method == 'LoRA-swin':  # qkv, proj and both FFN linears
         return sum(RANK * (m.in_features + m.out_features)
                    for s in stages for n, m in s.named_modules()
@@ -89,8 +114,8 @@ def expected_count(method, family, stages):
     if method == 'ConvAdapter':
         total = 0
         for b in blocks:
-            cin, hid = b.conv1.in_channels, b.conv1.in_channels // REDUCTION
-            cout = b.conv2.out_channels
+            cin, cout = _block_in_out(b, family)
+            hid = cin // REDUCTION
             total += cin * 9 + hid + hid * cout + cout
         return total
     if method == 'VPT':  # T tokens of C channels and a gate per head
@@ -100,7 +125,8 @@ def expected_count(method, family, stages):
     if family == 'swin':
         return sum(2 * _mona_layer(b.norm1.normalized_shape[0], HIDDEN)
                    for b in blocks)
-    return sum(_mona_layer(b.conv2.out_channels, HIDDEN) for b in blocks)
+    return sum(_mona_layer(_block_in_out(b, family)[1], HIDDEN)
+               for b in blocks)
 
 
 @pytest.mark.parametrize('case, method', CASES)
@@ -185,6 +211,30 @@ def test_resnet_hooked_blocks_leave_the_fast_path(case, method,
         torch.testing.assert_close(grad_a, grad_b, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize('case, method', MOBILENETV2_CASES)
+def test_mobilenetv2_hooked_blocks_leave_the_fast_path(case, method,
+                                                       checkpoints):
+    """Hooks in stage 1 and the last stage (``conv2`` in mmdet and
+    mmpretrain); stage 2 between them, whose input needs a gradient, stays on
+    the fast path. Both settings of ``efficient_backward`` give the same
+    outputs and gradients."""
+    _, upstream_cls, kwargs, _ = WRAPPERS[case]
+    last = len(upstream_cls(**kwargs).layers) - 1
+
+    def fast_path_only_between(wrapped):
+        assert all(wrapped._plain_layers(b) is None for i in (1, last)
+                   for b in wrapped.blocks_in_stage(i))
+        assert all(wrapped._plain_layers(b) is not None
+                   for b in wrapped.blocks_in_stage(2))
+
+    (out_a, grads_a), (out_b, grads_b) = efficient_and_plain(
+        case, checkpoints, dict(METHODS[method], stages=[1, last]),
+        fast_path_only_between)
+    torch.testing.assert_close(out_a, out_b, rtol=1e-6, atol=1e-6)
+    for grad_a, grad_b in zip(grads_a, grads_b):
+        torch.testing.assert_close(grad_a, grad_b, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize('case, method', SWIN_CASES)
 def test_swin_checkpointed_blocks_rerun_the_hooks(case, method,
                                                   checkpoints):
@@ -245,19 +295,21 @@ def test_methods_tune_only_the_selected_stages(checkpoints):
     assert hooked and all(n.startswith('stages.1.') for n in hooked)
 
 
-# prompt_cfg -> trainable parameters on ResNet-50 and Swin-T, as
-# docs/peft_methods.md lists them (None: the method does not apply)
+# prompt_cfg -> trainable parameters on ResNet-50, Swin-T and mmseg's
+# MobileNetV2, as docs/peft_methods.md lists them (None: the method does not
+# apply, or the doc gives no count)
 DOCUMENTED = [
-    (None, 371_200, 188_576),
-    (dict(type='BitFit'), 26_496, 51_264),
-    (dict(type='LoRA'), 165_888, 282_624),
-    (dict(type='LoRA', targets=['conv1x1', 'conv3x3']), 316_928, None),
-    (dict(type='LoRA', targets=['qkv']), None, 70_656),
-    (dict(type='AdaptFormer'), None, 570_432),
-    (dict(type='ConvAdapter'), 4_465_936, None),
-    (dict(type='ConvAdapter', reduction=16), 1_216_372, None),
-    (dict(type='Mona'), 2_164_480, 1_408_128),
-    (dict(type='VPT'), None, 44_298),
+    (None, 371_200, 188_576, 78_344),
+    (dict(type='BitFit'), 26_496, 51_264, 15_744),
+    (dict(type='LoRA'), 165_888, 282_624, 67_712),
+    (dict(type='LoRA', targets=['conv1x1', 'conv3x3']), 316_928, None, None),
+    (dict(type='LoRA', targets=['qkv']), None, 70_656, None),
+    (dict(type='AdaptFormer'), None, 570_432, None),
+    (dict(type='ConvAdapter'), 4_465_936, None, 52_992),
+    (dict(type='ConvAdapter', reduction=16), 1_216_372, None, None),
+    (dict(type='ConvAdapter', reduction=8), None, None, 32_720),
+    (dict(type='Mona'), 2_164_480, 1_408_128, 365_408),
+    (dict(type='VPT'), None, 44_298, None),
 ]
 
 
@@ -265,10 +317,12 @@ def test_documented_parameter_counts():
     doc = DOCS.read_text()
     swin_t = dict(embed_dims=96, depths=(2, 2, 6, 2),
                   num_heads=(3, 6, 12, 24), window_size=7)
-    for prompt_cfg, resnet50, swin in DOCUMENTED:
+    for prompt_cfg, resnet50, swin, mobilenet_v2 in DOCUMENTED:
         for wrapper_cls, kwargs, count in (
                 (ProTuneResNet, dict(depth=50), resnet50),
-                (ProTuneSwinTransformer, swin_t, swin)):
+                (ProTuneSwinTransformer, swin_t, swin),
+                (SegProTuneMobileNetV2, dict(widen_factor=1.0),
+                 mobilenet_v2)):
             if count is None:
                 continue
             model = wrapper_cls(**kwargs, prompt_cfg=prompt_cfg)

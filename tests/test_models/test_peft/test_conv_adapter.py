@@ -1,4 +1,4 @@
-"""Conv-Adapter: ResNet only, and its arguments."""
+"""Conv-Adapter: ResNet and MobileNetV2 only, and its arguments."""
 import pytest
 
 from mmprotune.testing.peft_cases import SWIN_ALLOWED, assert_refused
@@ -6,7 +6,8 @@ from mmprotune.testing.peft_cases import SWIN_ALLOWED, assert_refused
 
 @pytest.mark.parametrize('family, prompt_cfg, pattern', [
     ('swin', dict(type='ConvAdapter'),
-     r"prompt_cfg.type='ConvAdapter' applies to \['resnet'\] backbones, not "
+     r"prompt_cfg.type='ConvAdapter' applies to \['resnet', "
+     r"'mobilenetv2'\] backbones, not "
      r"to 'swin'; allowed: " + SWIN_ALLOWED),
     ('resnet', dict(type='ConvAdapter', reduction=3),
      r"prompt_cfg.reduction must be an int > 0 that divides the blocks' "
