@@ -219,7 +219,7 @@ SWIN_METHODS = ', '.join(backbone_methods('swin', 'seg'))
      '--backbone swin)'),
     (('--backbone', 'swin', '--methods', 'full,conv-adapter'), SWIN_METHODS,
      "['conv-adapter'] for --backbone swin --task seg (conv-adapter: "
-     '--backbone resnet18)'),
+     '--backbone resnet18/mobilenetv2)'),
     # a design-study variant: segmentation only
     (('--task', 'cls', '--methods', 'protune,protune-output'),
      ', '.join(backbone_methods('resnet18', 'cls')),

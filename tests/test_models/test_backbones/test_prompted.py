@@ -189,8 +189,8 @@ def test_vit_refuses_what_cannot_reach_its_output():
     model = ClsProTuneVisionTransformer(**VIT, out_type='featmap',
                                         prompt_cfg=dict(stages=[1, 2]))
     assert list(model.prompts) == ['1', '2']
-    with pytest.raises(ValueError, match=r"applies to \['resnet', 'swin'\] "
-                       r"backbones, not to 'vit'; allowed: "
+    with pytest.raises(ValueError, match=r"applies to \['resnet', 'swin', "
+                       r"'mobilenetv2'\] backbones, not to 'vit'; allowed: "
                        r"\['TokenPromptBlock'\]"):
         ClsProTuneVisionTransformer(**VIT, prompt_cfg=dict(type='LoRA'))
 
