@@ -31,6 +31,8 @@ setup(
         'pycocotools',
         'numpy',
         'pillow',
+        # the transfer benchmark's t intervals (also required by mmdet)
+        'scipy',
     ],
     extras_require=dict(
         # the mmpretrain wrappers (ProTune* in mmpretrain's scope) register
