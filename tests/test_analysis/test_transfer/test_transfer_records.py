@@ -141,7 +141,7 @@ def test_run_key_changes_with_every_setting(tmp_path):
     assert train_indices(pool, 8, 0) != train_indices(
         settings, 8, 0)
     pretrained = _quick(tmp_path, train_sizes=[8, 16])
-    pretrained.pretrain['iters'] += 1
+    pretrained.source['iters'] += 1
     variants['pretraining'] = _key(pretrained)
     # the config's content (here its lr), not its file name
     config = tmp_path / 'protune_lr.py'
@@ -157,6 +157,10 @@ def test_run_key_changes_with_every_setting(tmp_path):
     # a multiplier of 1 is a setting of its own, not the config's as it is
     assert key_hash(_key(settings, 'full', backbone_lr_mult=1.)) != \
         key_hash(variants['method'])
+    # a selection run's key does not name the test split
+    assert key_hash(_key(settings, phase='select')) == key_hash(
+        _key(_quick(tmp_path, train_sizes=[8, 16], num_val=9),
+             phase='select'))
     # nothing of this machine: another out dir gives the same key
     assert key_hash(_key(_quick(tmp_path / 'elsewhere',
                                 train_sizes=[8, 16]))) == base
