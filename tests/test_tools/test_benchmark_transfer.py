@@ -265,14 +265,20 @@ def test_protocol_end_to_end(tmp_path):
     the files the runs read keep the selection, training and test images
     apart; a selection run's curve has a point per iteration (4 < 5
     points), the last its score; the lr the test runs trained at is the
-    best selection score's; a rerun trains nothing, also from another
-    machine's records, and ``--select-only`` runs no test phase; the
-    tables and plots drawn again from the JSON are those of the run."""
+    best selection score's (the grid widened where that lies on its edge);
+    test seeds 1 and 2, after the selection's 0; a rerun trains nothing,
+    also from another machine's records, and ``--select-only`` runs no
+    test phase; the tables and plots drawn again from the JSON are those of
+    the run."""
     out = tmp_path / 'out'
     args = ('--quick', '--methods', 'head-only,protune', '--seeds', '2')
     proc = _run(*args, '--out-dir', str(out), cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    assert _counts(proc.stdout) == (8, 0)  # per method 2 lrs + 2 seeds
+    runs = _record_runs(out / 'records')
+    num_select = sum(r['phase'] == 'select' for r in runs)
+    # per method the 2 lrs (and any beyond an edge) + 2 seeds
+    assert num_select >= 4
+    assert _counts(proc.stdout) == (num_select + 4, 0) == (len(runs), 0)
 
     # what each run read: its config as the Runner dumped it
     used = {}
@@ -287,7 +293,7 @@ def test_protocol_end_to_end(tmp_path):
         assert (cfg.val_dataloader is not None) == select
     select = {n: u for n, u in used.items() if '_select_' in n}
     test = {n: u for n, u in used.items() if '_test_' in n}
-    assert (len(select), len(test)) == (4, 4)
+    assert (len(select), len(test)) == (num_select, 4)
     selection_images = {frozenset(u['eval']) for u in select.values()}
     assert len(selection_images) == 1  # one fixed block
     selection_images = set(selection_images.pop())
@@ -303,18 +309,16 @@ def test_protocol_end_to_end(tmp_path):
         assert not u['train'] & test_images
     # a seed draws the training images; the methods pair up on them
     by_seed = {seed: {frozenset(u['train']) for n, u in test.items()
-                      if n.endswith(f'_seed{seed}')} for seed in (0, 1)}
+                      if n.endswith(f'_seed{seed}')} for seed in (1, 2)}
     assert all(len(images) == 1 for images in by_seed.values())
-    assert by_seed[0] != by_seed[1]
+    assert by_seed[1] != by_seed[2]
 
     # the chosen lr: the best selection score among the recorded runs
     report = json.loads((out / 'transfer.json').read_text())
-    runs = _record_runs(out / 'records')
-    assert len(runs) == 8
     for method in ('head-only', 'protune'):
         scores = {r['lr']: r['mIoU'] for r in runs
                   if r['method'] == method and r['phase'] == 'select'}
-        assert sorted(scores) == [1e-3, 1e-2]
+        assert {1e-3, 1e-2} <= set(scores)
         best = max(scores.values())
         chosen = min(lr for lr, v in scores.items() if v == best)
         choice = report['selection']['8'][method]
@@ -354,7 +358,7 @@ def test_protocol_end_to_end(tmp_path):
     # a rerun trains nothing and prints the same tables
     rerun = _run(*args, '--out-dir', str(out), cwd=tmp_path)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
-    assert _counts(rerun.stdout) == (0, 8)
+    assert _counts(rerun.stdout) == (0, len(runs))
     assert 'n8_protune_select_lr0.001_seed0: recorded' in rerun.stdout
     assert rerun.stdout.endswith(tables)
     # another machine: a fresh out dir, the first one's records reused
@@ -362,14 +366,14 @@ def test_protocol_end_to_end(tmp_path):
     proc = _run(*args, '--out-dir', str(second), '--reuse-records',
                 str(out / 'records'), cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    assert _counts(proc.stdout) == (0, 8)
+    assert _counts(proc.stdout) == (0, len(runs))
     assert not (second / 'runs').exists()
-    # the selection phase only (in the first out dir, its records): the 4
+    # the selection phase only (in the first out dir, its records): the
     # selection runs, no test run; its tables and curves drawn again from
     # its JSON (the other plots of the first run removed)
     proc = _run(*args, '--select-only', '--out-dir', str(out), cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    assert _counts(proc.stdout) == (0, 4)
+    assert _counts(proc.stdout) == (0, num_select)
     report = json.loads((out / 'transfer.json').read_text())
     assert {r['phase'] for r in report['runs']} == {'select'}
     assert report['summary'] == {} and report['complete']
