@@ -72,6 +72,8 @@ def _test_table(head: str, summaries: Dict[str, dict],
         choice['scores'] for choice in choices.values()) else ''
     cpus = sorted({cpu for s in summaries.values()
                    for cpu in s['processors']})
+    commits = sorted({c for s in summaries.values()
+                      for c in s.get('commits', ['?'])})
     lines = [
         f'{head}({metric_label} in % on the test split, mean ± sample std '
         f'over seeds{chosen}; {reference} − it: mean [95% interval] of the '
@@ -79,7 +81,8 @@ def _test_table(head: str, summaries: Dict[str, dict],
         f'level (within ±{LEVEL_MARGIN:g}) or unclear; on '
         f'{" + ".join(cpus)}' + (' — MIXED CPU models: runs of different '
                                  'ones are not paired' if len(cpus) > 1
-                                 else '') + ')', '',
+                                 else '') + f'; code {", ".join(commits)})',
+        '',
         f'| method | lr | backbone lr × | {metric_label} | seeds | '
         f'vs head-only | {reference} − it (paired seeds) | trainable params '
         '(backbone) | train step | peak train memory | saved for backward '

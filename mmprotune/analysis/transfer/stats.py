@@ -37,13 +37,23 @@ def processor(run: dict) -> Optional[str]:
     return (run.get('machine') or {}).get('processor')
 
 
+def commit(run: dict) -> str:
+    """The short commit of the code a run ran (``'?'`` if not recorded;
+    ``+`` after it for a checkout that differed from it)."""
+    code = run.get('code')
+    if not code:
+        return '?'
+    return code['commit'][:7] + ('+' if code.get('dirty') else '')
+
+
 def summarize(runs: List[dict],
               metric: str = 'mIoU') -> Dict[int, Dict[str, dict]]:
     """``{train_size: {method: summary}}`` over the test runs' seeds of
     each pair: the ``metric``'s (a task's ``TASKS[task]['metric']``)
     ``mean``, sample ``std`` and per-seed values (``seeds``, in %), the lr
     and backbone lr multiplier they trained at, the median step time, the
-    CPU models the seeds ran on (``processors``) and, where the runs have
+    CPU models the seeds ran on (``processors``), the code versions they
+    ran (``commits``, :func:`commit`) and, where the runs have
     it, the mean IoU per class (``class_iou``); the :data:`FIGURES` from
     the first run."""
     table: Dict[int, Dict[str, dict]] = OrderedDict()
@@ -62,6 +72,7 @@ def summarize(runs: List[dict],
                 backbone_lr_mult=first.get('backbone_lr_mult'),
                 step_s=statistics.median(r['step_s'] for r in seeds),
                 processors=sorted({processor(r) or '?' for r in seeds}),
+                commits=sorted({commit(r) for r in seeds}),
                 **{key: first.get(key)
                    for key in FIGURES})
             if all('class_iou' in r for r in seeds):

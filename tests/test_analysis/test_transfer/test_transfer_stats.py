@@ -64,6 +64,17 @@ def test_paired_differences_stay_on_one_cpu_model():
     assert summarize(runs)[50]['full']['processors'] == ['A', 'B']
 
 
+def test_summary_names_the_code_versions():
+    runs = [_test_run('protune', 1, 50.0, 'A',
+                      code=dict(commit='0123456789', dirty=False)),
+            _test_run('protune', 2, 51.0, 'A',
+                      code=dict(commit='abcdef0123', dirty=True)),
+            _test_run('protune', 3, 52.0, 'A')]
+    # sorted as text: digits before '?' before letters
+    assert summarize(runs)[50]['protune']['commits'] == [
+        '0123456', '?', 'abcdef0+']
+
+
 def test_verdicts():
     assert verdict((0.1, 3.0)) == 'above'
     assert verdict((-3.0, -0.1)) == 'below'
