@@ -2,7 +2,7 @@
 count, measure or merge, and for the tests."""
 import copy
 import importlib
-from typing import Optional
+from typing import List, Optional
 
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
@@ -14,6 +14,13 @@ SUPPORTED_SCOPES = ('mmdet', 'mmseg', 'mmpretrain')
 #: A scope -> the pip package that brings it (mmpretrain is optional).
 SCOPE_PACKAGES = dict(
     mmdet='mmdet', mmseg='mmsegmentation', mmpretrain='mmpretrain')
+
+
+def conv_layers(module: nn.Module) -> List[nn.Conv2d]:
+    """The ``nn.Conv2d`` layers of ``module`` in registration order (the
+    order a plain block runs them, e.g. a MobileNetV2 inverted residual
+    block's expansion, depth-wise and projection convs)."""
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
 
 
 def scope_installed(scope: str) -> bool:

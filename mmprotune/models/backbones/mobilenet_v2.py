@@ -12,6 +12,7 @@ from mmdet.registry import MODELS as DET_MODELS
 from mmseg.models.backbones import MobileNetV2 as SegMobileNetV2
 from mmseg.registry import MODELS as SEG_MODELS
 
+from mmprotune.utils.model import conv_layers
 from .frozen_ops import frozen_conv_affine, is_frozen_bn, is_plain_conv
 from .prompted import PromptedBackboneMixin
 
@@ -19,11 +20,6 @@ from .prompted import PromptedBackboneMixin
 #: runs (by their class), with their name in
 #: :data:`~.frozen_ops.ACTIVATIONS`.
 _FAST_ACTIVATIONS = {nn.ReLU6: 'relu6', nn.ReLU: 'relu'}
-
-
-def _convs(module: nn.Module) -> List[nn.Conv2d]:
-    """The ``nn.Conv2d`` layers of ``module``, in the order they run."""
-    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
 
 
 class PromptedMobileNetV2Mixin(PromptedBackboneMixin):
@@ -61,7 +57,7 @@ class PromptedMobileNetV2Mixin(PromptedBackboneMixin):
     bare_single_output = False
 
     def stage_channels(self) -> List[int]:
-        return [_convs(stage)[-1].out_channels
+        return [conv_layers(stage)[-1].out_channels
                 for stage in self.stage_modules()]
 
     def stage_modules(self) -> List[nn.Module]:
@@ -75,10 +71,10 @@ class PromptedMobileNetV2Mixin(PromptedBackboneMixin):
         """The stage's downsampling factor (its first block's strided
         convolution, if any)."""
         return math.prod(conv.stride[0]
-                         for conv in _convs(self.stage_modules()[stage]))
+                         for conv in conv_layers(self.stage_modules()[stage]))
 
     def stage_source(self, stage: int) -> Tuple[int, int]:
-        return _convs(self.stage_modules()[stage])[0].in_channels, \
+        return conv_layers(self.stage_modules()[stage])[0].in_channels, \
             self._stage_stride(stage)
 
     def _run_stage_block(self, stage: int, index: int, block: nn.Module,
@@ -152,7 +148,7 @@ class PromptedMobileNetV2Mixin(PromptedBackboneMixin):
                     not isinstance(drop_path, nn.Identity):
                 return None
             # every tensor op of the block is one of its ConvModules
-            if len(_convs(block)) != len(layers):
+            if len(conv_layers(block)) != len(layers):
                 return None
         for layer in layers:
             if tuple(layer.order) != ('conv', 'norm', 'act') or \

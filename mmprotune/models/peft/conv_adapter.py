@@ -9,6 +9,7 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer
 
 from mmprotune.registry import MODELS
+from mmprotune.utils.model import conv_layers
 from .base import HookedMethod, check_kernel_size
 
 
@@ -23,7 +24,7 @@ def _block_geometry(block: nn.Module,
         return (block.conv1.in_channels, last_conv.out_channels,
                 block.conv1.stride[0] * block.conv2.stride[0],
                 block.conv2.dilation[0])
-    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    convs = conv_layers(block)
     return (convs[0].in_channels, convs[-1].out_channels,
             math.prod(c.stride[0] for c in convs),
             max(c.dilation[0] for c in convs))

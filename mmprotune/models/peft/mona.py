@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from mmprotune.registry import MODELS
+from mmprotune.utils.model import conv_layers
 from .base import HookedMethod, depthwise, depthwise_convs, hidden_width
 
 
@@ -167,9 +168,7 @@ class Mona(HookedMethod):
                                        hidden_ratio)
                 layer = _SwinBlockMona(block, hidden, kernel_size)
             else:  # the output channels of the block's last conv
-                channels = [
-                    m for m in block.modules() if isinstance(m, nn.Conv2d)
-                ][-1].out_channels
+                channels = conv_layers(block)[-1].out_channels
                 hidden = hidden_width(channels, hidden_channels,
                                        hidden_ratio)
                 layer = _MonaAfterBlock(channels, hidden, kernel_size)
