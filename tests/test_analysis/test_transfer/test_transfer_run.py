@@ -92,3 +92,25 @@ def test_backbone_lr_mult_reaches_the_optimizer(tmp_path):
                     slowed.append(own)
             assert any(slowed) == (method == 'full')
             assert not all(slowed)  # the head (and prompts) at the lr
+
+
+@pytest.mark.slow
+def test_run_stops_its_data_loader_workers(tmp_path):
+    """A finished run leaves no data-loader worker alive (the CamVid
+    configs' persistent workers otherwise live on with the Runner, GBs
+    each in a long study)."""
+    import multiprocessing
+
+    from mmseg.models.backbones import MobileNetV2
+
+    from mmprotune.analysis.transfer.run import run_once
+    data = make_camvid(tmp_path / 'camvid')
+    checkpoint = str(tmp_path / 'source.pth')
+    torch.save(dict(state_dict=MobileNetV2().state_dict()), checkpoint)
+    config = config_path(TRANSFER_CONFIG_DIR, 'protune', 'mobilenetv2',
+                         'camvid')
+    cfg = run_config(config, str(data), checkpoint, 1e-3, [0, 1], [2], 0, 1,
+                     str(tmp_path / 'run'))
+    assert cfg.train_dataloader.persistent_workers
+    run_once(cfg, dict(mIoU='mIoU'))
+    assert multiprocessing.active_children() == []
