@@ -116,6 +116,36 @@ def test_mmdet_coco_dataset(made_root, tmp_path):
                 assert _red_extent(red, box) == tuple(box)
 
 
+def test_mmdet_coco_metric(made_root, tmp_path):
+    """mmdet's CocoMetric reads the JSON: the ground-truth boxes as
+    predictions score a bbox mAP of 1."""
+    import torch
+    from mmdet.datasets import CocoDataset
+    from mmdet.evaluation import CocoMetric
+    path = convert_raccoon(str(made_root), str(tmp_path))['test']
+    dataset = CocoDataset(
+        data_root=str(made_root),
+        ann_file=path,
+        data_prefix=dict(img='images/'),
+        metainfo=dict(classes=RACCOON_CLASSES),
+        test_mode=True)
+    metric = CocoMetric(ann_file=path, metric='bbox')
+    metric.dataset_meta = dataset.metainfo
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        bboxes = torch.tensor([inst['bbox'] for inst in info['instances']])
+        metric.process({}, [
+            dict(
+                img_id=info['img_id'],
+                ori_shape=(info['height'], info['width']),
+                pred_instances=dict(
+                    bboxes=bboxes,
+                    scores=torch.ones(len(bboxes)),
+                    labels=torch.zeros(len(bboxes), dtype=torch.long)))
+        ])
+    assert metric.evaluate(len(dataset))['coco/bbox_mAP'] == 1.0
+
+
 def _is_red(bgr: np.ndarray) -> np.ndarray:
     """Pixels nearer :data:`BOX_COLOUR` than the grey noise (JPEG)."""
     colour = np.array(BOX_COLOUR[::-1], float)
