@@ -307,6 +307,13 @@ def test_voc_to_coco_unreadable(tmp_path):
         voc_to_coco([xml_path], str(tmp_path), RACCOON_CLASSES)
 
 
+def test_voc_to_coco_unreadable_image(voc, tmp_path):
+    (tmp_path / 'b.jpg').write_bytes(b'not a JPEG')
+    message = f'a.xml: its image {tmp_path}/b.jpg cannot be read'
+    with pytest.raises(ValueError, match=message):
+        voc(_xml(filename='b.jpg'))
+
+
 def test_voc_to_coco_exif_orientation(voc, tmp_path):
     """An image that mmdet would rotate (EXIF orientation 6) is refused."""
     exif = Image.Exif()
