@@ -2,9 +2,10 @@
 schedule and evaluation, several seeds (see
 :mod:`mmprotune.analysis.transfer` and docs/transfer_benchmark.md).
 
-Two kinds of track. Real: an ImageNet MobileNetV2 on CamVid road scenes
-(``--backbone mobilenetv2``, task ``camvid``: mIoU, the data in
-``--data-root``). Synthetic, on data and weights made here: a ResNet-18 or a
+Two kinds of track. Real: an ImageNet MobileNetV2 (``--backbone
+mobilenetv2``) on CamVid road scenes (task ``camvid``, its default: mIoU)
+or on the raccoon detection set (``--task raccoon``: box AP), the data in
+``--data-root``. Synthetic, on data and weights made here: a ResNet-18 or a
 small Swin pretrained to count shapes, tuned to segment them (``--task
 seg``, their default: mIoU) or classify them (``--task cls``: top-1
 accuracy). Every method is tried at each lr of ``--lr-grid`` (and, if it
@@ -23,7 +24,7 @@ and curves, and writes ``transfer.json``, ``transfer.png``,
 ``transfer_curves.png`` and ``transfer_pareto.png`` into ``--out-dir``
 (default ``work_dirs/transfer``, ``work_dirs/transfer-swin`` for the Swin
 track, ``-cls`` after either for the classification task, and
-``work_dirs/transfer-camvid`` for CamVid), and for a real task
+``work_dirs/transfer-<task>`` for a real task), and for a real task
 ``transfer_predictions.png``: a few test images, their ground truth and
 each method's prediction (the first test seed's). Each finished run is
 recorded in ``--records`` (default ``<out-dir>/records``); a rerun skips the
@@ -33,8 +34,10 @@ settings. ``--from-json`` draws the tables and the plots again from a
 
 Example::
 
-    python tools/benchmark_transfer.py --backbone mobilenetv2 \
+    python tools/benchmark_transfer.py --backbone mobilenetv2 \\
         --data-root ../shared/data/camvid                # the CamVid track
+    python tools/benchmark_transfer.py --backbone mobilenetv2 \\
+        --task raccoon --data-root ../shared/data/raccoon  # detection
     python tools/benchmark_transfer.py                  # the ResNet track
     python tools/benchmark_transfer.py --quick          # a smoke run
     python tools/benchmark_transfer.py --methods full,head-only,protune \\
@@ -49,11 +52,14 @@ Example::
         --from-json work_dirs/transfer/transfer.json     # redraw only
 """
 import argparse
+import logging
 import os
 import os.path as osp
 import time
 import warnings
 from typing import List, Optional, Sequence, Tuple
+
+from mmengine.logging import MMLogger
 
 from mmprotune.analysis.methods import parse_methods
 from mmprotune.analysis.transfer.catalog import (BACKBONES, METHOD_TASKS,
@@ -77,7 +83,8 @@ CONFIG_DIR = osp.join(
 #: Deprecation notes of the upstream packages, and mmseg's note that the
 #: configs leave the visualisation hook off; printed once per run otherwise.
 NOISY_WARNINGS = ('pkg_resources is deprecated', '``build_loss`` would be',
-                  'Default ``avg_non_ignore``', 'The draw is False')
+                  'Default ``avg_non_ignore``', 'The draw is False',
+                  'Warning: The (bbox|polygon) is out of bounds')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None
@@ -241,7 +248,7 @@ def parse_floats(text: str) -> List[float]:
             f'expected comma-separated numbers, got {text!r}') from None
 
 
-def run(settings: TransferSettings, source: dict, data_root: str,
+def run(settings: TransferSettings, source: dict, data: dict,
         start: float) -> List[dict]:
     """Every run under a progress bar, a line per finished run, and
     ``transfer.json`` rewritten after each."""
@@ -266,7 +273,7 @@ def run(settings: TransferSettings, source: dict, data_root: str,
                 f'{run[metric]:.2f}, loss {run["loss_curve"][0]:.3f} -> '
                 f'{run["loss_curve"][-1]:.3f}, {how[1]}')
 
-        return run_all(settings, source, data_root, on_run, on_start)
+        return run_all(settings, source, data, on_run, on_start)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -279,20 +286,23 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     for noise in NOISY_WARNINGS:
         warnings.filterwarnings('ignore', message=noise)
+    # the models built outside a run's Runner (to find what trains) log
+    # their weights' initialisation
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
 
     start = time.time()
     print('the source backbone (reused if present) ...', flush=True)
     source = source_checkpoint(settings)
     print(f'source: {source["summary"]}', flush=True)
-    data_root = make_target_data(settings)
-    runs = run(settings, source, data_root, start)
+    data = make_target_data(settings)
+    runs = run(settings, source, data, start)
     write_report(settings, source, runs, time.time() - start, complete=True)
     # drawn from the JSON just written, as --from-json draws them
     print(redraw(osp.join(settings.out_dir, 'transfer.json')))
     if is_real(settings.task):
         plot_predictions(
             settings, runs,
-            osp.join(settings.out_dir, 'transfer_predictions.png'))
+            osp.join(settings.out_dir, 'transfer_predictions.png'), data)
 
 
 if __name__ == '__main__':

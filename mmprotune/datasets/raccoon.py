@@ -234,7 +234,7 @@ def voc_to_coco(xml_paths: Sequence[str], image_dir: str,
     return coco
 
 
-def _read_split(csv_path: str) -> List[str]:
+def read_split_csv(csv_path: str) -> List[str]:
     """The file names a split CSV lists (its ``filename`` column), sorted,
     each once."""
     if not osp.isfile(csv_path):
@@ -299,7 +299,7 @@ def convert_raccoon(data_root: str, out_dir: str) -> Dict[str, str]:
         split: osp.join(data_root, 'data', f'{split}_labels.csv')
         for split in RACCOON_SPLITS
     }
-    names = {split: _read_split(path) for split, path in csv_paths.items()}
+    names = {split: read_split_csv(path) for split, path in csv_paths.items()}
     both = sorted(set.intersection(*map(set, names.values())))
     if both:
         raise ValueError(f'{", ".join(both)}: in both '

@@ -52,8 +52,11 @@ def tiny_config(cfg: Config,
     """A copy of ``cfg`` that trains ``max_iters`` iterations on the data
     of :func:`make_coco_shapes` (mmdet), :func:`make_ade20k_shapes` (mmseg),
     :func:`make_imagenet_shapes` or :func:`make_cifar_shapes` (mmpretrain, as
-    the config's dataset reads) in ``data_root``, with batches of 2 and every
-    resize / crop capped at ``img_size``.
+    the config's dataset reads) in ``data_root``, or on the data of its
+    own layout (an mmdet dataset with its own ``metainfo`` keeps it, e.g.
+    the raccoon configs' on :func:`~mmprotune.testing.make_raccoon`'s
+    converted data), with batches of 2 and every resize / crop capped at
+    ``img_size``.
 
     Pretrained loading is switched off, or pointed at ``checkpoint``.
     Everything else (model, optimizer, constructor, hooks) stays as
@@ -106,7 +109,7 @@ def tiny_config(cfg: Config,
         cfg.model.pretrained = None
 
     dataset = _point_loader(cfg.train_dataloader, data_root, img_size)
-    if scope == 'mmdet':
+    if scope == 'mmdet' and 'metainfo' not in dataset:
         dataset.metainfo = dict(classes=SHAPE_CLASSES)
     elif scope == 'mmseg':
         cfg.model.data_preprocessor.size = (img_size, img_size)

@@ -10,12 +10,14 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
+from mmengine.registry import MODELS
 from mmengine.runner import Runner
-from mmseg.registry import MODELS
 
-from mmprotune.datasets import (make_ade20k_shapes, make_cifar_shapes,
+from mmprotune.datasets import (RACCOON_CLASSES, convert_raccoon,
+                                make_ade20k_shapes, make_cifar_shapes,
                                 make_coco_shapes, make_imagenet_shapes)
-from mmprotune.testing import tiny_config, write_pretrained_checkpoint
+from mmprotune.testing import (make_raccoon, tiny_config,
+                               write_pretrained_checkpoint)
 from mmprotune.testing.camvid import make_camvid
 from mmprotune.testing.runner_cases import assert_upstream_as_loaded
 from mmprotune.utils import build_model
@@ -31,8 +33,7 @@ def test_configs_are_found():
 
 @pytest.fixture(scope='module')
 def data_roots(tmp_path_factory):
-    """Tiny data per dataset type of the configs (mmdet's and mmseg's by
-    scope, CamVid's and mmpretrain's by dataset type). mmpretrain's
+    """Tiny data per dataset of the configs (:func:`data_key`). mmpretrain's
     ``CIFAR100`` checks its files against the MD5 sums of the real archive: pointed at
     the synthetic files' sums for this module."""
     from mmpretrain.datasets import CIFAR100
@@ -42,6 +43,8 @@ def data_roots(tmp_path_factory):
     make_imagenet_shapes(
         str(root / 'imagenet'), num_train=4, num_val=2, img_size=64)
     make_camvid(root / 'camvid')
+    raccoon = make_raccoon(root / 'raccoon', num_train=4, num_test=2)
+    convert_raccoon(str(raccoon), str(raccoon / 'coco'))
     md5 = make_cifar_shapes(str(root / 'cifar'), num_train=4,
                             num_val=2)['md5']
     with pytest.MonkeyPatch.context() as patch:
@@ -54,7 +57,21 @@ def data_roots(tmp_path_factory):
             ImageNet=str(root / 'imagenet'),
             CustomDataset=str(root / 'imagenet'),  # the same layout
             CamVidDataset=str(root / 'camvid'),
+            raccoon=str(raccoon),
             CIFAR100=str(root / 'cifar'))
+
+
+def data_key(cfg: Config) -> str:
+    """The key of a config's tiny data in ``data_roots``: its scope for
+    mmdet and mmseg, the dataset type for mmpretrain and CamVid,
+    ``raccoon`` for the raccoon configs (its classes)."""
+    dataset = cfg.train_dataloader.dataset
+    if cfg.default_scope == 'mmpretrain' or dataset.type == 'CamVidDataset':
+        return dataset.type
+    if tuple(dataset.get('metainfo', {}).get('classes', ())) == \
+            RACCOON_CLASSES:
+        return 'raccoon'
+    return cfg.default_scope
 
 
 #: Config-name methods that tune the frozen backbone through ``prompts``:
@@ -92,10 +109,7 @@ class RecordHook(Hook):
 def test_config_trains_one_iteration(config, data_roots, tmp_path):
     cfg = Config.fromfile(str(config))
     classification = cfg.default_scope == 'mmpretrain'
-    dataset_type = cfg.train_dataloader.dataset.type
-    data = data_roots[dataset_type if classification
-                      or dataset_type == 'CamVidDataset' else
-                      cfg.default_scope]
+    data = data_roots[data_key(cfg)]
     # mmpretrain's Swin needs every stage's map at least as large as its
     # window: Swin-T's last (stride 32) and its 7x7 windows need 224 px
     backbone = cfg.model.backbone
@@ -184,11 +198,17 @@ def test_classifier_loads_released_checkpoint_layout(config, tmp_path):
         torch.equal(v, saved[f'backbone.{k}']) for k, v in loaded.items())
 
 
-CAMVID_CONFIGS = sorted(CONFIG_DIR.glob('transfer/fpn_*_camvid-240x320.py'))
+#: The real tracks' configs of the transfer benchmark: CamVid and raccoon.
+TRACK_CONFIGS = {
+    track: sorted(CONFIG_DIR.glob(f'transfer/*_{track}-*.py'))
+    for track in ('camvid', 'raccoon')
+}
+REAL_CONFIGS = [p for configs in TRACK_CONFIGS.values() for p in configs]
 
 
-def test_camvid_configs_are_found():
-    assert [method_of(p) for p in CAMVID_CONFIGS] == [
+@pytest.mark.parametrize('track', TRACK_CONFIGS)
+def test_real_track_configs_are_found(track):
+    assert [method_of(p) for p in TRACK_CONFIGS[track]] == [
         'bitfit', 'conv-adapter', 'full', 'head-only', 'lora', 'mona',
         'protune'
     ]
@@ -196,21 +216,23 @@ def test_camvid_configs_are_found():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    'config', CAMVID_CONFIGS, ids=[method_of(p) for p in CAMVID_CONFIGS])
-def test_camvid_config_trains_from_checkpoint(config, data_roots, tmp_path):
-    """Each CamVid-track config trains 2 iterations on a tiny CamVid-layout
-    folder from a written MobileNetV2 checkpoint at its ``init_cfg``; the
-    frozen backbones (head-only, Pro-tuning, the PEFT baselines) stay as
-    loaded (weights and BN statistics), the fully fine-tuned one trains."""
+    'config', REAL_CONFIGS, ids=[p.stem for p in REAL_CONFIGS])
+def test_real_track_config_trains_from_checkpoint(config, data_roots,
+                                                  tmp_path):
+    """Each CamVid- and raccoon-track config trains 2 iterations on a tiny
+    folder of its data's layout from a written MobileNetV2 checkpoint (of
+    its scope) at its ``init_cfg``; the frozen backbones (head-only,
+    Pro-tuning, the PEFT baselines) stay as loaded (weights and BN
+    statistics), the fully fine-tuned one trains."""
     cfg = Config.fromfile(str(config))
     upstream = copy.deepcopy(cfg.model.backbone)
     upstream.type = 'MobileNetV2'
     upstream.pop('prompt_cfg', None)
     upstream.init_cfg = None
     path = tmp_path / 'mobilenet-v2.pth'
-    with DefaultScope.overwrite_default_scope('mmseg'):
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
         saved = write_pretrained_checkpoint(MODELS.build(upstream), path)
-    cfg = tiny_config(cfg, data_roots['CamVidDataset'], str(tmp_path),
+    cfg = tiny_config(cfg, data_roots[data_key(cfg)], str(tmp_path),
                       max_iters=2, checkpoint=str(path))
     runner = Runner.from_cfg(cfg)
     record = RecordHook()

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 from mmseg.registry import METRICS
 
 import mmprotune  # noqa: F401  (registers the metric)
@@ -18,7 +19,9 @@ def _sample(pred, label):
 
 
 def test_class_iou_in_results():
-    metric = METRICS.build(dict(type='PerClassIoUMetric'))
+    # in mmseg's scope whatever an earlier test left current
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        metric = METRICS.build(dict(type='PerClassIoUMetric'))
     assert isinstance(metric, PerClassIoUMetric)
     metric.dataset_meta = dict(classes=CLASSES)
     # label 255 is ignored; 'car' is in neither labels nor predictions

@@ -406,12 +406,14 @@ CAMVID_NAMES = dict(
 
 
 def _place_source(out_dir: Path, settings) -> None:
-    """A random mmseg MobileNetV2 as the track's cached ImageNet source in
-    ``out_dir``, with its sidecar: no download."""
-    from mmseg.models.backbones import MobileNetV2
-    stem = out_dir / BACKBONES['mobilenetv2']['checkpoint_stem']
+    """A random MobileNetV2 of the task's scope as the track's cached
+    ImageNet source in ``out_dir``, with its sidecar: no download."""
+    import importlib
+    scope = settings.source['scope']
+    stem = out_dir / f'{BACKBONES["mobilenetv2"]["checkpoint_stem"]}-{scope}'
     out_dir.mkdir(parents=True)
-    torch.save({'state_dict': MobileNetV2().state_dict()},
+    backbones = importlib.import_module(f'{scope}.models.backbones')
+    torch.save({'state_dict': backbones.MobileNetV2().state_dict()},
                f'{stem}.pth')
     stem.with_suffix('.json').write_text(json.dumps(dict(
         summary='a random MobileNetV2', settings=settings.source,
@@ -495,4 +497,50 @@ def test_camvid_end_to_end(tmp_path):
     assert all(recorded == ('_select_' in name)
                for name, recorded in progress.items())
     assert len(progress) == len(runs)
+    assert (out / 'transfer_predictions.png').read_bytes()[:8] == PNG
+
+
+@pytest.mark.slow
+def test_raccoon_end_to_end(tmp_path):
+    """The raccoon detection track in a reduced setting on a tiny folder (a
+    random mmdet MobileNetV2 as the source, no download): the VOC XML
+    converted to COCO JSON in the out-dir, box AP in % (0 where nothing is
+    detected), the first test seed's predicted boxes saved as JSON and
+    drawn into ``transfer_predictions.png``."""
+    from mmprotune.testing import make_raccoon
+    data = make_raccoon(tmp_path / 'raccoon', num_train=9, num_test=3)
+    out = tmp_path / 'out'
+    settings = transfer_settings(
+        TRANSFER_CONFIG_DIR, backbone='mobilenetv2', task='raccoon',
+        data_root=str(data), quick=True, num_select=3, train_sizes=[4],
+        iters=[2])
+    assert settings.source['scope'] == 'mmdet'
+    _place_source(out, settings)
+    methods = ('full', 'protune')
+    proc = _run('--backbone', 'mobilenetv2', '--task', 'raccoon', '--quick',
+                '--num-select', '3', '--train-sizes', '4', '--iters', '2',
+                '--lr-grid', '1e-3,1e-2', '--backbone-lr-mults', '1',
+                '--seeds', '1', '--methods', ','.join(methods), '--out-dir',
+                str(out), '--data-root', str(data), cwd=tmp_path,
+                timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert 'box AP' in proc.stdout
+    coco = {split: json.loads((out / 'coco' / f'{split}.json').read_text())
+            for split in ('train', 'test')}
+    assert [len(c['images']) for c in coco.values()] == [9, 3]
+    records = {p.name: json.loads(p.read_text())
+               for p in (out / 'records').glob('*.json')}
+    runs = [r['run'] for r in records.values()]
+    assert _counts(proc.stdout) == (len(runs), 0)
+    assert sorted((r['method'], r['seed']) for r in runs
+                  if r['phase'] == 'test') == [('full', 1), ('protune', 1)]
+    for name, record in records.items():
+        run = record['run']
+        assert 0 <= run['AP'] <= 100 and 0 <= run['AP50'] <= 100
+        if run['phase'] == 'test':
+            assert len(run['predictions']) == PREDICTED_IMAGES
+            folder = out / 'records' / PREDICTIONS_FOLDER / name[:-5]
+            for file in run['predictions']:
+                boxes = json.loads((folder / file).read_text())
+                assert set(boxes) == {'bboxes', 'scores', 'labels'}
     assert (out / 'transfer_predictions.png').read_bytes()[:8] == PNG

@@ -7,18 +7,22 @@ import os.path as osp
 from collections import OrderedDict
 from typing import List, Optional
 
-from ...datasets import make_ade20k_shapes, make_imagenet_shapes
+from ...datasets import (convert_raccoon, make_ade20k_shapes,
+                         make_imagenet_shapes)
 
-#: Training iterations of the CamVid track's runs (its configs' names).
+#: Training iterations of the CamVid and raccoon tracks' runs (their
+#: configs' names).
 CAMVID_ITERS = 250
+RACCOON_ITERS = 300
 
 #: Per track (``--backbone``): the source, either pretrained here to count
 #: shapes (``source='count'``: the arguments of
 #: :class:`~.pretrain.PretrainSettings` besides the shared ones
 #: (``pretrain``), iterations and images of the shipped benchmark) or real
 #: ImageNet weights (``source='imagenet'``: fetched and converted for the
-#: ``scope``, :func:`~.source.source_checkpoint`); the checkpoint's name
-#: (``checkpoint_stem``); the default output folder of its first task
+#: package of the task, :func:`~.source.source_checkpoint`); the
+#: checkpoint's name (``checkpoint_stem``, ``-<package>`` after it for
+#: ImageNet weights); the default output folder of its first synthetic task
 #: (:func:`default_out_dir`); the name in the plot.
 BACKBONES = OrderedDict(
     resnet18=dict(
@@ -41,9 +45,7 @@ BACKBONES = OrderedDict(
         title='count-pretrained small Swin'),
     mobilenetv2=dict(
         source='imagenet',
-        scope='mmseg',
-        checkpoint_stem='mobilenet-v2_imagenet-mmseg',
-        out_dir='work_dirs/transfer-camvid',
+        checkpoint_stem='mobilenet-v2_imagenet',
         title='ImageNet MobileNetV2'),
 )
 #: Per target task (``--task``): its configs
@@ -58,9 +60,12 @@ BACKBONES = OrderedDict(
 #:
 #: The target data are made here (``data``: its folder stem and the
 #: function that writes it; ``data_seed``: its seed) or real (``folders``:
-#: ``--data-root``'s image and label folders of the training split and of
-#: each test split, the first the default; ``class_metric``: the test
-#: output's key of a class's IoU, ``'{}'`` its name, kept per class).
+#: under ``--data-root``, the image folder and the labels of the training
+#: split and of each test split, the first the default: a folder of label
+#: maps, or a list file of the split's boxes; ``convert``: the folder stem
+#: under ``--out-dir`` and the function that writes each split's COCO JSON
+#: there, from the Pascal VOC XML; ``class_metric``: the test output's
+#: key of a class's IoU, ``'{}'`` its name, kept per class).
 TASKS = OrderedDict(
     seg=dict(
         config='fcn_{method}-{backbone}_1xb16-500i_shapes-ade20k-64x64.py',
@@ -114,6 +119,29 @@ TASKS = OrderedDict(
                              num_select=67,
                              lr_grid=(3e-4, 1e-3, 3e-3))),
         title='CamVid road scenes'),
+    raccoon=dict(
+        config='faster-rcnn_{method}-{backbone}_fpn_1xb8-%di_raccoon-320.py'
+        % RACCOON_ITERS,
+        backbones=dict(mobilenetv2='mobilenet-v2'),
+        metrics=dict(
+            AP='coco/bbox_mAP', AP50='coco/bbox_mAP_50',
+            AP75='coco/bbox_mAP_75'),
+        metric_scale=100,
+        metric='AP',
+        metric_label='box AP',
+        package='mmdet',
+        folders=dict(
+            train=('images', 'data/train_labels.csv'),
+            test=('images', 'data/test_labels.csv')),
+        convert=('coco', convert_raccoon),
+        # 40 of the 160 training images select (as many as the test split
+        # holds), 120 in the pool: the low-data split and all
+        splits=dict(
+            mobilenetv2=dict(train_sizes=(50, 120),
+                             iters=(RACCOON_ITERS, RACCOON_ITERS),
+                             num_select=40,
+                             lr_grid=(3e-4, 1e-3, 3e-3))),
+        title='raccoon detection'),
 )
 #: The tracks of the synthetic tasks (``seg``, ``cls``).
 SYNTHETIC_TRACKS = ('resnet18', 'swin')
@@ -192,9 +220,12 @@ def default_methods(backbone: str, task: str = 'seg') -> List[str]:
 
 
 def default_out_dir(task: str, backbone: str) -> str:
-    """The track's folder (``work_dirs/transfer[-swin|-camvid]``) for its
-    default task (:func:`backbone_tasks`), with ``-<task>`` after it for
-    another task (e.g. ``work_dirs/transfer-cls``)."""
+    """``work_dirs/transfer-<task>`` for a real task; else the track's
+    folder (``work_dirs/transfer[-swin]``) for its default task
+    (:func:`backbone_tasks`), with ``-<task>`` after it for another task
+    (e.g. ``work_dirs/transfer-cls``)."""
+    if is_real(task):
+        return f'work_dirs/transfer-{task}'
     out_dir = BACKBONES[backbone]['out_dir']
     return out_dir if task == backbone_tasks(backbone)[0] else \
         f'{out_dir}-{task}'

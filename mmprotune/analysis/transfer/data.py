@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Dict, List
 
 import numpy as np
 
+from ...datasets import read_split_csv
 from ...utils import atomic_write
 from .catalog import IMG_SIZE, TASKS, is_real
 from .records import key_hash
@@ -19,24 +20,36 @@ if TYPE_CHECKING:  # settings.py imports this module
 
 #: File name endings of the images of a real task's folders.
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
+#: File name endings of a real task's list files (a split's boxes).
+LIST_SUFFIXES = ('.csv', )
 
 
 def split_names(data_root: str, task: str, split: str) -> List[str]:
     """The sorted image file names of a real task's ``split`` (a key of
-    its ``folders``), as its dataset lists them (sorted by path).
+    its ``folders``), as its dataset lists them (sorted by path): the
+    images of its image folder, or those its list file names.
 
     Raises:
-        ValueError: The split's image or label folder is missing or holds
-            no images (names the folder and ``--data-root``).
+        ValueError: The split's image folder or labels are missing or name
+            no images (names the folder or file and ``--data-root``).
     """
     images, labels = TASKS[task]['folders'][split]
-    for folder in (images, labels):
-        if not osp.isdir(osp.join(data_root, folder)):
+    is_list = labels.endswith(LIST_SUFFIXES)
+    described = f'{images}/ and {labels}{"" if is_list else "/"}'
+    for path, kind in ((images, 'folder'),
+                       (labels, 'file' if is_list else 'folder')):
+        if not (osp.isfile if kind == 'file' else osp.isdir)(
+                osp.join(data_root, path)):
             raise ValueError(
-                f'--data-root: {data_root} has no folder {folder}/ (the '
-                f'{split} split of --task {task}: {images}/ and {labels}/)')
-    names = sorted(name for name in os.listdir(osp.join(data_root, images))
-                   if name.lower().endswith(IMAGE_SUFFIXES))
+                f'--data-root: {data_root} has no {kind} '
+                f'{path}{"/" if kind == "folder" else ""} (the {split} split '
+                f'of --task {task}: {described})')
+    if is_list:
+        names = read_split_csv(osp.join(data_root, labels))
+    else:
+        names = sorted(
+            name for name in os.listdir(osp.join(data_root, images))
+            if name.lower().endswith(IMAGE_SUFFIXES))
     if not names:
         raise ValueError(f'--data-root: {osp.join(data_root, images)} holds '
                          f'no images ({", ".join(IMAGE_SUFFIXES)})')
@@ -94,9 +107,16 @@ def pool_indices(settings: 'TransferSettings') -> List[int]:
             if i not in selected][:settings.pool_size]
 
 
-def make_target_data(settings: 'TransferSettings') -> str:
-    """The target set's folder. Real data: ``settings.data_root`` (checked
-    by :func:`split_names`). Data made here: written once,
+def make_target_data(settings: 'TransferSettings') -> Dict[str, dict]:
+    """The target set, as the dataset settings of its training split and
+    of its test split (``{'train': {...}, 'test': {...}}``, what a config's
+    ``dataset`` gets: :func:`~.run.run_config`).
+
+    Real data: ``settings.data_root`` (checked by :func:`split_names`)
+    with each split's image and label folders, or (a task with
+    ``convert``) its images and the COCO JSON of each split, converted from
+    the Pascal VOC XML into ``<out_dir>/<stem>`` every time (a few seconds;
+    an edited annotation is never stale). Data made here: written once,
     ``num_select + pool_size`` training images, the selection split first
     and the pool after it, and ``num_val`` validation images, the test
     split; a ``done`` file marks a set written to the end (a stopped run's
@@ -105,12 +125,29 @@ def make_target_data(settings: 'TransferSettings') -> str:
     The data makers draw each image from one generator per split in order,
     so the selection images do not change with ``pool_size``.
     """
+    spec = TASKS[settings.task]
     if is_real(settings.task):
-        for split in ('train', settings.test_split):
+        splits = ('train', settings.test_split)
+        for split in splits:
             split_names(settings.data_root, settings.task, split)
-        return settings.data_root
-    stem, make = TASKS[settings.task]['data']
-    seed = TASKS[settings.task]['data_seed']
+        if 'convert' in spec:
+            stem, convert = spec['convert']
+            ann_files = convert(settings.data_root,
+                                osp.join(settings.out_dir, stem))
+            return {
+                phase: dict(data_root=settings.data_root,
+                            ann_file=osp.abspath(ann_files[split]))
+                for phase, split in zip(('train', 'test'), splits)
+            }
+        return {
+            phase: dict(data_root=settings.data_root,
+                        data_prefix=dict(
+                            img_path=spec['folders'][split][0],
+                            seg_map_path=spec['folders'][split][1]))
+            for phase, split in zip(('train', 'test'), splits)
+        }
+    stem, make = spec['data']
+    seed = spec['data_seed']
     data_root = osp.join(
         settings.out_dir, f'{stem}_{settings.num_select}+'
         f'{settings.pool_size}-{settings.num_val}_seed{seed}')
@@ -122,7 +159,8 @@ def make_target_data(settings: 'TransferSettings') -> str:
              img_size=IMG_SIZE,
              seed=seed)
         atomic_write('', done, encoding='utf-8')
-    return data_root
+    return dict(train=dict(data_root=data_root),
+                test=dict(data_root=data_root))
 
 
 def train_indices(settings: 'TransferSettings', train_size: int,

@@ -2,6 +2,7 @@
 the test images the first test seed's runs saved predictions of
 (:func:`~.run.save_predictions`), their ground truth and each method's
 prediction."""
+import json
 import os
 import os.path as osp
 from collections import OrderedDict
@@ -12,6 +13,7 @@ import numpy as np
 from ...datasets import CamVidDataset
 from ..plotting import save_figure
 from .catalog import TASKS
+from .data import IMAGE_SUFFIXES
 from .settings import TransferSettings
 from .study import PREDICTIONS_FOLDER
 
@@ -66,15 +68,27 @@ def _prediction_files(settings: TransferSettings,
     return None
 
 
+#: Detection panels: the score a predicted box needs to be drawn.
+SCORE_THR = 0.5
+
+
 def plot_predictions(settings: TransferSettings, runs: List[dict],
-                     path: str) -> bool:
+                     path: str, data: Dict[str, dict]) -> bool:
     """Draw the first test seed's predictions into one PNG at ``path``: per
     training split a block of rows, one per predicted test image: the
     image, its ground truth and each method's prediction
-    (:func:`find_predictions`, table order) titled with its test metric,
-    in the class colours (void black; a legend below). Returns whether it
-    was drawn: with no predictions found it writes nothing and removes a
-    stale ``path``."""
+    (:func:`find_predictions`, table order) titled with its test metric;
+    label maps in the class colours (void black; a legend below), boxes
+    drawn by mmdet's visualizer (predictions scoring at least
+    :data:`SCORE_THR`, with their scores). Returns whether it was drawn:
+    with no predictions found it writes nothing and removes a stale
+    ``path``.
+
+    Args:
+        data (dict[str, dict]): The target data's dataset settings
+            (:func:`~.data.make_target_data`): a detection task's ground
+            truth is its test ``ann_file``.
+    """
     found = find_predictions(settings, runs)
     if not found:
         if osp.isfile(path):
@@ -87,8 +101,17 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
     from PIL import Image
 
     spec = TASKS[settings.task]
-    images, labels = spec['folders'][settings.test_split]
-    colours = class_colours()
+    images = spec['folders'][settings.test_split][0]
+    if spec['package'] == 'mmdet':
+        panels, legend = _BoxPanels(data['test']['ann_file']), []
+    else:
+        panels = _LabelMapPanels(settings.data_root,
+                                 spec['folders'][settings.test_split][1])
+        colours = class_colours()
+        # the label values' names: the classes, then void (11)
+        legend = [
+            Patch(color=colours[i] / 255, label=name) for i, name in
+            enumerate([*CamVidDataset.METAINFO['classes'], 'void'])]
     methods = [m for m in settings.methods
                if any(m in by_method for by_method in found.values())]
     names = {size: list(OrderedDict.fromkeys(
@@ -96,13 +119,11 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
              for size, by_method in found.items()}
     rows = sum(len(n) for n in names.values())
     cols = 2 + len(methods)
-    # the label values' names: the classes, then void (11)
-    legend = [*CamVidDataset.METAINFO['classes'], 'void']
-    ncol = min(len(legend), 3 * cols)
+    ncol = min(len(legend), 3 * cols) or 1
     bottom = 0.2 + 0.22 * -(-len(legend) // ncol)  # inches
-    first = next(iter(next(iter(names.values()))))
-    width, height = Image.open(osp.join(settings.data_root, images,
-                                        first)).size
+    first = _image_file(settings.data_root, images,
+                        next(iter(next(iter(names.values())))))
+    width, height = Image.open(first).size
     panel = (PANEL_INCHES, PANEL_INCHES * height / width + 0.35)
     fig, axes = plt.subplots(
         rows, cols, squeeze=False,
@@ -115,27 +136,104 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
     for size, by_method in found.items():
         for name in names[size]:
             ax = axes[row]
-            ax[0].imshow(Image.open(
-                osp.join(settings.data_root, images, name)).convert('RGB'))
-            ax[0].set_ylabel(f'{size} training images\n{name}', fontsize=8)
-            ax[1].imshow(colours[np.asarray(Image.open(
-                osp.join(settings.data_root, labels, name)))])
+            file = _image_file(settings.data_root, images, name)
+            image = np.asarray(Image.open(file).convert('RGB'))
+            ax[0].imshow(image)
+            ax[0].set_ylabel(
+                f'{size} training images\n{osp.basename(file)}', fontsize=8)
+            ax[1].imshow(panels.truth(image, name))
             ax[0].set_title('image', fontsize=9)
             ax[1].set_title('ground truth', fontsize=9)
             for col, method in enumerate(methods, 2):
                 run = by_method.get(method)
                 if run and name in run['files']:
-                    ax[col].imshow(colours[np.asarray(
-                        Image.open(run['files'][name]))])
+                    ax[col].imshow(
+                        panels.prediction(image, run['files'][name]))
                     ax[col].set_title(
                         f'{method}: {spec["metric_label"]} '
                         f'{run[spec["metric"]]:.1f} (seed {run["seed"]})',
                         fontsize=9)
             row += 1
-    fig.legend(
-        handles=[Patch(color=colours[i] / 255, label=name)
-                 for i, name in enumerate(legend)],
-        loc='lower center', ncol=ncol, fontsize=8, frameon=False)
+    if legend:
+        fig.legend(handles=legend, loc='lower center', ncol=ncol,
+                   fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, bottom / fig.get_figheight(), 1, 1))
     save_figure(fig, path, dpi=DPI)
     return True
+
+
+def _image_file(data_root: str, images: str, name: str) -> str:
+    """The image a prediction file ``name`` is of: the file of the same
+    stem in the image folder (a detector's predictions are JSON)."""
+    stem = osp.splitext(name)[0]
+    folder = osp.join(data_root, images)
+    for suffix in IMAGE_SUFFIXES:
+        if osp.isfile(osp.join(folder, stem + suffix)):
+            return osp.join(folder, stem + suffix)
+    raise FileNotFoundError(f'no image {stem}.* in {folder}')
+
+
+class _LabelMapPanels:
+    """A segmentation task's panels: label maps in the class colours."""
+
+    def __init__(self, data_root: str, labels: str):
+        self.labels = osp.join(data_root, labels)
+        self.colours = class_colours()
+
+    def truth(self, image: np.ndarray, name: str) -> np.ndarray:
+        from PIL import Image
+        return self.colours[np.asarray(
+            Image.open(osp.join(self.labels, name)))]
+
+    def prediction(self, image: np.ndarray, file: str) -> np.ndarray:
+        from PIL import Image
+        return self.colours[np.asarray(Image.open(file))]
+
+
+class _BoxPanels:
+    """A detection task's panels: the image with its ground-truth boxes
+    (from the COCO JSON ``ann_file``) or a prediction's boxes that score at
+    least :data:`SCORE_THR`, drawn by mmdet's ``DetLocalVisualizer``."""
+
+    TRUTH_COLOUR, PREDICTION_COLOUR = (0, 200, 0), (220, 20, 60)
+
+    def __init__(self, ann_file: str):
+        from mmdet.visualization import DetLocalVisualizer
+        with open(ann_file, encoding='utf-8') as f:
+            coco = json.load(f)
+        names = {image['id']: image['file_name'] for image in coco['images']}
+        self.boxes: Dict[str, list] = {}
+        for ann in coco['annotations']:
+            x, y, w, h = ann['bbox']
+            self.boxes.setdefault(osp.splitext(names[ann['image_id']])[0],
+                                  []).append([x, y, x + w, y + h])
+        self.visualizer = DetLocalVisualizer(
+            name=f'transfer_predictions_{id(self)}')
+
+    def _draw(self, image: np.ndarray, boxes: list, colour: tuple,
+              scores: Optional[list] = None) -> np.ndarray:
+        self.visualizer.set_image(image)
+        if boxes:
+            boxes = np.asarray(boxes, np.float32)
+            width = max(2, round(image.shape[1] / 200))
+            self.visualizer.draw_bboxes(boxes, edge_colors=[colour],
+                                        line_widths=width)
+            if scores is not None:
+                self.visualizer.draw_texts(
+                    [f'{s:.2f}' for s in scores], boxes[:, :2],
+                    colors='white', font_sizes=max(8, width * 5),
+                    bboxes=dict(facecolor=np.asarray(colour) / 255,
+                                alpha=0.8, pad=0.7, edgecolor='none'))
+        return self.visualizer.get_image()
+
+    def truth(self, image: np.ndarray, name: str) -> np.ndarray:
+        return self._draw(image, self.boxes.get(osp.splitext(name)[0], []),
+                          self.TRUTH_COLOUR)
+
+    def prediction(self, image: np.ndarray, file: str) -> np.ndarray:
+        with open(file, encoding='utf-8') as f:
+            pred = json.load(f)
+        kept = [i for i, s in enumerate(pred['scores']) if s >= SCORE_THR]
+        return self._draw(image, [pred['bboxes'][i] for i in kept],
+                          self.PREDICTION_COLOUR,
+                          [pred['scores'][i] for i in kept])

@@ -3,6 +3,7 @@
 its record is found under (:func:`run_key`)."""
 import copy
 import io
+import json
 import os.path as osp
 import time
 from typing import Dict, List, Optional, Sequence
@@ -55,7 +56,7 @@ def curve_iters(iters: int, interval: int) -> List[int]:
 
 
 def run_config(config: str,
-               data_root: str,
+               data: Dict[str, dict],
                checkpoint: str,
                lr: float,
                train_images: Sequence[int],
@@ -63,13 +64,15 @@ def run_config(config: str,
                seed: int,
                iters: int,
                work_dir: str,
-               backbone_lr_mult: Optional[float] = None,
-               test_folders: Optional[Sequence[str]] = None) -> Config:
+               backbone_lr_mult: Optional[float] = None) -> Config:
     """A method's config pointed at the data and checkpoint, with the lr,
     training images, evaluation images, seed and iteration count of one
     run; no checkpoint written.
 
     Args:
+        data (dict[str, dict]): The dataset settings of the training and
+            the test split (``'train'``, ``'test'``:
+            :func:`~.data.make_target_data`).
         lr (float): The optimizer's lr (a parameter group's ``lr_mult``
             stays relative to it).
         train_images (Sequence[int]): Indices into the training list.
@@ -86,9 +89,6 @@ def run_config(config: str,
             method) keeps its own setting or gets ``lr_mult=1``, and the
             head is not matched, so neither is slowed. None: the config's
             ``paramwise_cfg`` as it is.
-        test_folders (Sequence[str], optional): The image and label
-            folders of the test split under ``data_root`` (a real task's
-            ``folders``). None: the config's.
     """
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
@@ -106,11 +106,8 @@ def run_config(config: str,
     if cfg.model.backbone.init_cfg:  # all but ``scratch``
         cfg.model.backbone.init_cfg.checkpoint = checkpoint
     train_set = cfg.train_dataloader.dataset
-    train_set.update(data_root=data_root, indices=list(train_images))
-    cfg.test_dataloader.dataset.data_root = data_root
-    if test_folders:
-        cfg.test_dataloader.dataset.data_prefix = dict(
-            img_path=test_folders[0], seg_map_path=test_folders[1])
+    train_set.update(data['train'], indices=list(train_images))
+    cfg.test_dataloader.dataset.update(data['test'])
     train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
     if eval_images is None:
         cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
@@ -135,20 +132,18 @@ def run_config(config: str,
     return cfg
 
 
-def run_once(cfg: Config,
-             metrics: Dict[str, str],
-             class_metric: Optional[str] = None,
+def run_once(cfg: Config, task: str,
              predictions: Optional[str] = None) -> dict:
     """Train ``cfg`` with a fresh Runner and evaluate it: a selection run
     (a ``val_cfg``, :func:`run_config`) by its training loop's
     validations, the last one its score; a test run by ``Runner.test``
-    at the end. Return its ``metrics`` (name -> key of the evaluator's
-    output, e.g. ``TASKS[task]['metrics']``), a selection run's ``curve``,
-    a test run's IoU per class (with ``class_metric``, a task's: the
-    output's key of a class's IoU, ``'{}'`` its name) and its predictions
-    of a few test images (with ``predictions``, a folder:
-    :func:`save_predictions`), parameter counts, step time, memory and
-    checkpoint figures.
+    at the end. Return the ``task``'s ``metrics`` (``TASKS[task]``: name
+    -> key of the evaluator's output, times its ``metric_scale``), a
+    selection run's ``curve``, a test run's IoU per class (a task with a
+    ``class_metric``: the output's key of a class's IoU, ``'{}'`` its name)
+    and its predictions of a few test images (with ``predictions``, a
+    folder: :func:`save_predictions`), parameter counts, step time, memory
+    and checkpoint figures.
 
     Returns:
         dict: ``train_s`` (a selection run's validations included),
@@ -166,6 +161,9 @@ def run_once(cfg: Config,
 
     from ..cost.bench import model_figures
 
+    spec = TASKS[task]
+    metrics, class_metric = spec['metrics'], spec.get('class_metric')
+    scale = spec.get('metric_scale', 1)
     runner = Runner.from_cfg(cfg)
     start = time.perf_counter()
     runner.train()
@@ -188,7 +186,7 @@ def run_once(cfg: Config,
             for name, key in metrics.items()
         }
         result['curve'] = [
-            dict(iter=it, **{name: float(v[i])
+            dict(iter=it, **{name: scale * float(v[i])
                              for name, v in values.items()})
             for i, it in enumerate(points)
         ]
@@ -202,7 +200,7 @@ def run_once(cfg: Config,
         result['test_s'] = time.perf_counter() - start
         # mmseg's IoUMetric returns numpy scalars (np.float32 under numpy 2)
         result.update(
-            {name: float(tested[key])
+            {name: scale * float(tested[key])
              for name, key in metrics.items()})
         if class_metric:
             classes = runner.test_dataloader.dataset.metainfo['classes']
@@ -210,7 +208,8 @@ def run_once(cfg: Config,
                 name: float(tested[class_metric.format(name)])
                 for name in classes}
         if predictions:
-            result['predictions'] = save_predictions(runner, predictions)
+            result['predictions'] = save_predictions(
+                runner, predictions, spec['package'])
     # after the evaluation: a training step and a training-mode forward
     # update BN statistics
     # the loop's own iterator: a new one of a DataLoader with persistent
@@ -254,31 +253,43 @@ def stop_workers(runner) -> None:
 PREDICTED_IMAGES = 3
 
 
-def save_predictions(runner, folder: str) -> List[str]:
-    """Save the trained segmentor's predictions of :data:`PREDICTED_IMAGES`
-    test images (fewer for a smaller test split), evenly spaced over it, as
-    palette PNGs (the dataset's palette; the images' full size) named as
-    the images, in ``folder``; return their file names."""
+def save_predictions(runner, folder: str, package: str) -> List[str]:
+    """Save the trained model's predictions of :data:`PREDICTED_IMAGES`
+    test images (fewer for a smaller test split), evenly spaced over it, in
+    ``folder``, each named as its image: a segmentor's (``package``
+    ``'mmseg'``) as a palette PNG (the dataset's palette; the image's full
+    size), a detector's (``'mmdet'``) as JSON (``bboxes`` in the image's
+    pixels, x1 y1 x2 y2, ``scores``, ``labels``: every box it keeps);
+    return the files' names."""
     from mmengine.dataset import pseudo_collate
-    from PIL import Image
 
     from ...utils import atomic_write
     dataset = runner.test_dataloader.dataset
-    palette = np.asarray(dataset.metainfo['palette'], np.uint8)
     names = []
     indices = np.linspace(0, len(dataset) - 1, PREDICTED_IMAGES).round()
     for index in sorted(set(indices.astype(int).tolist())):
-        item = dataset[index]
-        sample, = runner.model.test_step(pseudo_collate([item]))
-        label = sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
-        image = Image.fromarray(label, mode='P')
-        image.putpalette(palette.flatten().tolist())
-        name = osp.basename(sample.img_path)
-        buffer = io.BytesIO()
-        image.save(buffer, format='PNG')
-        atomic_write(buffer.getvalue(), osp.join(folder, name))
+        sample, = runner.model.test_step(pseudo_collate([dataset[index]]))
+        stem = osp.splitext(osp.basename(sample.img_path))[0]
+        if package == 'mmdet':
+            name, content = f'{stem}.json', json.dumps({
+                key: sample.pred_instances[key].tolist()
+                for key in ('bboxes', 'scores', 'labels')}).encode()
+        else:
+            name, content = f'{stem}.png', _palette_png(
+                sample.pred_sem_seg.data[0], dataset.metainfo['palette'])
+        atomic_write(content, osp.join(folder, name))
         names.append(name)
     return names
+
+
+def _palette_png(label, palette) -> bytes:
+    """The PNG bytes of a label map (an H x W tensor) in ``palette``."""
+    from PIL import Image
+    image = Image.fromarray(label.cpu().numpy().astype(np.uint8), mode='P')
+    image.putpalette(np.asarray(palette, np.uint8).flatten().tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format='PNG')
+    return buffer.getvalue()
 
 
 def peak_train_bytes(model, optim_wrapper, batch: dict) -> int:

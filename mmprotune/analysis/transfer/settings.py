@@ -260,7 +260,7 @@ def transfer_settings(config_dir: str,
         lr_grid=lr_grid,
         backbone_lr_mults=backbone_lr_mults,
         select_only=select_only,
-        source=source_args(backbone, quick),
+        source=source_args(backbone, task, quick),
         config_dir=config_dir,
         out_dir=out_dir or default_out_dir(task, backbone),
         records=records or '',
@@ -310,15 +310,16 @@ def _grid(option: str, values: Sequence[float]) -> List[float]:
     return values
 
 
-def source_args(backbone: str, quick: bool = False) -> dict:
-    """Every argument of ``backbone``'s source: the ImageNet weights'
-    checksum and the scope they are converted for, or the count
-    pretraining's (:func:`pretrain_args`: the shipped benchmark's
-    iterations and images, the smoke run's with ``quick``)."""
+def source_args(backbone: str, task: str, quick: bool = False) -> dict:
+    """Every argument of ``backbone``'s source for ``task``: the ImageNet
+    weights' checksum and the scope they are converted for (the task's
+    package), or the count pretraining's (:func:`pretrain_args`: the
+    shipped benchmark's iterations and images, the smoke run's with
+    ``quick``)."""
     spec = BACKBONES[backbone]
     if spec['source'] == 'imagenet':
         return dict(weights='imagenet', sha256=IMAGENET_SHA256,
-                    scope=spec['scope'])
+                    scope=TASKS[task]['package'])
     sizes = PRESET_SETTINGS['quick'] if quick else spec
     return pretrain_args(backbone, sizes['pretrain_iters'],
                          sizes['pretrain_images'])

@@ -54,7 +54,8 @@ def imagenet_source(settings: TransferSettings) -> dict:
     fetch_imagenet_mobilenet_v2`) and converted. Never copied into the
     records (weights are not committed)."""
     args = dict(settings.source)
-    stem = BACKBONES[settings.backbone]['checkpoint_stem']
+    stem = f'{BACKBONES[settings.backbone]["checkpoint_stem"]}-' \
+        f'{args["scope"]}'
     key = source_key(args)
     cached = _cached_source(osp.join(settings.out_dir, stem), key)
     if cached:

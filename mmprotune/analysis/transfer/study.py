@@ -109,7 +109,7 @@ def planned_runs(settings: TransferSettings,
 
 def run_all(settings: TransferSettings,
             source: dict,
-            data_root: str,
+            data: Dict[str, dict],
             on_run: Callable[[List[dict], int], None],
             on_start: Optional[Callable[[str, int], None]] = None
             ) -> List[dict]:
@@ -130,7 +130,8 @@ def run_all(settings: TransferSettings,
     Args:
         settings (TransferSettings): What to run.
         source (dict): The source checkpoint (:func:`~.source.pretrain`).
-        data_root (str): The target data (:func:`~.data.make_target_data`).
+        data (dict[str, dict]): The target data's dataset settings
+            (:func:`~.data.make_target_data`).
         on_run (callable): Called after each run (trained or taken from a
             record) with the runs so far and the number planned (e.g. to
             rewrite the report and print a line).
@@ -159,8 +160,7 @@ def run_all(settings: TransferSettings,
     # the checkout of ``configs/transfer``, which a run's config is named in
     checkout = osp.dirname(osp.dirname(osp.abspath(settings.config_dir)))
     here, code = machine(), code_version()
-    test_folders = spec['folders'][settings.test_split] \
-        if is_real(settings.task) else None
+    real = is_real(settings.task)
     runs: List[dict] = []
 
     def one(size: int, method: str, phase: str, seed: int, lr: float,
@@ -177,23 +177,21 @@ def run_all(settings: TransferSettings,
             config = settings.config(method)
             images = train_indices(settings, size, seed)
             cfg = run_config(
-                config, data_root, source['checkpoint'], lr, images,
+                config, data, source['checkpoint'], lr, images,
                 select_indices(settings) if phase == 'select' else None,
                 seed, settings.iters[size],
-                osp.join(settings.out_dir, 'runs', name), mult,
-                test_folders)
+                osp.join(settings.out_dir, 'runs', name), mult)
             # real data: the first test seed's predictions of a few test
             # images, beside the records
             pictures = osp.join(
                 settings.records, PREDICTIONS_FOLDER,
-                osp.splitext(record_name(key))[0]) if test_folders and \
+                osp.splitext(record_name(key))[0]) if real and \
                 seed == test_seeds(settings)[0] else None
             run = dict(train_size=size, method=method, phase=phase, lr=lr,
                        backbone_lr_mult=mult, seed=seed,
                        train_images=key['train_images'],
                        config=osp.relpath(config, checkout),
-                       **run_once(cfg, spec['metrics'],
-                                  spec.get('class_metric'), pictures))
+                       **run_once(cfg, settings.task, pictures))
             write_record(settings.records, key, run, machine=here,
                          code=code, source_summary=source['summary'])
         runs.append(dict(run, record=record_name(key),

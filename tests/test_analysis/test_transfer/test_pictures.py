@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmprotune.analysis.transfer.data import make_target_data
 from mmprotune.analysis.transfer.pictures import (DPI, PANEL_INCHES,
                                                   class_colours,
                                                   find_predictions,
@@ -72,7 +73,8 @@ def test_plot_predictions(settings, tmp_path):
         'camvid_n1_protune_test_seed1_abc' / '0016E5_07959.png')
     assert found[1]['full']['seed'] == 1
 
-    assert plot_predictions(settings, runs, str(path))
+    data = make_target_data(settings)
+    assert plot_predictions(settings, runs, str(path), data)
     assert path.read_bytes()[:8] == PNG
     # image, ground truth, full, protune; two splits of 2 images each
     width, height = Image.open(path).size
@@ -83,9 +85,9 @@ def test_plot_predictions(settings, tmp_path):
     # no predictions: nothing drawn, the stale picture removed
     assert not plot_predictions(settings, [r for r in runs
                                            if r['method'] == 'head-only'],
-                                str(path))
+                                str(path), data)
     assert not path.exists()
-    assert not plot_predictions(settings, [], str(path))
+    assert not plot_predictions(settings, [], str(path), data)
     assert not path.exists()
 
 
@@ -94,3 +96,55 @@ def test_class_colours():
     palette = CamVidDataset.METAINFO['palette']
     assert colours[:len(palette)].tolist() == palette
     assert not colours[len(palette):].any()  # void (11) and the rest black
+
+
+def test_plot_predictions_of_boxes(tmp_path):
+    """The raccoon track's pictures: ground-truth boxes and each method's
+    boxes that score at least SCORE_THR, drawn on the image."""
+    import json
+
+    from mmprotune.analysis.transfer.pictures import SCORE_THR, _BoxPanels
+    from mmprotune.testing import make_raccoon
+    settings = transfer_settings(
+        TRANSFER_CONFIG_DIR, backbone='mobilenetv2', task='raccoon',
+        data_root=str(make_raccoon(tmp_path / 'raccoon')), quick=True,
+        num_select=1, train_sizes=[2], iters=[2], methods=['full', 'protune'],
+        out_dir=str(tmp_path / 'out'), records=str(tmp_path / 'records'))
+    data = make_target_data(settings)
+    with open(data['test']['ann_file']) as f:
+        coco = json.load(f)
+    image = coco['images'][0]
+    name = image['file_name'].replace('.jpg', '.json')
+    width, height = image['width'], image['height']
+    # one box kept (left half), one below the threshold (right half)
+    kept, dropped = [2, 2, width // 2 - 4, height - 3], \
+        [width // 2 + 2, 2, width - 3, height - 3]
+    runs = []
+    for method in settings.methods:
+        record = f'raccoon_n2_{method}_test_seed1_abc.json'
+        folder = tmp_path / 'records' / PREDICTIONS_FOLDER / record[:-5]
+        folder.mkdir(parents=True)
+        (folder / name).write_text(json.dumps(dict(
+            bboxes=[kept, dropped], scores=[SCORE_THR, SCORE_THR - 0.01],
+            labels=[0, 0])))
+        runs.append(dict(train_size=2, method=method, phase='test', seed=1,
+                         AP=30., record=record, predictions=[name]))
+    path = tmp_path / 'out' / 'transfer_predictions.png'
+    assert plot_predictions(settings, runs, str(path), data)
+    assert path.read_bytes()[:8] == PNG
+
+    panels = _BoxPanels(data['test']['ann_file'])
+    pixels = np.asarray(Image.open(
+        tmp_path / 'raccoon' / 'images' / image['file_name']).convert('RGB'))
+    drawn = panels.prediction(pixels, str(folder / name))
+    colour = np.asarray(_BoxPanels.PREDICTION_COLOUR)
+
+    def coloured(x: int, y: int) -> bool:
+        return bool((np.abs(drawn[y, x].astype(int) - colour) < 40).all())
+
+    # the kept box's left edge is drawn, the dropped box's right edge not
+    middle = height // 2
+    assert coloured(kept[0], middle)
+    assert not coloured(dropped[2], middle)
+    truth = panels.truth(pixels, image['file_name'])
+    assert not np.array_equal(truth, pixels)  # the ground-truth box drawn

@@ -16,6 +16,12 @@ from mmprotune.testing.camvid import make_camvid
 from mmprotune.utils import build_model
 
 
+def _data(root) -> dict:
+    """The dataset settings of a target folder ``root`` (what
+    ``make_target_data`` returns for data made here)."""
+    return dict(train=dict(data_root=str(root)), test=dict(data_root=str(root)))
+
+
 @pytest.mark.parametrize('task', ['seg', 'cls'])
 @pytest.mark.parametrize('method', ['full', 'vpt'])
 def test_swin_track_learning_rates(tmp_path, method, task):
@@ -24,7 +30,7 @@ def test_swin_track_learning_rates(tmp_path, method, task):
     from mmengine.optim import build_optim_wrapper
     config = config_path(TRANSFER_CONFIG_DIR, method, 'swin', task)
     configs = {1e-2: Config.fromfile(config)}
-    configs[3e-3] = run_config(config, str(tmp_path), 'unused', 3e-3, [0],
+    configs[3e-3] = run_config(config, _data(tmp_path), 'unused', 3e-3, [0],
                                None, 0, 4, str(tmp_path / 'run'))
     for base, cfg in configs.items():
         model = build_model(cfg)
@@ -75,7 +81,7 @@ def test_backbone_lr_mult_reaches_the_optimizer(tmp_path):
         for method in ('full', 'protune'):
             cfg = run_config(
                 config_path(TRANSFER_CONFIG_DIR, method, backbone, task),
-                str(tmp_path),
+                _data(tmp_path),
                 checkpoint, 3e-3, [0], [1], 0, 4, str(tmp_path / 'run'),
                 backbone_lr_mult=0.25)
             model = build_model(cfg)
@@ -109,8 +115,8 @@ def test_run_stops_its_data_loader_workers(tmp_path):
     torch.save(dict(state_dict=MobileNetV2().state_dict()), checkpoint)
     config = config_path(TRANSFER_CONFIG_DIR, 'protune', 'mobilenetv2',
                          'camvid')
-    cfg = run_config(config, str(data), checkpoint, 1e-3, [0, 1], [2], 0, 1,
-                     str(tmp_path / 'run'))
+    cfg = run_config(config, _data(data), checkpoint, 1e-3, [0, 1], [2], 0,
+                     1, str(tmp_path / 'run'))
     assert cfg.train_dataloader.persistent_workers
-    run_once(cfg, dict(mIoU='mIoU'))
+    run_once(cfg, 'camvid')
     assert multiprocessing.active_children() == []

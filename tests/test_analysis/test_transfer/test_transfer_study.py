@@ -27,12 +27,12 @@ def _study(tmp_path, monkeypatch, score, lr_grid):
     model = build_model(Config.fromfile(settings.config('full')))
     torch.save(dict(state_dict=model.backbone.state_dict()), checkpoint)
 
-    def run_once(cfg, metrics, class_metric=None, predictions=None):
+    def run_once(cfg, task, predictions=None):
         return dict(mIoU=score(cfg.optim_wrapper.optimizer.lr))
 
     monkeypatch.setattr(study, 'run_once', run_once)
     runs = study.run_all(settings, dict(checkpoint=checkpoint, summary=''),
-                         str(tmp_path / 'data'), on_run=lambda *args: None)
+                         dict(train={}, test={}), on_run=lambda *args: None)
     return [(r['phase'], r['lr'], r['seed']) for r in runs]
 
 
