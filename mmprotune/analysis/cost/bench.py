@@ -9,6 +9,8 @@ import io
 import multiprocessing
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Dict, Iterable, Iterator, Optional
 
 import torch
@@ -230,6 +232,42 @@ def _call(method: str, *args):
     return getattr(_BENCH, method)(*args)
 
 
+class MethodWorker:
+    """The spawned process that holds one method's :class:`MethodBench`
+    (built there by ``_start_worker(cfg, batch)``); calling it runs one of
+    the bench's methods there and returns its result.
+
+    A process that dies (e.g. killed for lack of memory) is an error naming
+    the method, never a wait for an answer that cannot come.
+    """
+
+    def __init__(self, name: str, cfg: Config, batch: dict, context):
+        self.name = name
+        self.pool = ProcessPoolExecutor(
+            1, mp_context=context, initializer=_start_worker,
+            initargs=(cfg, batch))
+
+    def __call__(self, method: str, *args):
+        return self.submit(_call, method, *args)
+
+    def submit(self, fn: Callable, *args):
+        """``fn(*args)`` in the process, waited for."""
+        try:
+            return self.pool.submit(fn, *args).result()
+        except BrokenProcessPool as error:
+            raise RuntimeError(
+                f'the process measuring {self.name!r} died ({error}); if it '
+                'was killed for lack of memory, measure fewer methods at a '
+                'time (--methods) or a smaller --img-size') from error
+
+    def close(self) -> None:
+        """Stop the process, also while it is still measuring (no public
+        way before Python 3.14's ``terminate_workers``)."""
+        for process in list(self.pool._processes.values()):
+            process.terminate()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
 def measure_side_by_side(configs: Dict[str, Config],
                          batch: dict,
                          steps: int = 5,
@@ -254,7 +292,7 @@ def measure_side_by_side(configs: Dict[str, Config],
     # turns its tensors into numpy arrays in place (its ForkingPickler
     # reducer), so a second worker would get arrays
     workers = {
-        name: context.Pool(1, _start_worker, (cfg, copy.deepcopy(batch)))
+        name: MethodWorker(name, cfg, copy.deepcopy(batch), context)
         for name, cfg in configs.items()
     }
     names = list(workers)
@@ -265,20 +303,19 @@ def measure_side_by_side(configs: Dict[str, Config],
                   for i in range(warmup + steps)]
         for key, phase, i in track(rounds):
             for name in names[i % len(names):] + names[:i % len(names)]:
-                seconds = workers[name].apply(_call, ('seconds', phase))
+                seconds = workers[name]('seconds', phase)
                 if i >= warmup:
                     times[name][key].append(seconds)
             if phase == 'train_step' and i == warmup + steps - 1:
                 for name in names:
-                    results[name].update(workers[name].apply(
-                        _call, ('peaks', )))
+                    results[name].update(workers[name]('peaks'))
         for name in names:
-            results[name].update(workers[name].apply(_call, ('figures', )))
+            results[name].update(workers[name]('figures'))
             results[name].update(
                 {key: statistics.median(t) for key, t in times[name].items()})
     finally:
         for worker in workers.values():
-            worker.terminate()
+            worker.close()
     return results
 
 
