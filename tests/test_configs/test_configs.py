@@ -33,9 +33,9 @@ def test_configs_are_found():
 
 @pytest.fixture(scope='module')
 def data_roots(tmp_path_factory):
-    """Tiny data per dataset of the configs (:func:`data_key`). mmpretrain's
-    ``CIFAR100`` checks its files against the MD5 sums of the real archive: pointed at
-    the synthetic files' sums for this module."""
+    """Tiny data per dataset of the configs (:func:`data_key`).
+    mmpretrain's ``CIFAR100`` checks its files against the MD5 sums of the
+    real archive: pointed at the synthetic files' sums for this module."""
     from mmpretrain.datasets import CIFAR100
     root = tmp_path_factory.mktemp('data')
     make_coco_shapes(str(root / 'coco'), num_train=4, num_val=2, img_size=64)

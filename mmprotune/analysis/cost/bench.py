@@ -24,9 +24,9 @@ from mmprotune.engine.delta import split_delta
 from mmprotune.models import PromptedBackboneMixin
 from mmprotune.utils import build_model, count_parameters
 from mmprotune.utils.memory import (allocator_delta, cuda_allocator,
-                                     peak_allocated, read_peak_rss,
-                                     reset_peak_rss, retained_bytes,
-                                     saved_tensor_bytes)
+                                    peak_allocated, read_peak_rss,
+                                    reset_peak_rss, retained_bytes,
+                                    saved_tensor_bytes)
 
 
 def make_batch(cfg: Config, batch_size: int, img_size: int,

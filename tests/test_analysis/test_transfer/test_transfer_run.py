@@ -19,7 +19,8 @@ from mmprotune.utils import build_model
 def _data(root) -> dict:
     """The dataset settings of a target folder ``root`` (what
     ``make_target_data`` returns for data made here)."""
-    return dict(train=dict(data_root=str(root)), test=dict(data_root=str(root)))
+    root = str(root)
+    return dict(train=dict(data_root=root), test=dict(data_root=root))
 
 
 @pytest.mark.parametrize('task', ['seg', 'cls'])
