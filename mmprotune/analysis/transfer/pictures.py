@@ -107,10 +107,9 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
     else:
         panels = _LabelMapPanels(settings.data_root,
                                  spec['folders'][settings.test_split][1])
-        colours = class_colours()
         # the label values' names: the classes, then void (11)
         legend = [
-            Patch(color=colours[i] / 255, label=name) for i, name in
+            Patch(color=panels.colours[i] / 255, label=name) for i, name in
             enumerate([*CamVidDataset.METAINFO['classes'], 'void'])]
     methods = [m for m in settings.methods
                if any(m in by_method for by_method in found.values())]
