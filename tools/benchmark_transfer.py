@@ -66,7 +66,8 @@ from mmprotune.analysis.transfer.catalog import (BACKBONES, METHOD_TASKS,
                                                  OPT_IN_METHODS, TASKS,
                                                  backbone_methods,
                                                  backbone_tasks,
-                                                 default_out_dir, is_real)
+                                                 default_out_dir, is_real,
+                                                 method_places)
 from mmprotune.analysis.transfer.data import make_target_data
 from mmprotune.analysis.transfer.pictures import plot_predictions
 from mmprotune.analysis.transfer.records import run_name
@@ -128,8 +129,8 @@ def parse_args(argv: Optional[Sequence[str]] = None
         help='comma-separated methods of the --backbone (' + '; '.join(
             f'{b}: {",".join(backbone_methods(b, backbone_tasks(b)[0]))}'
             for b in BACKBONES) +
-        '; ' + '; '.join(f'{m}: --task {"/".join(t)} only'
-                         for m, t in METHOD_TASKS.items()) +
+        '; ' + '; '.join(f'{m}: {", ".join(method_places(m))} only'
+                         for m in METHOD_TASKS) +
         f'); default: all but {",".join(OPT_IN_METHODS)}')
     parser.add_argument(
         '--seeds',

@@ -216,15 +216,21 @@ SWIN_METHODS = ', '.join(backbone_methods('swin', 'seg'))
     (('--methods', ''), RESNET_METHODS, None),
     (('--methods', 'adaptformer'), RESNET_METHODS,
      "['adaptformer'] for --backbone resnet18 --task seg (adaptformer: "
-     '--backbone swin)'),
+     '--backbone swin --task seg/cls)'),
     (('--backbone', 'swin', '--methods', 'full,conv-adapter'), SWIN_METHODS,
      "['conv-adapter'] for --backbone swin --task seg (conv-adapter: "
-     '--backbone resnet18/mobilenetv2)'),
+     '--backbone resnet18 --task seg/cls, --backbone mobilenetv2 --task '
+     'camvid/raccoon)'),
     # a design-study variant: segmentation only
     (('--task', 'cls', '--methods', 'protune,protune-output'),
      ', '.join(backbone_methods('resnet18', 'cls')),
      "['protune-output'] for --backbone resnet18 --task cls (protune-output: "
-     '--backbone resnet18/swin --task seg)'),
+     '--backbone resnet18 --task seg, --backbone swin --task seg, '
+     '--backbone mobilenetv2 --task camvid)'),
+    (('--backbone', 'mobilenetv2', '--task', 'raccoon', '--methods',
+      'protune-late'), ', '.join(backbone_methods('mobilenetv2', 'raccoon')),
+     "['protune-late'] for --backbone mobilenetv2 --task raccoon "
+     '(protune-late: --backbone mobilenetv2 --task camvid)'),
 ])
 def test_unknown_method_lists_allowed(tmp_path, refused, args, allowed, hint):
     err = refused(*args, '--out-dir', tmp_path / 'out')

@@ -146,8 +146,15 @@ TASKS = OrderedDict(
 #: The tracks of the synthetic tasks (``seg``, ``cls``).
 SYNTHETIC_TRACKS = ('resnet18', 'swin')
 #: The design study's variants of the Pro-tuning block (method
-#: ``protune-<variant>``, config ``fcn_protune-<variant>-...``).
-DESIGN_VARIANTS = ('block', 'ms', 'output', 'scale', 'wide')
+#: ``protune-<variant>``, config ``<head>_protune-<variant>-...``) -> the
+#: tracks with a config for it.
+DESIGN_VARIANTS = OrderedDict(
+    block=(*SYNTHETIC_TRACKS, 'mobilenetv2'),
+    ms=SYNTHETIC_TRACKS,
+    output=(*SYNTHETIC_TRACKS, 'mobilenetv2'),
+    scale=SYNTHETIC_TRACKS,
+    wide=SYNTHETIC_TRACKS,
+    late=('mobilenetv2', ))
 #: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
 #: config for, in table order; for every task unless :data:`METHOD_TASKS`
 #: names fewer.
@@ -168,12 +175,16 @@ METHOD_TRACKS = OrderedDict([
     # multi-scale depth-wise kernels (``kernel_size=(3, 5, 7)``), computed
     # from the stage's output (``prompt_input='output'``, the default until
     # the study), a learnt per-channel scale (``layer_scale=True``), twice
-    # the hidden width (128)
-    *[(f'protune-{variant}', SYNTHETIC_TRACKS)
-      for variant in DESIGN_VARIANTS],
+    # the hidden width (128), none in the two stride-2 and stride-4 layers
+    # of MobileNetV2 (``stages=[2, ..., 6]``)
+    *[(f'protune-{variant}', tracks)
+      for variant, tracks in DESIGN_VARIANTS.items()],
 ])
 #: Methods with configs for some tasks only: the tasks.
-METHOD_TASKS = {f'protune-{variant}': ('seg', ) for variant in DESIGN_VARIANTS}
+METHOD_TASKS = {
+    f'protune-{variant}': ('seg', 'camvid')
+    for variant in DESIGN_VARIANTS
+}
 #: Not run unless named.
 OPT_IN_METHODS = ('scratch', *METHOD_TASKS)
 #: Image size of the synthetic tasks.
@@ -242,14 +253,24 @@ def methods_error(methods: List[str],
     if not unknown:
         return None
     elsewhere = [
-        f'{m}: --backbone {"/".join(METHOD_TRACKS[m])}' + (
-            f' --task {"/".join(METHOD_TASKS[m])}'
-            if m in METHOD_TASKS else '')
-        for m in unknown if m in METHOD_TRACKS
+        f'{m}: ' + ', '.join(method_places(m)) for m in unknown
+        if m in METHOD_TRACKS
     ]
     hint = f' ({"; ".join(elsewhere)})' if elsewhere else ''
     return (f'unknown method(s) {unknown} for --backbone {backbone} --task '
             f'{task}{hint}; allowed: {", ".join(allowed)}')
+
+
+def method_places(method: str) -> List[str]:
+    """``--backbone <b> --task <t1>/<t2>`` for each backbone that has
+    ``method`` for some of its tasks."""
+    places = []
+    for backbone in BACKBONES:
+        tasks = [t for t in backbone_tasks(backbone)
+                 if method in backbone_methods(backbone, t)]
+        if tasks:
+            places.append(f'--backbone {backbone} --task {"/".join(tasks)}')
+    return places
 
 
 def config_path(config_dir: str,

@@ -104,13 +104,18 @@ def test_tracks_defaults_and_configs(tmp_path):
     assert len(configs) == sum(
         len(backbone_methods(b, t)) for b in BACKBONES
         for t in backbone_tasks(b))
-    # the design-study variants: segmentation only, opt in
-    for backbone in SYNTHETIC_TRACKS:
-        assert {f'protune-{v}' for v in DESIGN_VARIANTS} <= set(
-            backbone_methods(backbone, 'seg')) - set(
-                default_methods(backbone, 'seg'))
-        assert 'protune-block' not in backbone_methods(
-            backbone, 'cls')
+    # the design-study variants: segmentation only, opt in, on the tracks
+    # that have their configs
+    for backbone, task in [(b, 'seg') for b in SYNTHETIC_TRACKS] + [
+            ('mobilenetv2', 'camvid')]:
+        variants = {f'protune-{v}' for v, tracks in DESIGN_VARIANTS.items()
+                    if backbone in tracks}
+        assert variants and variants <= set(
+            backbone_methods(backbone, task)) - set(
+                default_methods(backbone, task))
+    assert 'protune-block' not in backbone_methods('resnet18', 'cls')
+    assert 'protune-block' not in backbone_methods('mobilenetv2', 'raccoon')
+    assert 'protune-late' not in backbone_methods('resnet18', 'seg')
     # every listed config exists, and no config of the folder is left out
     assert not missing, missing
     assert configs == {

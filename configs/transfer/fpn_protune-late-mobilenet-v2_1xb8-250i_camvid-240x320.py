@@ -1,0 +1,7 @@
+# CamVid track, design study of Pro-tuning on MobileNetV2 (selection split
+# only): prompts after layers 3-7 only (stages 2-6), none after the stride-2
+# and stride-4 layers 1 and 2, whose maps are the largest; the frozen-aware
+# backward keeps nothing for the layers before the first prompt.
+_base_ = './fpn_protune-mobilenet-v2_1xb8-250i_camvid-240x320.py'
+
+model = dict(backbone=dict(prompt_cfg=dict(stages=[2, 3, 4, 5, 6])))
