@@ -175,8 +175,8 @@ METHOD_TRACKS = OrderedDict([
     # multi-scale depth-wise kernels (``kernel_size=(3, 5, 7)``), computed
     # from the stage's output (``prompt_input='output'``, the default until
     # the study), a learnt per-channel scale (``layer_scale=True``), twice
-    # the hidden width (128), none after MobileNetV2's layers 1 and 2
-    # (outputs at strides 2 and 4) (``stages=[2, ..., 6]``)
+    # the hidden width (128), none after MobileNetV2's layers 1 and 2, whose
+    # outputs are at strides 2 and 4 (``stages=[2, ..., 6]``)
     *[(f'protune-{variant}', tracks)
       for variant, tracks in DESIGN_VARIANTS.items()],
 ])
