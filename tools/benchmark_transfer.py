@@ -9,7 +9,7 @@ or on the raccoon detection set (``--task raccoon``: box AP), the data in
 small Swin pretrained to count shapes, tuned to segment them (``--task
 seg``, their default: mIoU) or classify them (``--task cls``: top-1
 accuracy). Every method is tried at each lr of ``--lr-grid`` (and, if it
-trains pretrained weights, each ``--backbone-lr-mults`` multiplier of them)
+trains backbone parameters, each ``--backbone-lr-mults`` multiplier of them)
 on the selection split (seed 0; a curve of the training loop's
 validations; a choice at an edge of the grid widens it), then trained with
 ``--seeds`` other seeds at the best setting and evaluated on the held-out
@@ -149,10 +149,10 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument(
         '--backbone-lr-mults',
         type=parse_floats,
-        help='comma-separated lr multipliers of the pretrained backbone '
-        'weights, tried with each --lr-grid value by the methods that train '
-        'such weights (full fine-tuning); prompts and heads stay at the lr '
-        '(default: 1,0.1; --quick: 1)')
+        help='comma-separated lr multipliers of what trains inside the '
+        'backbone (pretrained weights, prompts, adapters), tried with each '
+        '--lr-grid value by every method that trains some (all but '
+        'head-only); heads stay at the lr (default: 1,0.1; --quick: 1)')
     parser.add_argument(
         '--select-only',
         action='store_true',

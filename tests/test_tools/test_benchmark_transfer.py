@@ -109,8 +109,9 @@ def test_benchmark_transfer_quick(tmp_path, track):
         'training images drawn per seed from a pool of 16' in out
     assert 'Selection (' not in out  # nothing to choose from
     for method in methods:
-        # the quick multiplier grid is 1: applied to full fine-tuning only
-        mult = '1' if method == 'full' else '–'
+        # the quick multiplier grid is 1: applied to every method that
+        # trains something inside the backbone
+        mult = '–' if method in ('head-only', 'scratch') else '1'
         assert f'| {method} | 0.003 | {mult} | ' in out
 
     report = json.loads((out_dir / 'transfer.json').read_text())
@@ -319,20 +320,26 @@ def test_protocol_end_to_end(tmp_path):
     assert all(len(images) == 1 for images in by_seed.values())
     assert by_seed[1] != by_seed[2]
 
-    # the chosen lr: the best selection score among the recorded runs
+    # the chosen lr: the best selection score among the recorded runs;
+    # the quick multiplier grid (1) for the prompts, none for head-only
     report = json.loads((out / 'transfer.json').read_text())
-    for method in ('head-only', 'protune'):
+    for method, mult in (('head-only', None), ('protune', 1.)):
         scores = {r['lr']: r['mIoU'] for r in runs
                   if r['method'] == method and r['phase'] == 'select'}
+        assert {r['backbone_lr_mult'] for r in runs
+                if r['method'] == method} == {mult}
         assert {1e-3, 1e-2} <= set(scores)
         best = max(scores.values())
         chosen = min(lr for lr, v in scores.items() if v == best)
         choice = report['selection']['8'][method]
         assert choice['lr'] == chosen
-        assert choice['scores'] == {f'{lr:g}': v for lr, v in scores.items()}
+        suffix = '' if mult is None else 'x1'
+        assert choice['scores'] == {f'{lr:g}{suffix}': v
+                                    for lr, v in scores.items()}
         assert {u['lr'] for n, u in test.items()
                 if n.startswith(f'n8_{method}_')} == {chosen}
-        assert f'| {method} | {chosen:g} | – | ' in proc.stdout
+        assert f'| {method} | {chosen:g} | {"–" if mult is None else 1} | ' \
+            in proc.stdout
         # each selection run's curve: its validations at iterations 1..4,
         # the last one its score; the chosen run's in the report
         for run in (r for r in runs if r['method'] == method):
@@ -365,7 +372,7 @@ def test_protocol_end_to_end(tmp_path):
     rerun = _run(*args, '--out-dir', str(out), cwd=tmp_path)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
     assert _counts(rerun.stdout) == (0, len(runs))
-    assert 'n8_protune_select_lr0.001_seed0: recorded' in rerun.stdout
+    assert 'n8_protune_select_lr0.001x1_seed0: recorded' in rerun.stdout
     assert rerun.stdout.endswith(tables)
     # another machine: a fresh out dir, the first one's records reused
     second = tmp_path / 'second'

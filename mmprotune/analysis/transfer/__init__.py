@@ -24,7 +24,7 @@ logic of ``tools/benchmark_transfer.py``.
    held-out *test* split (the validation images, only for the tables).
 4. Each method, on each split size, trains from the same checkpoint
    through a fresh mmengine ``Runner`` (:mod:`.run`) at every learning rate
-   of ``lr_grid`` (and, if it trains pretrained weights, every
+   of ``lr_grid`` (and, if it trains backbone parameters, every
    ``backbone_lr_mults`` multiplier of them: :func:`.study.settings_grid`)
    with seed 0, evaluated on the selection split by the training loop's
    validations (a curve, the last point its score); the best setting

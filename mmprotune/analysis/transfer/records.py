@@ -31,6 +31,10 @@ from ...utils import atomic_write
 #: at an edge of the lr grid widens it, a selection run's key does not name
 #: the test split, a record holds the code version (commit) beside the
 #: machine, and the synthetic segmentation data are drawn with seed 2.
+#: Protocol 4 then gave the multiplier to every method that trains backbone
+#: parameters (prompts, adapters), not only pretrained weights: its earlier
+#: runs of such methods, which had none, train bit for bit as at x1
+#: (checked) and were renamed so (key, hash, file name), not trained again.
 RECORD_PROTOCOL = 4
 
 
@@ -51,7 +55,7 @@ def key_hash(key) -> str:
 def run_name(run: dict) -> str:
     """``n<train_size>_<method>_<phase>_lr<lr>[x<mult>]_seed<seed>`` of a
     run's key or its record's ``run`` (e.g.
-    ``n50_protune_select_lr0.001_seed0``, or ``n50_full_test_lr0.001x0.1_
+    ``n50_head-only_select_lr0.001_seed0``, or ``n50_full_test_lr0.001x0.1_
     seed0`` with a backbone lr multiplier): its work dir and progress
     line."""
     mult = run.get('backbone_lr_mult')

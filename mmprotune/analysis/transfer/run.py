@@ -83,12 +83,12 @@ def run_config(config: str,
             CURVE_POINTS)`` iterations and at the last: the run's curve
             (:func:`curve_iters`). None: tested once at the end on the
             validation images (the test split, ``Runner.test``).
-        backbone_lr_mult (float, optional): ``lr_mult`` of the backbone's
-            own (pretrained) weights: ``paramwise_cfg.custom_keys``
-            ``'backbone'``; ``'backbone.prompts'`` (every new module of a
-            method) keeps its own setting or gets ``lr_mult=1``, and the
-            head is not matched, so neither is slowed. None: the config's
-            ``paramwise_cfg`` as it is.
+        backbone_lr_mult (float, optional): ``lr_mult`` of every
+            trainable backbone parameter: ``paramwise_cfg.custom_keys``
+            ``'backbone'`` (its own, pretrained weights) and
+            ``'backbone.prompts'`` (every new module of a method), in place
+            of the config's; the head is not matched and trains at the lr.
+            None: the config's ``paramwise_cfg`` as it is.
     """
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
@@ -99,9 +99,8 @@ def run_config(config: str,
     if backbone_lr_mult is not None:
         paramwise = cfg.optim_wrapper.get('paramwise_cfg') or {}
         keys = dict(paramwise.get('custom_keys') or {})
-        keys['backbone'] = dict(keys.get('backbone', {}),
-                                lr_mult=backbone_lr_mult)
-        keys.setdefault('backbone.prompts', dict(lr_mult=1.0))
+        for key in ('backbone', 'backbone.prompts'):
+            keys[key] = dict(keys.get(key, {}), lr_mult=backbone_lr_mult)
         cfg.optim_wrapper.paramwise_cfg = dict(paramwise, custom_keys=keys)
     if cfg.model.backbone.init_cfg:  # all but ``scratch``
         cfg.model.backbone.init_cfg.checkpoint = checkpoint

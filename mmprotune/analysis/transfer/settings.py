@@ -66,11 +66,11 @@ class TransferSettings:
             on the selection split (the optimizer's lr; ``lr_mult`` of a
             config's parameter groups stays relative to it). One value: no
             selection runs, the value is used.
-        backbone_lr_mults (list[float]): The ``lr_mult`` of the pretrained
-            backbone weights every method that trains some
-            (:func:`~.study.pretrained_trainable`) is tried at, jointly
-            with each lr; the prompts and heads stay at the lr. One value
-            with one lr: no selection runs.
+        backbone_lr_mults (list[float]): The ``lr_mult`` of the trainable
+            backbone parameters (pretrained weights, prompts, adapters)
+            every method that has some (:func:`~.study.backbone_trainable`)
+            is tried at, jointly with each lr; the heads stay at the lr.
+            One value with one lr: no selection runs.
         select_only (bool): Only the selection phase (a design study on the
             selection split); no test runs. Default: False.
         source (dict): Every argument of the source backbone

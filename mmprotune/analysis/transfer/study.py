@@ -24,43 +24,34 @@ MAX_WIDENING = 3
 PREDICTIONS_FOLDER = 'predictions'
 
 
-def pretrained_trainable(config: str, checkpoint: str) -> List[str]:
-    """The trainable parameters of ``config``'s model that start from the
-    source ``checkpoint``: ``backbone.<key>`` for each key of its state
-    dict, where the config loads it (``init_cfg``; not ``scratch``). Found
-    from the model itself (``requires_grad``), not a list of methods: full
-    fine-tuning trains the whole backbone; BitFit, LoRA and the other
-    frozen-backbone methods train new tensors under ``backbone.prompts``
-    only (BitFit's bias offsets included), so none.
+def backbone_trainable(config: str) -> List[str]:
+    """The trainable parameters under ``backbone.`` of ``config``'s model,
+    if its backbone starts from the source checkpoint (``init_cfg``; not
+    ``scratch``): full fine-tuning's pretrained weights, and the new
+    tensors the frozen-backbone methods insert under ``backbone.prompts``
+    (prompts, LoRA, adapters, BitFit's bias offsets). Found from the model
+    itself (``requires_grad``), not a list of methods; none for head-only.
 
     A method with such parameters is tried at each of
     :attr:`~.settings.TransferSettings.backbone_lr_mults`
     (:func:`~.run.run_config`).
     """
-    import torch
     cfg = Config.fromfile(config)
     if not cfg.model.backbone.get('init_cfg'):
         return []
-    keys = set(
-        torch.load(checkpoint, map_location='cpu',
-                   weights_only=True)['state_dict'])
-    prefix = 'backbone.'
     return [
         name for name, param in build_model(cfg).named_parameters()
-        if param.requires_grad and name.startswith(prefix)
-        and name[len(prefix):] in keys
+        if param.requires_grad and name.startswith('backbone.')
     ]
 
 
-def settings_grid(settings: TransferSettings, checkpoint: str,
-                  method: str) -> List[tuple]:
+def settings_grid(settings: TransferSettings, method: str) -> List[tuple]:
     """The settings ``(lr, backbone_lr_mult)`` ``method`` is tried at on
     the selection split: each lr of the grid with each multiplier if it
-    trains pretrained weights (:func:`pretrained_trainable`), else with
+    trains backbone parameters (:func:`backbone_trainable`), else with
     None (the config's ``paramwise_cfg`` as it is)."""
-    config = settings.config(method)
-    mults = settings.backbone_lr_mults if pretrained_trainable(
-        config, checkpoint) else [None]
+    mults = settings.backbone_lr_mults if backbone_trainable(
+        settings.config(method)) else [None]
     return [(lr, mult) for lr in settings.lr_grid for mult in mults]
 
 
@@ -152,7 +143,7 @@ def run_all(settings: TransferSettings,
     spec = TASKS[settings.task]
     metric = spec['metric']
     grids = {
-        method: settings_grid(settings, source['checkpoint'], method)
+        method: settings_grid(settings, method)
         for method in settings.methods
     }
     planned = planned_runs(settings, grids)

@@ -1,6 +1,6 @@
 """One run's config (:func:`mmprotune.analysis.transfer.run.run_config`):
 the learning rates the optimizer gets, and the backbone lr multiplier of
-the methods that train pretrained weights."""
+the methods that train backbone parameters."""
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,7 +9,7 @@ from mmprotune.analysis.transfer.catalog import (BACKBONES, backbone_methods,
                                                  backbone_tasks, config_path)
 from mmprotune.analysis.transfer.run import run_config
 from mmprotune.analysis.transfer.settings import transfer_settings
-from mmprotune.analysis.transfer.study import (pretrained_trainable,
+from mmprotune.analysis.transfer.study import (backbone_trainable,
                                                settings_grid)
 from mmprotune.testing import TRANSFER_CONFIG_DIR
 from mmprotune.testing.camvid import make_camvid
@@ -49,11 +49,12 @@ def test_swin_track_learning_rates(tmp_path, method, task):
 
 @pytest.mark.slow
 def test_backbone_lr_mult_reaches_the_optimizer(tmp_path):
-    """A full fine-tuning run's backbone trains at lr x the multiplier, its
-    head at the lr, in the param groups of the optimizer the Runner builds
-    from the run's config; Pro-tuning's prompts are not slowed. Which
-    methods get the multiplier is read from what they train: only full
-    fine-tuning trains pretrained (checkpoint) weights."""
+    """Whatever a run trains inside the backbone (full fine-tuning's
+    pretrained weights, Pro-tuning's prompts) trains at lr x the
+    multiplier, the head at the lr, in the param groups of the optimizer
+    the Runner builds from the run's config. Which methods get the
+    multiplier is read from what they train: every one but head-only
+    (and scratch, which loads no checkpoint)."""
     from mmengine.optim import build_optim_wrapper
     checkpoint = str(tmp_path / 'source.pth')
     # the real track on a tiny CamVid folder: 1 selection image, 2 in the
@@ -66,19 +67,20 @@ def test_backbone_lr_mult_reaches_the_optimizer(tmp_path):
         source = build_model(Config.fromfile(full)).backbone
         torch.save(dict(state_dict=source.state_dict()), checkpoint)
         for method in backbone_methods(backbone, task):
-            trains = pretrained_trainable(
-                config_path(TRANSFER_CONFIG_DIR, method, backbone, task),
-                checkpoint)
-            assert bool(trains) == (method == 'full'), method
+            trains = backbone_trainable(
+                config_path(TRANSFER_CONFIG_DIR, method, backbone, task))
+            assert bool(trains) == (method not in ('head-only', 'scratch')
+                                    ), method
         settings = transfer_settings(
             TRANSFER_CONFIG_DIR, backbone=backbone,
-            methods=['full', 'protune'],
+            methods=['full', 'head-only', 'protune'],
             backbone_lr_mults=[1, 0.1], lr_grid=[1e-3, 1e-2],
             **(camvid if task == 'camvid' else {}))
-        assert settings_grid(settings, checkpoint, 'full') == [
-            (1e-3, 1.), (1e-3, 0.1), (1e-2, 1.), (1e-2, 0.1)]
-        assert settings_grid(settings, checkpoint, 'protune') == [
-            (1e-3, None), (1e-2, None)]
+        for method in ('full', 'protune'):
+            assert settings_grid(settings, method) == [
+                (1e-3, 1.), (1e-3, 0.1), (1e-2, 1.), (1e-2, 0.1)]
+        assert settings_grid(settings, 'head-only') == [(1e-3, None),
+                                                        (1e-2, None)]
         for method in ('full', 'protune'):
             cfg = run_config(
                 config_path(TRANSFER_CONFIG_DIR, method, backbone, task),
@@ -92,13 +94,12 @@ def test_backbone_lr_mult_reaches_the_optimizer(tmp_path):
             slowed = []
             for name, param in model.named_parameters():
                 if param.requires_grad:
-                    own = name.startswith('backbone.') and \
-                        not name.startswith('backbone.prompts.')
+                    inside = name.startswith('backbone.')
                     assert lr[id(param)] == pytest.approx(
-                        3e-3 * 0.25 if own else 3e-3), name
-                    slowed.append(own)
-            assert any(slowed) == (method == 'full')
-            assert not all(slowed)  # the head (and prompts) at the lr
+                        3e-3 * 0.25 if inside else 3e-3), name
+                    slowed.append(inside)
+            assert any(slowed)  # pretrained weights or prompts
+            assert not all(slowed)  # the head at the lr
 
 
 @pytest.mark.slow
