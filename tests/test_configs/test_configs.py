@@ -209,7 +209,7 @@ REAL_CONFIGS = [p for configs in TRACK_CONFIGS.values() for p in configs]
 @pytest.mark.parametrize('track', TRACK_CONFIGS)
 def test_real_track_configs_are_found(track):
     """Every method, and on CamVid the design study's Pro-tuning variants."""
-    variants = ['protune-block', 'protune-late', 'protune-output'
+    variants = ['protune-all', 'protune-block', 'protune-output'
                 ] if track == 'camvid' else []
     methods = [p.stem.split('_')[1].split('-mobilenet-v2')[0]
                for p in TRACK_CONFIGS[track]]

@@ -229,9 +229,9 @@ SWIN_METHODS = ', '.join(backbone_methods('swin', 'seg'))
      '--backbone resnet18 --task seg, --backbone swin --task seg, '
      '--backbone mobilenetv2 --task camvid)'),
     (('--backbone', 'mobilenetv2', '--task', 'raccoon', '--methods',
-      'protune-late'), ', '.join(backbone_methods('mobilenetv2', 'raccoon')),
-     "['protune-late'] for --backbone mobilenetv2 --task raccoon "
-     '(protune-late: --backbone mobilenetv2 --task camvid)'),
+      'protune-all'), ', '.join(backbone_methods('mobilenetv2', 'raccoon')),
+     "['protune-all'] for --backbone mobilenetv2 --task raccoon "
+     '(protune-all: --backbone mobilenetv2 --task camvid)'),
 ])
 def test_unknown_method_lists_allowed(tmp_path, refused, args, allowed, hint):
     err = refused(*args, '--out-dir', tmp_path / 'out')

@@ -154,7 +154,7 @@ DESIGN_VARIANTS = OrderedDict(
     output=(*SYNTHETIC_TRACKS, 'mobilenetv2'),
     scale=SYNTHETIC_TRACKS,
     wide=SYNTHETIC_TRACKS,
-    late=('mobilenetv2', ))
+    all=('mobilenetv2', ))
 #: Method (``configs/transfer/fcn_<method>-...``) -> the tracks it has a
 #: config for, in table order; for every task unless :data:`METHOD_TASKS`
 #: names fewer.
@@ -175,8 +175,8 @@ METHOD_TRACKS = OrderedDict([
     # multi-scale depth-wise kernels (``kernel_size=(3, 5, 7)``), computed
     # from the stage's output (``prompt_input='output'``, the default until
     # the study), a learnt per-channel scale (``layer_scale=True``), twice
-    # the hidden width (128), none after MobileNetV2's layers 1 and 2, whose
-    # outputs are at strides 2 and 4 (``stages=[2, ..., 6]``)
+    # the hidden width (128), and on MobileNetV2 (whose default, chosen by
+    # its study, has none after layers 1 and 2) one after every layer
     *[(f'protune-{variant}', tracks)
       for variant, tracks in DESIGN_VARIANTS.items()],
 ])

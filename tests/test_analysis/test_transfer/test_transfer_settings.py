@@ -115,7 +115,7 @@ def test_tracks_defaults_and_configs(tmp_path):
                 default_methods(backbone, task))
     assert 'protune-block' not in backbone_methods('resnet18', 'cls')
     assert 'protune-block' not in backbone_methods('mobilenetv2', 'raccoon')
-    assert 'protune-late' not in backbone_methods('resnet18', 'seg')
+    assert 'protune-all' not in backbone_methods('resnet18', 'seg')
     # every listed config exists, and no config of the folder is left out
     assert not missing, missing
     assert configs == {

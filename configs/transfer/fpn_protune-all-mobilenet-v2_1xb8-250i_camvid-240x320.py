@@ -1,0 +1,9 @@
+# CamVid track, design study of Pro-tuning on MobileNetV2 (selection split
+# only): a prompt after each of the 7 layers (the track's default before the
+# study), not only after layers 3-7; computed from the layer's input.
+_base_ = './fpn_full-mobilenet-v2_1xb8-250i_camvid-240x320.py'
+
+model = dict(
+    backbone=dict(
+        type='ProTuneMobileNetV2',
+        prompt_cfg=dict(type='ConvPromptBlock', prompt_input='input')))
