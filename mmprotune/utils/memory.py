@@ -19,6 +19,7 @@ def saved_tensor_bytes(fn: Callable[[], Any],
     parameters and buffers, which exist anyway) are left out. Tensors a
     custom ``autograd.Function`` keeps on ``ctx`` outside
     ``save_for_backward`` are not seen: :func:`retained_bytes` sees them.
+    The graph is freed with ``fn``'s output, as without the measure.
 
     Returns:
         tuple: (bytes, what ``fn`` returned).
@@ -30,7 +31,10 @@ def saved_tensor_bytes(fn: Callable[[], Any],
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in excluded:
             storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
+        # not the tensor itself: a saved output would hold its own graph
+        # through its grad_fn, a cycle the garbage collector cannot see,
+        # and the graph would outlive ``fn``'s output (torch's warning)
+        return tensor.detach()
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn()
