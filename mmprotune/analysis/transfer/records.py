@@ -35,6 +35,8 @@ from ...utils import atomic_write
 #: parameters (prompts, adapters), not only pretrained weights: its earlier
 #: runs of such methods, which had none, train bit for bit as at x1
 #: (checked) and were renamed so (key, hash, file name), not trained again.
+#: Later still its widening tried each multiplier instead of the chosen
+#: one: more selection runs, none of them different, so no new protocol.
 RECORD_PROTOCOL = 4
 
 

@@ -111,7 +111,7 @@ def run_all(settings: TransferSettings,
     and while it is the largest or smallest lr tried and scores above
     every other setting (and at most :data:`MAX_WIDENING` times each way)
     one more selection run at the next lr beyond it (:func:`next_lr`) with
-    the chosen backbone lr multiplier; then the test runs (each of
+    each backbone lr multiplier of the grid; then the test runs (each of
     :func:`~.run.test_seeds` at the chosen setting, evaluated on the test
     split; none with ``settings.select_only``). A run recorded under its
     :func:`~.run.run_key` in ``settings.records`` or ``settings.reuse_records``
@@ -212,10 +212,14 @@ def run_all(settings: TransferSettings,
                                                t < min(settings.lr_grid))]
                 if edge is None or len(beyond) >= MAX_WIDENING:
                     break
-                planned += 1
-                setting = (next_lr(tried, edge), mult)
-                scores[setting] = one(size, method, 'select', SELECT_SEED,
-                                      *setting)[metric]
+                # at every multiplier: a chosen x1 may be the edge only
+                # because x1 is too fast for the backbone's parameters there
+                widened = next_lr(tried, edge)
+                for grid_mult in dict.fromkeys(m for _, m in grid):
+                    planned += 1
+                    scores[widened, grid_mult] = one(
+                        size, method, 'select', SELECT_SEED, widened,
+                        grid_mult)[metric]
             if settings.select_only:
                 continue
             lr, mult = choose_setting(scores) if scores else grid[0]
