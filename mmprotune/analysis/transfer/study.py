@@ -110,8 +110,8 @@ def run_all(settings: TransferSettings,
     (:func:`~.stats.choose_setting`; the only setting of a grid of one),
     and while it is the largest or smallest lr tried and scores above
     every other setting (and at most :data:`MAX_WIDENING` times each way)
-    one more selection run at the next lr beyond it (:func:`next_lr`) with
-    each backbone lr multiplier of the grid; then the test runs (each of
+    selection runs at the next lr beyond it (:func:`next_lr`), one per
+    backbone lr multiplier of the grid; then the test runs (each of
     :func:`~.run.test_seeds` at the chosen setting, evaluated on the test
     split; none with ``settings.select_only``). A run recorded under its
     :func:`~.run.run_key` in ``settings.records`` or ``settings.reuse_records``
