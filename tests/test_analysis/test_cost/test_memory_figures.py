@@ -50,7 +50,6 @@ def test_saved_and_kept_bytes_of_a_conv_chain_by_hand(dtype):
     assert saved_tensor_bytes(lambda: net(x), net.parameters())[0] == 0
 
 
-
 def test_saved_bytes_free_the_graph_with_the_output():
     """The measured forward's graph dies with its output, as an unmeasured
     one's: a study measures every run in one process (leaking each run's
