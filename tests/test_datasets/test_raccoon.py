@@ -411,3 +411,14 @@ def test_real_data(tmp_path):
         id=1, file_name='raccoon-1.jpg', width=650, height=417)
     # raccoon-1.xml: xmin 81, ymin 88, xmax 522, ymax 408
     assert coco['annotations'][0]['bbox'] == [80, 87, 442, 321]
+
+
+@pytest.mark.skipif(not REAL_ROOT.is_dir(), reason=f'no {REAL_ROOT}')
+def test_images_with_people_are_real_test_images():
+    """The raccoon track's pictures leave out these test images: each is
+    one (a wrong name would leave a photo of a person in)."""
+    from mmprotune.analysis.transfer.catalog import TASKS
+    with open(REAL_ROOT / 'data' / 'test_labels.csv', encoding='utf-8') as f:
+        test = {Path(row['filename']).stem for row in csv.DictReader(f)}
+    people = TASKS['raccoon']['images_with_people']
+    assert len(set(people)) == len(people) and set(people) <= test

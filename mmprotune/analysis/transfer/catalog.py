@@ -65,7 +65,9 @@ BACKBONES = OrderedDict(
 #: maps, or a list file of the split's boxes; ``convert``: the folder stem
 #: under ``--out-dir`` and the function that writes each split's COCO JSON
 #: there, from the Pascal VOC XML; ``class_metric``: the test output's
-#: key of a class's IoU, ``'{}'`` its name, kept per class).
+#: key of a class's IoU, ``'{}'`` its name, kept per class;
+#: ``images_with_people``: the stems of test images that show people, which
+#: the prediction pictures leave out).
 TASKS = OrderedDict(
     seg=dict(
         config='fcn_{method}-{backbone}_1xb16-500i_shapes-ade20k-64x64.py',
@@ -134,6 +136,10 @@ TASKS = OrderedDict(
             train=('images', 'data/train_labels.csv'),
             test=('images', 'data/test_labels.csv')),
         convert=('coco', convert_raccoon),
+        # photos from the web that show people (a selfie, a public figure,
+        # hands, legs): their predictions are saved, never drawn
+        images_with_people=('raccoon-105', 'raccoon-106', 'raccoon-176',
+                            'raccoon-181', 'raccoon-197'),
         # 40 of the 160 training images select (as many as the test split
         # holds), 120 in the pool: the low-data split and all
         splits=dict(

@@ -80,17 +80,27 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
     (:func:`find_predictions`, table order) titled with its test metric;
     label maps in the class colours (void black; a legend below), boxes
     drawn by mmdet's visualizer (predictions scoring at least
-    :data:`SCORE_THR`, with their scores). Returns whether it was drawn:
-    with no predictions found it writes nothing and removes a stale
-    ``path``.
+    :data:`SCORE_THR`, with their scores). The task's
+    ``images_with_people`` (test images that show people) are left out.
+    Returns whether it was drawn: with no predictions to show it writes
+    nothing and removes a stale ``path``.
 
     Args:
         data (dict[str, dict]): The target data's dataset settings
             (:func:`~.data.make_target_data`): a detection task's ground
             truth is its test ``ann_file``.
     """
+    spec = TASKS[settings.task]
     found = find_predictions(settings, runs)
-    if not found:
+    people = set(spec.get('images_with_people', ()))
+    names = OrderedDict()
+    for size, by_method in found.items():
+        kept = [name for name in OrderedDict.fromkeys(
+            name for run in by_method.values() for name in run['predictions'])
+            if osp.splitext(name)[0] not in people]
+        if kept:
+            names[size] = kept
+    if not names:
         if osp.isfile(path):
             os.remove(path)
         return False
@@ -100,7 +110,6 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
     from matplotlib.patches import Patch
     from PIL import Image
 
-    spec = TASKS[settings.task]
     images = spec['folders'][settings.test_split][0]
     if spec['package'] == 'mmdet':
         panels, legend = _BoxPanels(data['test']['ann_file']), []
@@ -112,10 +121,7 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
             Patch(color=panels.colours[i] / 255, label=name) for i, name in
             enumerate([*CamVidDataset.METAINFO['classes'], 'void'])]
     methods = [m for m in settings.methods
-               if any(m in by_method for by_method in found.values())]
-    names = {size: list(OrderedDict.fromkeys(
-        name for run in by_method.values() for name in run['predictions']))
-             for size, by_method in found.items()}
+               if any(m in found[size] for size in names)]
     rows = sum(len(n) for n in names.values())
     cols = 2 + len(methods)
     ncol = min(len(legend), 3 * cols) or 1
@@ -132,8 +138,9 @@ def plot_predictions(settings: TransferSettings, runs: List[dict],
         ax.set_yticks([])
         ax.set_frame_on(False)
     row = 0
-    for size, by_method in found.items():
-        for name in names[size]:
+    for size, shown in names.items():
+        by_method = found[size]
+        for name in shown:
             ax = axes[row]
             file = _image_file(settings.data_root, images, name)
             image = np.asarray(Image.open(file).convert('RGB'))

@@ -148,3 +148,26 @@ def test_plot_predictions_of_boxes(tmp_path):
     assert not coloured(dropped[2], middle)
     truth = panels.truth(pixels, image['file_name'])
     assert not np.array_equal(truth, pixels)  # the ground-truth box drawn
+
+
+def test_pictures_leave_out_images_with_people(settings, tmp_path,
+                                               monkeypatch):
+    """A test image the task lists in ``images_with_people`` is never
+    drawn, whoever predicted it; with nothing else to draw, no picture."""
+    from mmprotune.analysis.transfer.catalog import TASKS
+    path = tmp_path / 'out' / 'transfer_predictions.png'
+    runs = [_run('full', 1, folder=tmp_path / 'records'),
+            _run('protune', 1, folder=tmp_path / 'committed')]
+    data = make_target_data(settings)
+    first, second = NAMES['val'][:2]
+    monkeypatch.setitem(TASKS['camvid'], 'images_with_people', (first, ))
+    assert plot_predictions(settings, runs, str(path), data)
+    height = Image.open(path).size[1]
+    panel = PANEL_INCHES * 48 / 64 * DPI
+    assert panel < height < panel + 3 * DPI  # one row: the second image
+
+    monkeypatch.setitem(TASKS['camvid'], 'images_with_people',
+                        (first, second))
+    assert not plot_predictions(settings, runs, str(path), data)
+    assert not path.exists()
+
