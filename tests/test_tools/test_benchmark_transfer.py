@@ -52,10 +52,11 @@ TRACKS = {
 }
 
 
-def _run(*args, cwd, timeout=300):
-    """Run the command, its stdout and stderr apart."""
-    return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False,
-                    timeout=timeout)
+def _run(*args, cwd):
+    """Run the command, its stdout and stderr apart. The timeout only
+    guards against a hang: the protocol test takes 5 minutes alone on a
+    2-core CPU and twice that beside other work."""
+    return run_tool(TOOL, *args, cwd=cwd, merge_stderr=False, timeout=1200)
 
 
 @pytest.fixture
@@ -462,7 +463,7 @@ def test_camvid_end_to_end(tmp_path):
             '--train-sizes', '4', '--iters', '2', '--lr-grid', '1e-3,1e-2',
             '--backbone-lr-mults', '1', '--seeds', '2', '--methods',
             ','.join(methods), '--out-dir', str(out))
-    proc = _run(*args, '--data-root', str(data), cwd=tmp_path, timeout=900)
+    proc = _run(*args, '--data-root', str(data), cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     records = {p.name: json.loads(p.read_text())
                for p in (out / 'records').glob('*.json')}
@@ -502,7 +503,7 @@ def test_camvid_end_to_end(tmp_path):
     copy = Path(shutil.copytree(data, tmp_path / 'camvid-test'))
     make_camvid(copy, dict(test=CAMVID_NAMES['test']))
     proc = _run(*args, '--data-root', str(copy), '--test-split', 'test',
-                cwd=tmp_path, timeout=900)
+                cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     progress = _progress(proc.stdout)
     select = [r for r in runs if r['phase'] == 'select']
@@ -534,8 +535,7 @@ def test_raccoon_end_to_end(tmp_path):
                 '--num-select', '3', '--train-sizes', '4', '--iters', '2',
                 '--lr-grid', '1e-3,1e-2', '--backbone-lr-mults', '1',
                 '--seeds', '1', '--methods', ','.join(methods), '--out-dir',
-                str(out), '--data-root', str(data), cwd=tmp_path,
-                timeout=900)
+                str(out), '--data-root', str(data), cwd=tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     assert 'box AP' in proc.stdout
     coco = {split: json.loads((out / 'coco' / f'{split}.json').read_text())
