@@ -1,8 +1,8 @@
 # One schedule for every tuning method of the raccoon track: AdamW, weight
 # decay 0.05 on whatever trains, linear warm-up then poly decay over 300
 # iterations of batch 8; no validation during training, a checkpoint at the
-# end (mmdet's runtime hooks, set by the configs). The lr is a default: the transfer benchmark chooses it per method on
-# its selection split.
+# end (mmdet's runtime hooks, set by the configs). The lr is a default: the
+# transfer benchmark chooses it per method on its selection split.
 max_iters = 300
 optim_wrapper = dict(
     type='OptimWrapper',
